@@ -1,0 +1,32 @@
+/* ember/merge.h — combining and filtering profiles (exporter/merge.c,
+ * exporter/focus.c).
+ *
+ * Merge: mappings deduplicated by build id (else file name), with addresses
+ * rebased when the same binary was loaded at a different address; functions
+ * by (name, system name, file, start line); locations by (mapping, address);
+ * samples with equal stacks and labels summed; time = earliest start,
+ * duration = span of all inputs. merge(A, A) has exactly twice A's values.
+ */
+#ifndef EMBER_MERGE_H
+#define EMBER_MERGE_H
+
+#include "ember/error.h"
+#include "ember/profile.h"
+
+typedef struct ember_merger ember_merger;
+
+/* A merger accumulates profiles one at a time (serve merges many windows). */
+int ember_merger_new(ember_merger **out, ember_error *err);
+/* Adds src. Refuses (-EINVAL, clear message) sample types or a period type
+ * that differ from the first profile's. */
+int ember_merger_add(ember_merger *m, const ember_profile *src, ember_error *err);
+/* The merged profile (caller frees); the merger stays usable. */
+int ember_merger_result(ember_merger *m, ember_profile **out, ember_error *err);
+void ember_merger_free(ember_merger *m);
+
+/* Keeps the samples whose stack holds a function whose name matches the POSIX
+ * extended regex; drops what no kept sample references. -EINVAL on a bad regex. */
+int ember_profile_focus(const ember_profile *src, const char *regex, ember_profile **out,
+			ember_error *err);
+
+#endif

@@ -1,0 +1,69 @@
+/* ember/metrics.h — per-function CPU metrics derived from symbolized
+ * profiles, and their exposition (exporter/metrics.c, exporter/expo.c).
+ *
+ * A registry accumulates, across profiles, the counters of DESIGN.md:
+ *   ember_function_self_seconds_total{comm, binary, function}
+ *   ember_function_cumulative_seconds_total{comm, binary, function}
+ * A series, once exported, never vanishes or decreases while the registry
+ * lives. Cardinality: the top `top_n` functions by self time of each profile
+ * plus those matching `functions_regex` become series, up to `max_series`;
+ * everything else folds into function="[other]" of its comm and binary.
+ * Each function series remembers the last profile that added to it, which is
+ * the OpenMetrics exemplar: # {profile_id="<id>"} <seconds in it> <timestamp>.
+ */
+#ifndef EMBER_METRICS_H
+#define EMBER_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ember/buf.h"
+#include "ember/error.h"
+#include "ember/profile.h"
+
+typedef enum ember_expo_format {
+	EMBER_EXPO_TEXT = 0,      /* Prometheus text 0.0.4 */
+	EMBER_EXPO_OPENMETRICS,   /* OpenMetrics 1.0.0, with exemplars and "# EOF" */
+} ember_expo_format;
+
+/* Content-Type for each format (the exact strings Prometheus expects). */
+const char *ember_expo_content_type(ember_expo_format f);
+
+typedef struct ember_metrics_opts {
+	size_t top_n;                  /* default 50 when 0 */
+	const char *functions_regex;   /* allow-list, POSIX ERE; NULL for none */
+	size_t max_series;             /* default 2000 when 0 */
+} ember_metrics_opts;
+
+typedef struct ember_metrics ember_metrics;
+
+int ember_metrics_new(ember_metrics **out, const ember_metrics_opts *opts, ember_error *err);
+void ember_metrics_free(ember_metrics *m);
+
+/* Adds a symbolized profile's CPU time. profile_id may be NULL (no
+ * exemplar); timestamp_ms is the exemplar's time (the window's end). */
+int ember_metrics_add_profile(ember_metrics *m, const ember_profile *p, const char *profile_id,
+			      int64_t timestamp_ms, ember_error *err);
+
+/* Appends the function families to out (without "# EOF"). Thread-safe
+ * against add_profile. */
+int ember_metrics_render(ember_metrics *m, ember_expo_format f, ember_buf *out,
+			 ember_error *err);
+
+/* Number of function series currently exported, and series folded away. */
+size_t ember_metrics_series(const ember_metrics *m);
+uint64_t ember_metrics_dropped(const ember_metrics *m);
+
+/* Exposition helpers for other families (self-observability, process_*):
+ * writes # HELP/# TYPE once, then samples. For counters pass the family name
+ * without _total; the sample gets _total appended. */
+typedef enum ember_metric_type { EMBER_COUNTER, EMBER_GAUGE } ember_metric_type;
+void ember_expo_family(ember_buf *out, ember_expo_format f, const char *name,
+		       ember_metric_type type, const char *help);
+/* One sample; labels is "k=\"v\",..." already escaped, or NULL. */
+void ember_expo_sample(ember_buf *out, ember_expo_format f, const char *name,
+		       ember_metric_type type, const char *labels, double value);
+/* Escapes a label value per the text format (\\, \", \n) into out. */
+void ember_expo_escape(ember_buf *out, const char *value);
+
+#endif

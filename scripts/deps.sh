@@ -1,0 +1,20 @@
+#!/bin/bash
+# scripts/deps.sh — install what ember needs to build and test (Debian
+# bookworm). Idempotent: installs only what is missing. Run as root.
+set -euo pipefail
+pkgs=(
+  build-essential pkg-config meson ninja-build clang
+  libunwind-dev libdw-dev libelf-dev libprotobuf-c-dev protobuf-c-compiler
+  libzstd-dev zlib1g-dev libmicrohttpd-dev libiberty-dev
+  golang-go prometheus linux-perf llvm elfutils binutils python3 curl
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
