@@ -1,0 +1,2 @@
+/* exporter/atomic_file.c — PLACEHOLDER: not built yet. */
+typedef int ember_placeholder_atomic_file;

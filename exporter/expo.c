@@ -1,0 +1,2 @@
+/* exporter/expo.c — PLACEHOLDER: not built yet. */
+typedef int ember_placeholder_expo;

@@ -1,0 +1,2 @@
+/* exporter/focus.c — PLACEHOLDER: not built yet. */
+typedef int ember_placeholder_focus;

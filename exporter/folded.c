@@ -1,0 +1,2 @@
+/* exporter/folded.c — PLACEHOLDER: not built yet. */
+typedef int ember_placeholder_folded;

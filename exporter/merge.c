@@ -1,0 +1,2 @@
+/* exporter/merge.c — PLACEHOLDER: not built yet. */
+typedef int ember_placeholder_merge;

@@ -1,0 +1,2 @@
+/* exporter/metrics.c — PLACEHOLDER: not built yet. */
+typedef int ember_placeholder_metrics;

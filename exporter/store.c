@@ -1,0 +1,2 @@
+/* exporter/store.c — PLACEHOLDER: not built yet. */
+typedef int ember_placeholder_store;

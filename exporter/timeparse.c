@@ -1,0 +1,2 @@
+/* exporter/timeparse.c — PLACEHOLDER: not built yet. */
+typedef int ember_placeholder_timeparse;

@@ -1,0 +1,2 @@
+/* exporter/top.c — PLACEHOLDER: not built yet. */
+typedef int ember_placeholder_top;
