@@ -22,6 +22,26 @@
  *    (inlined) first, the physical caller last.
  *
  * Ownership: the profile owns every array and string in it. Adders copy.
+ *
+ * Conventions of the profiles ember writes (profiler, symbolizer and exporter
+ * all rely on them):
+ *  - sample types [samples/count, cpu/nanoseconds]; period type
+ *    cpu/nanoseconds; period = the sampling period in ns (1e9 / F);
+ *    time_nanos = window start (unix ns), duration_nanos = window length.
+ *  - sample labels: "pid" and "tid" (numeric), "comm" (process name) and
+ *    "thread" (thread name), strings.
+ *  - mappings are per process (two processes of one binary get two mappings
+ *    with the same build id). Special mappings by filename:
+ *      "[kernel.kallsyms]"  kernel text, absolute kernel addresses; build_id
+ *                           from /sys/kernel/notes when readable
+ *      "[vdso]"             the vDSO
+ *      "//anon"             anonymous executable memory (JIT); resolved from
+ *                           /tmp/perf-PID.map with PID from the samples' pid
+ *                           label
+ *    anything else is a file path as the process saw it.
+ *  - build_id: lowercase hex of the ELF's NT_GNU_BUILD_ID, "" when unknown.
+ *  - a stack cut short ends (root side) in a location whose function is
+ *    named "[truncated]".
  */
 #ifndef EMBER_PROFILE_H
 #define EMBER_PROFILE_H
