@@ -103,6 +103,7 @@ struct elf_index {
 
 typedef struct builder {
 	ember_buf nodes, ranges, rows, syms;
+	ember_buf runs;   /* size_t: where each CU's rows start */
 	uint32_t row_order;
 	/* per CU: relative file names joined to DW_AT_comp_dir, as binutils
 	 * prints them; a small cache from libdw's string to ours */
@@ -299,6 +300,8 @@ static void read_lines(elf_index *ix, builder *b, Dwarf_Die *cudie)
 	size_t n;
 	if (dwarf_getsrclines(cudie, &lines, &n) != 0)
 		return;
+	size_t start = b->rows.len / sizeof(ei_row);
+	ember_buf_append(&b->runs, &start, sizeof start);
 	for (size_t i = 0; i < n; i++) {
 		Dwarf_Line *l = dwarf_onesrcline(lines, i);
 		Dwarf_Addr addr;
@@ -408,16 +411,78 @@ static int cmp_row(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/* Sorts rows and keeps one per address: the last real row, else the hole.
+ * libdw sorts an end_sequence before a normal row at the same address, and
+ * does not say whether that row is an empty last row of the ending sequence
+ * or the first of one starting there. Function ranges decide: a row at an
+ * address inside a function starts code; outside, it is the empty tail. */
+static bool rows_sorted(const ei_row *rows, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (cmp_row(&rows[i - 1], &rows[i]) > 0)
+			return false;
+	return true;
+}
+
+/* Puts rows in cmp_row order. libdw hands each CU's rows already sorted
+ * that way, so the CU runs are merged pairwise (O(n log runs)) instead of
+ * sorted afresh; a full sort is the fallback when a run is not in order.
+ * Returns the array to use (rows itself, or a new one; the other is freed). */
+static ei_row *sort_rows(ei_row *rows, size_t n, const size_t *starts, size_t n_runs)
+{
+	if (rows_sorted(rows, n))
+		return rows;
+	size_t *bound = malloc((n_runs + 1) * sizeof *bound);
+	ei_row *tmp = malloc((n ? n : 1) * sizeof *tmp);
+	bool runs_ok = bound && tmp && n_runs;
+	for (size_t i = 0; runs_ok && i < n_runs; i++) {
+		size_t end = i + 1 < n_runs ? starts[i + 1] : n;
+		runs_ok = rows_sorted(rows + starts[i], end - starts[i]);
+		bound[i] = starts[i];
+	}
+	if (!runs_ok) {
+		free(bound);
+		free(tmp);
+		qsort(rows, n, sizeof *rows, cmp_row);
+		return rows;
+	}
+	bound[n_runs] = n;
+	size_t k = n_runs;
+	while (k > 1) {
+		size_t nk = 0;
+		for (size_t i = 0; i < k; i += 2) {
+			size_t lo = bound[i], mid = bound[i + 1 < k ? i + 1 : k];
+			size_t hi = i + 2 <= k ? bound[i + 2 < k ? i + 2 : k] : mid;
+			size_t x = lo, y = mid, o = lo;
+			while (x < mid && y < hi)
+				tmp[o++] = cmp_row(&rows[y], &rows[x]) < 0 ? rows[y++] : rows[x++];
+			while (x < mid)
+				tmp[o++] = rows[x++];
+			while (y < hi)
+				tmp[o++] = rows[y++];
+			bound[nk++] = lo;
+		}
+		bound[nk] = n;
+		ei_row *t = rows;
+		rows = tmp;
+		tmp = t;
+		k = nk;
+	}
+	free(bound);
+	free(tmp);
+	assert(rows_sorted(rows, n));
+	return rows;
+}
+
 static const ei_range *find_range(const elf_index *ix, uint64_t a);
 
-/* Sorts rows and keeps one per address: the last real row, else the hole.
+/* Keeps one row per address: the last real row, else the hole.
  * libdw sorts an end_sequence before a normal row at the same address, and
  * does not say whether that row is an empty last row of the ending sequence
  * or the first of one starting there. Function ranges decide: a row at an
  * address inside a function starts code; outside, it is the empty tail. */
 static void finish_rows(elf_index *ix, ei_row *rows, size_t n)
 {
-	qsort(rows, n, sizeof *rows, cmp_row);
 	size_t o = 0;
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
@@ -626,7 +691,11 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
 		ok = flatten_ranges(ix, (ei_range *)b.ranges.data, b.ranges.len / sizeof(ei_range));
 	ember_buf_free(&b.ranges);
 	/* after flatten_ranges: finish_rows asks find_range */
-	finish_rows(ix, (ei_row *)b.rows.data, b.rows.len / sizeof(ei_row));
+	size_t n_rows = b.rows.len / sizeof(ei_row);
+	ei_row *rows = sort_rows((ei_row *)b.rows.data, n_rows, (const size_t *)b.runs.data,
+				 b.runs.len / sizeof(size_t));
+	ember_buf_free(&b.runs);
+	finish_rows(ix, rows, n_rows);
 	b.rows.data = NULL;
 	ix->syms = (ei_sym *)b.syms.data;
 	ix->n_syms = b.syms.len / sizeof(ei_sym);
