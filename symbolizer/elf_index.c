@@ -49,6 +49,10 @@ typedef struct ei_node {
 	uint32_t decl_line;
 	uint32_t call_line;
 	bool demangle_tried;
+	bool mangling_lang;     /* its CU's language mangles names (C++, Rust...) */
+	bool symtab_checked;    /* binutils mode: the symbol table was asked */
+	const char *renamed;    /* binutils mode: the name it then took */
+	uint64_t low;           /* its first range's start */
 } ei_node;
 
 typedef struct ei_range {
@@ -78,7 +82,8 @@ typedef struct ei_sym {
 } ei_sym;
 
 typedef struct ei_seg {
-	uint64_t off, vaddr, filesz;
+	uint64_t off, vaddr, filesz, memsz;
+	bool exec;
 } ei_seg;
 
 struct elf_index {
@@ -108,6 +113,7 @@ typedef struct builder {
 	/* per CU: relative file names joined to DW_AT_comp_dir, as binutils
 	 * prints them; a small cache from libdw's string to ours */
 	const char *comp_dir;
+	bool mangling_lang;
 	struct {
 		const char *from, *to;
 	} paths[64];
@@ -141,6 +147,31 @@ static const char *cu_path(elf_index *ix, builder *b, const char *f)
 	return j;
 }
 
+/* Whether a language's function names are mangled into linkage names; for
+ * these binutils trusts only DW_AT_linkage_name and otherwise asks the
+ * symbol table (its dwarf2.c non_mangled()). */
+static bool lang_mangles(int lang)
+{
+	switch (lang) {
+	case DW_LANG_C89:
+	case DW_LANG_C:
+	case DW_LANG_Ada83:
+	case DW_LANG_Cobol74:
+	case DW_LANG_Cobol85:
+	case DW_LANG_Fortran77:
+	case DW_LANG_Pascal83:
+	case DW_LANG_C99:
+	case DW_LANG_Ada95:
+	case DW_LANG_PLI:
+	case DW_LANG_UPC:
+	case DW_LANG_C11:
+	case DW_LANG_Mips_Assembler:
+		return false;
+	default:
+		return true;
+	}
+}
+
 static const char *attr_string(Dwarf_Die *die, int name)
 {
 	Dwarf_Attribute a;
@@ -169,7 +200,8 @@ static int add_ranges(builder *b, Dwarf_Die *die, int32_t node, uint32_t depth, 
 			continue;
 		ei_range r = { lo, hi, node, depth };
 		ember_buf_append(&b->ranges, &r, sizeof r);
-		n++;
+		if (n++ == 0 && ember_buf_ok(&b->nodes))
+			((ei_node *)b->nodes.data)[node].low = lo;
 	}
 	if (off < 0)
 		*bad = true;
@@ -189,6 +221,7 @@ static int32_t add_node(elf_index *ix, builder *b, Dwarf_Die *die, int32_t paren
 	if (dwarf_decl_line(die, &line) == 0 && line > 0)
 		n.decl_line = (uint32_t)line;
 	n.parent = parent;
+	n.mangling_lang = b->mangling_lang;
 	if (parent >= 0) {
 		const ei_node *p = (const ei_node *)b->nodes.data + parent;
 		n.depth = p->depth + 1;
@@ -590,7 +623,8 @@ static void read_segments(elf_index *ix)
 	for (size_t i = 0; i < n; i++) {
 		GElf_Phdr ph;
 		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD)
-			ix->segs[ix->n_segs++] = (ei_seg){ ph.p_offset, ph.p_vaddr, ph.p_filesz };
+			ix->segs[ix->n_segs++] = (ei_seg){ ph.p_offset, ph.p_vaddr, ph.p_filesz,
+							   ph.p_memsz, (ph.p_flags & PF_X) != 0 };
 	}
 }
 
@@ -649,6 +683,21 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
 		elf_index_free(ix);
 		return ember_errorf(err, EINVAL, "corrupt ELF header: %s", elf_errmsg(-1));
 	}
+	Elf *both[2] = { ix->bin.elf, ix->dbg.elf };
+	for (int i = 0; i < 2; i++) {
+		size_t shnum, shstrndx;
+		GElf_Ehdr h;
+		if (!both[i] || !gelf_getehdr(both[i], &h) || h.e_shoff == 0)
+			continue;
+		/* Section headers promised but unreadable (libelf then
+		 * shows none). */
+		if (elf_getshdrnum(both[i], &shnum) != 0 || shnum == 0 ||
+		    elf_getshdrstrndx(both[i], &shstrndx) != 0 || !elf_nextscn(both[i], NULL)) {
+			elf_index_free(ix);
+			return ember_errorf(err, EINVAL, "corrupt section headers: %s",
+					    elf_errmsg(-1));
+		}
+	}
 
 	builder b = { .nodes = EMBER_BUF_INIT, .rows = EMBER_BUF_INIT };
 	b.ranges = (ember_buf)EMBER_BUF_INIT;
@@ -671,6 +720,7 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
 			Dwarf_Attribute cda;
 			b.comp_dir = dwarf_formstring(dwarf_attr(&cudie, DW_AT_comp_dir, &cda));
 			b.n_paths = 0;
+			b.mangling_lang = lang_mangles(dwarf_srclang(&cudie));
 			if (!walk_cu(ix, &b, &cudie))
 				break;
 			read_lines(ix, &b, &cudie);
@@ -806,7 +856,7 @@ static const char *sym_function(ei_sym *s, bool demangle)
 
 static void fill_node(ember_frame *f, ei_node *n, bool demangle)
 {
-	f->function = node_function(n, demangle);
+	f->function = n->renamed ? n->renamed : node_function(n, demangle);
 	f->linkage_name = n->linkage;
 	f->decl_file = n->decl_file;
 	f->start_line = (int)n->decl_line;
@@ -823,7 +873,26 @@ size_t elf_index_lookup(elf_index *ix, uint64_t vaddr, unsigned flags, ember_fra
 	ember_frame *f = &out[0];
 	*f = (ember_frame){ 0 };
 	if (r) {
-		fill_node(f, &ix->nodes[r->node], demangle);
+		ei_node *node = &ix->nodes[r->node];
+		ei_sym *s;
+		if ((flags & EI_NEAREST_SYMBOL) && node->mangling_lang && !node->linkage &&
+		    !node->symtab_checked) {
+			/* binutils (dwarf2.c): the first time a function of a
+			 * mangling language without a linkage name is hit, the
+			 * symbol table names it; if that symbol starts where
+			 * the function does, the function keeps that name. */
+			node->symtab_checked = true;
+			s = find_sym(ix, vaddr, true);
+			fill_node(f, node, demangle);
+			if (s) {
+				f->function = sym_function(s, demangle);
+				f->linkage_name = s->name;
+				if (s->lo == node->low)
+					node->renamed = s->name;
+			}
+		} else {
+			fill_node(f, node, demangle);
+		}
 	} else {
 		ei_sym *s = find_sym(ix, vaddr, flags & EI_NEAREST_SYMBOL);
 		if (s) {
@@ -854,12 +923,27 @@ size_t elf_index_lookup(elf_index *ix, uint64_t vaddr, unsigned flags, ember_fra
 	return n;
 }
 
-bool elf_index_offset_to_vaddr(const elf_index *ix, uint64_t off, uint64_t *vaddr)
+bool elf_index_map_address(const elf_index *ix, uint64_t addr, uint64_t map_start,
+			   uint64_t map_offset, uint64_t *vaddr)
 {
+	if (addr < map_start)
+		return false;
+	uint64_t off = addr - map_start + map_offset;
 	for (size_t i = 0; i < ix->n_segs; i++) {
 		const ei_seg *s = &ix->segs[i];
 		if (off >= s->off && off - s->off < s->filesz) {
 			*vaddr = off - s->off + s->vaddr;
+			return true;
+		}
+	}
+	/* A debug-only file (objcopy --only-keep-debug) keeps the executable
+	 * segment's address but not its contents or file offset: take the
+	 * mapping as that segment's first page, which is how it was mapped. */
+	for (size_t i = 0; i < ix->n_segs; i++) {
+		const ei_seg *s = &ix->segs[i];
+		uint64_t page = s->vaddr & ~(uint64_t)0xfff;
+		if (s->exec && s->filesz == 0 && addr - map_start < s->vaddr + s->memsz - page) {
+			*vaddr = addr - map_start + page;
 			return true;
 		}
 	}
