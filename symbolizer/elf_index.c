@@ -333,6 +333,7 @@ static void read_lines(elf_index *ix, builder *b, Dwarf_Die *cudie)
 	size_t n;
 	if (dwarf_getsrclines(cudie, &lines, &n) != 0)
 		return;
+
 	size_t start = b->rows.len / sizeof(ei_row);
 	ember_buf_append(&b->runs, &start, sizeof start);
 	for (size_t i = 0; i < n; i++) {
@@ -389,7 +390,8 @@ static void emit(ei_range *out, size_t *n, uint64_t lo, uint64_t hi, int32_t nod
  * instance. Each input range adds at most two output intervals. */
 static bool flatten_ranges(elf_index *ix, ei_range *in, size_t n)
 {
-	qsort(in, n, sizeof *in, cmp_range);
+	if (n)
+		qsort(in, n, sizeof *in, cmp_range);
 	ei_range *out = malloc((2 * n + 1) * sizeof *out);
 	ei_range *stack = malloc((n + 1) * sizeof *stack);
 	if (!out || !stack) {
