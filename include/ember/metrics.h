@@ -63,7 +63,21 @@ void ember_expo_family(ember_buf *out, ember_expo_format f, const char *name,
 /* One sample; labels is "k=\"v\",..." already escaped, or NULL. */
 void ember_expo_sample(ember_buf *out, ember_expo_format f, const char *name,
 		       ember_metric_type type, const char *labels, double value);
-/* Escapes a label value per the text format (\\, \", \n) into out. */
+/* Like ember_expo_sample, plus in OpenMetrics an exemplar on a counter's
+ * _total sample: " # {exemplar_labels} value timestamp" (timestamp in unix
+ * seconds). exemplar_labels as labels; NULL (or text format, or a gauge)
+ * writes no exemplar. The caller keeps the label set within 128 code points. */
+void ember_expo_sample_exemplar(ember_buf *out, ember_expo_format f, const char *name,
+				ember_metric_type type, const char *labels, double value,
+				const char *exemplar_labels, double exemplar_value,
+				double exemplar_timestamp);
+/* Escapes a label value per the text format (\\, \", \n) into out; bytes
+ * that are not valid UTF-8 become U+FFFD (both formats require UTF-8). */
 void ember_expo_escape(ember_buf *out, const char *value);
+/* Code points of s as ember_expo_escape sees them (an invalid byte counts
+ * one), for OpenMetrics' 128-code-point exemplar limit. */
+size_t ember_expo_codepoints(const char *s);
+/* A sample value: shortest decimal that reads back exactly; NaN, +Inf, -Inf. */
+void ember_expo_value(ember_buf *out, double v);
 
 #endif
