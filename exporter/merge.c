@@ -112,8 +112,10 @@ struct ember_merger {
 	bool started;
 	int64_t start, end;   /* ns; start 0 while no input had a time */
 	wtab mappings, locations, samples;
-	uint64_t *key;   /* scratch key */
+	uint64_t *key;    /* scratch: a sample's key */
 	size_t cap_key;
+	uint64_t *lkey;   /* scratch: a location's key (built while key is in use) */
+	size_t cap_lkey;
 };
 
 int ember_merger_new(ember_merger **out, ember_error *err)
@@ -136,6 +138,7 @@ void ember_merger_free(ember_merger *m)
 	wtab_free(&m->locations);
 	wtab_free(&m->samples);
 	free(m->key);
+	free(m->lkey);
 	free(m);
 }
 
@@ -215,10 +218,6 @@ static uint64_t x_function(xlat *x, uint64_t id)
 		       ember_profile_intern_function(x->m->out, name, sys, file, f->start_line);
 }
 
-static bool key_room(ember_merger *m, size_t n)
-{
-	return exporter_grow((void **)&m->key, &m->cap_key, n, sizeof *m->key);
-}
 
 static uint64_t x_location(xlat *x, uint64_t id)
 {
@@ -233,22 +232,22 @@ static uint64_t x_location(xlat *x, uint64_t id)
 			return 0;
 		addr += x->delta[sl->mapping_id - 1];
 	}
-	if (!key_room(m, 4 + 3 * sl->n_lines))
+	if (!exporter_grow((void **)&m->lkey, &m->cap_lkey, 4 + 3 * sl->n_lines, sizeof *m->lkey))
 		return 0;
 	size_t n = 0;
-	m->key[n++] = mid;
-	m->key[n++] = addr;
-	m->key[n++] = sl->is_folded;
-	m->key[n++] = sl->n_lines;
+	m->lkey[n++] = mid;
+	m->lkey[n++] = addr;
+	m->lkey[n++] = sl->is_folded;
+	m->lkey[n++] = sl->n_lines;
 	for (size_t i = 0; i < sl->n_lines; i++) {
 		uint64_t f = x_function(x, sl->lines[i].function_id);
 		if (!f)
 			return 0;
-		m->key[n++] = f;
-		m->key[n++] = (uint64_t)sl->lines[i].line;
-		m->key[n++] = (uint64_t)sl->lines[i].column;
+		m->lkey[n++] = f;
+		m->lkey[n++] = (uint64_t)sl->lines[i].line;
+		m->lkey[n++] = (uint64_t)sl->lines[i].column;
 	}
-	wentry *e = wtab_find(&m->locations, m->key, n);
+	wentry *e = wtab_find(&m->locations, m->lkey, n);
 	if (e)
 		return x->loc[id - 1] = e->value;
 	uint64_t oid = ember_profile_add_location(m->out, mid, addr);
@@ -257,12 +256,12 @@ static uint64_t x_location(xlat *x, uint64_t id)
 	ember_location *ol = ember_profile_location(m->out, oid);
 	ol->is_folded = sl->is_folded;
 	for (size_t i = 0; i < sl->n_lines; i++) {
-		if (ember_profile_location_add_line(m->out, oid, m->key[4 + 3 * i],
+		if (ember_profile_location_add_line(m->out, oid, m->lkey[4 + 3 * i],
 						    sl->lines[i].line) < 0)
 			return 0;
 		ol->lines[i].column = sl->lines[i].column;
 	}
-	if (!wtab_put(&m->locations, m->key, n, oid))
+	if (!wtab_put(&m->locations, m->lkey, n, oid))
 		return 0;
 	return x->loc[id - 1] = oid;
 }
@@ -284,7 +283,7 @@ static int x_sample(xlat *x, const ember_sample *s)
 	ember_merger *m = x->m;
 	ember_profile *out = m->out;
 	size_t n = 2 + s->n_locations + 4 * s->n_labels;
-	if (!key_room(m, n))
+	if (!exporter_grow((void **)&m->key, &m->cap_key, n, sizeof *m->key))
 		return -ENOMEM;
 	ember_label *labels = calloc(s->n_labels ? s->n_labels : 1, sizeof *labels);
 	if (!labels)
@@ -464,8 +463,8 @@ out:
 int ember_merger_result(ember_merger *m, ember_profile **out, ember_error *err)
 {
 	char msg[256];
-	assert(ember_profile_check(m->out, msg, sizeof msg) == 0);
-	(void)msg;
+	if (ember_profile_check(m->out, msg, sizeof msg) < 0)   /* a bug here, not bad input */
+		return ember_errorf(err, EIO, "merge: produced an invalid profile: %s", msg);
 	ember_profile *p = ember_profile_clone(m->out);
 	if (!p)
 		return ember_errorf(err, ENOMEM, "merge: out of memory");

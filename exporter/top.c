@@ -4,7 +4,8 @@
  *
  * Flat is the time a function was the leaf (innermost inline frame); cum
  * counts it once per sample wherever it is on the stack. Values are seconds
- * when the profile has CPU time, else sample counts. Owns: that text. Must
+ * when the profile has CPU time, else sample counts; control characters in
+ * names print as spaces so a row stays one line. Owns: that text. Must
  * never: change the profile.
  */
 #include "ember/report.h"
@@ -15,14 +16,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void put_value(ember_buf *out, const frame_weight *w, int64_t v)
+static void put_value(ember_buf *out, const frame_weight *w, int64_t v, int width)
 {
 	char s[32];
 	if (w->cpu_ns)
 		snprintf(s, sizeof s, "%.2fs", (double)v / 1e9);
 	else
 		snprintf(s, sizeof s, "%lld", (long long)v);
-	ember_buf_printf(out, "%10s", s);
+	ember_buf_printf(out, "%*s", width, s);
+}
+
+/* One row per line: control characters in a name print as spaces. */
+static void put_name(ember_buf *out, const char *name)
+{
+	for (const char *c = name; *c; c++)
+		ember_buf_putc(out, (unsigned char)*c < 0x20 ? ' ' : *c);
 }
 
 static double pct(int64_t v, int64_t total)
@@ -54,9 +62,9 @@ int ember_report_top(const ember_profile *p, size_t max_rows, ember_buf *out, em
 		shown_flat += fs.entries[rows[i]].self;
 
 	ember_buf_puts(out, "Showing nodes accounting for ");
-	put_value(out, &w, shown_flat);
+	put_value(out, &w, shown_flat, 0);
 	ember_buf_printf(out, ", %.2f%% of ", pct(shown_flat, total));
-	put_value(out, &w, total);
+	put_value(out, &w, total, 0);
 	ember_buf_puts(out, " total\n");
 	if (shown < fs.n_entries)
 		ember_buf_printf(out, "Dropped %zu nodes\n", fs.n_entries - shown);
@@ -66,11 +74,14 @@ int ember_report_top(const ember_profile *p, size_t max_rows, ember_buf *out, em
 	for (size_t i = 0; i < shown; i++) {
 		const fnstat_entry *e = &fs.entries[rows[i]];
 		sum += e->self;
-		put_value(out, &w, e->self);
+		put_value(out, &w, e->self, 10);
 		ember_buf_printf(out, " %6.2f%% %6.2f%% ", pct(e->self, total), pct(sum, total));
-		put_value(out, &w, e->cum);
-		ember_buf_printf(out, " %6.2f%%  %s  %s\n", pct(e->cum, total), e->function,
-				 e->binary);
+		put_value(out, &w, e->cum, 10);
+		ember_buf_printf(out, " %6.2f%%  ", pct(e->cum, total));
+		put_name(out, e->function);
+		ember_buf_puts(out, "  ");
+		put_name(out, e->binary);
+		ember_buf_putc(out, '\n');
 	}
 	free(rows);
 	fnstat_free(&fs);
