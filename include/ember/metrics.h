@@ -10,6 +10,16 @@
  * everything else folds into function="[other]" of its comm and binary.
  * Each function series remembers the last profile that added to it, which is
  * the OpenMetrics exemplar: # {profile_id="<id>"} <seconds in it> <timestamp>.
+ *
+ * Labels: comm is the sample label "comm" ("[unknown]" without one); binary
+ * the basename of the location's mapping file ("[vdso]", "[kernel.kallsyms]"
+ * as they are, "[unknown]" without a mapping); function the frame's function
+ * name (self: the innermost inline frame of the leaf location), or for an
+ * unsymbolized location "binary+0xOFFSET" with OFFSET its file offset
+ * (stable across ASLR and processes), or "0xADDRESS" without a mapping.
+ * Values longer than 200 bytes are cut and end in "~" + 16 hex digits of a
+ * hash of the whole value; names that would still render alike get "~2"...
+ * Seconds come from the cpu/nanoseconds value, else samples x period.
  */
 #ifndef EMBER_METRICS_H
 #define EMBER_METRICS_H
@@ -50,7 +60,10 @@ int ember_metrics_add_profile(ember_metrics *m, const ember_profile *p, const ch
 int ember_metrics_render(ember_metrics *m, ember_expo_format f, ember_buf *out,
 			 ember_error *err);
 
-/* Number of function series currently exported, and series folded away. */
+/* Number of function series currently exported (at most max_series, plus
+ * one overflow series {comm,binary,function}="[other]" once the cap is hit),
+ * and how many functions were folded into an [other] series, counted once
+ * per profile they had CPU time in. */
 size_t ember_metrics_series(const ember_metrics *m);
 uint64_t ember_metrics_dropped(const ember_metrics *m);
 

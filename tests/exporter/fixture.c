@@ -104,8 +104,8 @@ static int write_kind(const char *kind, const char *path)
 	} else if (strcmp(kind, "garbage") == 0) {
 		ember_profile_free(p);
 		ember_error err;
-		return ember_write_file_atomic(path, "\x0a\xff\xff\xff\xff\x0f garbage", 17, false,
-					       &err) < 0;
+		static const char junk[] = "\x0a\xff\xff\xff\xff\x0f garbage";
+		return ember_write_file_atomic(path, junk, sizeof junk - 1, false, &err) < 0;
 	} else {
 		fprintf(stderr, "fixture: unknown kind %s\n", kind);
 		ember_profile_free(p);

@@ -165,6 +165,22 @@ static void test_other_folding(void)
 	ember_metrics_free(r);
 	ember_profile_free(p);
 
+	/* two folded callers on one stack: [other]'s cumulative counts once */
+	p = synth_new();
+	uint64_t mp = synth_mapping(p, "/usr/bin/app", "b1d", 0x400000, 0x500000, 0);
+	synth_sample(p, "app", 4, 3, synth_loc(p, mp, 0x401000, 1, "leaf"),
+		     synth_loc(p, mp, 0x402000, 1, "g1"), synth_loc(p, mp, 0x403000, 1, "g2"));
+	r = registry(1, NULL, 0);
+	add(r, p, "w1", 1);
+	t = render(r, EMBER_EXPO_TEXT);
+	CHECK(near(value_of(t, SELF, L("leaf")), 0.04));
+	CHECK(near(value_of(t, SELF, L("[other]")), 0));
+	CHECK(near(value_of(t, CUM, L("[other]")), 0.04));
+	CHECK_EQ_INT(ember_metrics_dropped(r), 2);
+	free(t);
+	ember_metrics_free(r);
+	ember_profile_free(p);
+
 	ember_error err;
 	ember_metrics *bad = NULL;
 	ember_metrics_opts o = { 0, "(", 0 };
