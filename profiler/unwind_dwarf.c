@@ -40,20 +40,28 @@
 /* libunwind exports its .eh_frame_hdr table search (the remote half of
  * dwarf_find_proc_info) but does not declare it in a public header. */
 extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip,
-					      unw_dyn_info_t *di, unw_proc_info_t *pi,
-					      int need_unwind_info, void *arg);
+                                              unw_dyn_info_t *di, unw_proc_info_t *pi,
+                                              int need_unwind_info, void *arg);
 
 /* x86-64 perf_regs numbering (arch/x86/include/uapi/asm/perf_regs.h). */
 enum {
-	PR_AX = 0, PR_BX = 1, PR_CX = 2, PR_DX = 3, PR_SI = 4, PR_DI = 5, PR_BP = 6,
-	PR_SP = 7, PR_IP = 8, PR_R8 = 16, PR_R15 = 23,
+	PR_AX = 0,
+	PR_BX = 1,
+	PR_CX = 2,
+	PR_DX = 3,
+	PR_SI = 4,
+	PR_DI = 5,
+	PR_BP = 6,
+	PR_SP = 7,
+	PR_IP = 8,
+	PR_R8 = 16,
+	PR_R15 = 23,
 };
 
 /* libunwind's x86-64 register numbers 0..16 (RAX, RDX, RCX, RBX, RSI, RDI,
  * RBP, RSP, R8..R15, RIP) as perf_regs bits. */
 static const uint8_t unw_to_perf[17] = {
-	PR_AX, PR_DX, PR_CX, PR_BX, PR_SI, PR_DI, PR_BP, PR_SP,
-	16, 17, 18, 19, 20, 21, 22, 23, PR_IP,
+    PR_AX, PR_DX, PR_CX, PR_BX, PR_SI, PR_DI, PR_BP, PR_SP, 16, 17, 18, 19, 20, 21, 22, 23, PR_IP,
 };
 #define N_UNW_REGS 17
 
@@ -77,14 +85,14 @@ typedef struct ud_load {
 
 typedef struct ud_binary {
 	char *key;
-	int err;                  /* 0 usable, else a negative errno: no unwind info */
-	const uint8_t *image;     /* the file's bytes (or the vDSO's) */
+	int err;              /* 0 usable, else a negative errno: no unwind info */
+	const uint8_t *image; /* the file's bytes (or the vDSO's) */
 	size_t image_size;
-	bool mapped;              /* image is our mmap (else the vDSO) */
+	bool mapped; /* image is our mmap (else the vDSO) */
 	ud_load loads[MAX_LOADS];
 	size_t n_loads;
-	uint64_t hdr_vaddr;       /* .eh_frame_hdr */
-	uint64_t table_vaddr;     /* its binary search table */
+	uint64_t hdr_vaddr;   /* .eh_frame_hdr */
+	uint64_t table_vaddr; /* its binary search table */
 	uint64_t fde_count;
 } ud_binary;
 
@@ -121,7 +129,7 @@ struct ember_unwinder {
 	size_t stack_size;
 	ud_map maps[N_CTX_MAPS];
 	size_t n_maps, next_map;
-	int fail;                 /* ember_unwind_reason of the last failed access, or -1 */
+	int fail; /* ember_unwind_reason of the last failed access, or -1 */
 };
 
 static uint64_t hash_str(const char *s)
@@ -401,7 +409,7 @@ static const ud_map *map_for_ip(ember_unwinder *u, uint64_t ip)
 /* ---- libunwind accessors ----------------------------------------------- */
 
 static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
-			      int need_unwind_info, void *arg)
+                              int need_unwind_info, void *arg)
 {
 	ember_unwinder *u = arg;
 	const ud_map *m = map_for_ip(u, ip);
@@ -446,7 +454,7 @@ static int acc_get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr, voi
 #define STACK_REACH (256ull << 20)
 
 static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp, int write,
-			  void *arg)
+                          void *arg)
 {
 	(void)as;
 	ember_unwinder *u = arg;
@@ -463,12 +471,12 @@ static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp
 	}
 	if (u->fail < 0)
 		u->fail = addr >= u->sp && addr - u->sp < STACK_REACH ? EMBER_UNWIND_STACK_TOO_SMALL
-								       : EMBER_UNWIND_BAD_MEMORY;
+		                                                      : EMBER_UNWIND_BAD_MEMORY;
 	return -UNW_EINVAL;
 }
 
 static int acc_access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *valp, int write,
-			  void *arg)
+                          void *arg)
 {
 	(void)as;
 	ember_unwinder *u = arg;
@@ -481,7 +489,7 @@ static int acc_access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val
 }
 
 static int acc_access_fpreg(unw_addr_space_t as, unw_regnum_t reg, unw_fpreg_t *val, int write,
-			    void *arg)
+                            void *arg)
 {
 	(void)as;
 	(void)reg;
@@ -500,7 +508,7 @@ static int acc_resume(unw_addr_space_t as, unw_cursor_t *c, void *arg)
 }
 
 static int acc_get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t len,
-			     unw_word_t *offp, void *arg)
+                             unw_word_t *offp, void *arg)
 {
 	(void)as;
 	(void)addr;
@@ -512,14 +520,14 @@ static int acc_get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, si
 }
 
 static unw_accessors_t accessors = {
-	.find_proc_info = acc_find_proc_info,
-	.put_unwind_info = acc_put_unwind_info,
-	.get_dyn_info_list_addr = acc_get_dyn_info_list_addr,
-	.access_mem = acc_access_mem,
-	.access_reg = acc_access_reg,
-	.access_fpreg = acc_access_fpreg,
-	.resume = acc_resume,
-	.get_proc_name = acc_get_proc_name,
+    .find_proc_info = acc_find_proc_info,
+    .put_unwind_info = acc_put_unwind_info,
+    .get_dyn_info_list_addr = acc_get_dyn_info_list_addr,
+    .access_mem = acc_access_mem,
+    .access_reg = acc_access_reg,
+    .access_fpreg = acc_access_fpreg,
+    .resume = acc_resume,
+    .get_proc_name = acc_get_proc_name,
 };
 
 /* ---- address spaces per process ------------------------------------------
@@ -618,15 +626,16 @@ static bool fp_step(ember_unwinder *u, uint64_t sp, uint64_t bp)
 		return false;
 	}
 	if (bp - u->sp > u->stack_size || u->stack_size - (bp - u->sp) < 16) {
-		u->fail = bp - u->sp < STACK_REACH ? EMBER_UNWIND_STACK_TOO_SMALL
-						   : EMBER_UNWIND_NO_INFO;
+		u->fail =
+		    bp - u->sp < STACK_REACH ? EMBER_UNWIND_STACK_TOO_SMALL : EMBER_UNWIND_NO_INFO;
 		return false;
 	}
 	uint64_t next_bp, ret;
 	memcpy(&next_bp, u->stack + (bp - u->sp), 8);
 	memcpy(&ret, u->stack + (bp - u->sp) + 8, 8);
 	ember_unwind_mapping m;
-	if (ret == 0 || !u->cb.find_mapping || u->cb.find_mapping(u->cb.ctx, u->pid, ret - 1, &m) != 0) {
+	if (ret == 0 || !u->cb.find_mapping ||
+	    u->cb.find_mapping(u->cb.ctx, u->pid, ret - 1, &m) != 0) {
 		u->fail = EMBER_UNWIND_NO_INFO;
 		return false;
 	}
@@ -637,8 +646,8 @@ static bool fp_step(ember_unwinder *u, uint64_t sp, uint64_t bp)
 }
 
 int ember_unwinder_unwind(ember_unwinder *u, int32_t pid, const uint64_t *regs, size_t n_regs,
-			  const void *stack, size_t stack_size, uint64_t *ips, size_t max_ips,
-			  ember_unwind_reason *stopped)
+                          const void *stack, size_t stack_size, uint64_t *ips, size_t max_ips,
+                          ember_unwind_reason *stopped)
 {
 	*stopped = EMBER_UNWIND_OTHER;
 	if (max_ips == 0)
@@ -703,7 +712,8 @@ int ember_unwinder_unwind(ember_unwinder *u, int32_t pid, const uint64_t *regs, 
 		/* DWARF could not step: try the frame pointer where info is missing */
 		if (u->fail != EMBER_UNWIND_NO_INFO)
 			break;
-		if (unw_get_reg(&c, UNW_X86_64_RSP, &sp) < 0 || unw_get_reg(&c, UNW_X86_64_RBP, &bp) < 0)
+		if (unw_get_reg(&c, UNW_X86_64_RSP, &sp) < 0 ||
+		    unw_get_reg(&c, UNW_X86_64_RBP, &bp) < 0)
 			break;
 		for (int r = 0; r < N_UNW_REGS; r++) {
 			unw_word_t v;

@@ -71,7 +71,8 @@ static void load_maps(void)
 		char perms[8] = "";
 		int pos = 0;
 		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s%n", &m->start,
-			   &m->end, perms, &m->pgoff, &pos) < 4 || perms[2] != 'x')
+		           &m->end, perms, &m->pgoff, &pos) < 4 ||
+		    perms[2] != 'x')
 			continue;
 		char *p = line + pos;
 		while (*p == ' ')
@@ -102,13 +103,13 @@ static int find_mapping(void *ctx, int32_t pid, uint64_t addr, ember_unwind_mapp
 
 /* ---- capturing our own stack -------------------------------------------- */
 
-#define N_REGS 17  /* popcount(ember_unwind_regs_mask()) */
+#define N_REGS 17 /* popcount(ember_unwind_regs_mask()) */
 #define R_BP 6
 #define R_SP 7
 #define R_IP 8
 #define STACK_COPY 32768
 
-static uint64_t stack_top;              /* end of the [stack] mapping */
+static uint64_t stack_top; /* end of the [stack] mapping */
 static uint64_t snap_regs[N_REGS];
 static uint8_t snap_stack[STACK_COPY];
 static size_t snap_size;
@@ -134,17 +135,17 @@ __attribute__((noinline)) int tu_capture(int x)
 	uint64_t *r = snap_regs;
 	memset(r, 0, sizeof snap_regs);
 	__asm__ volatile("leaq 0(%%rip), %%rax\n\t"
-			 "movq %%rax, 64(%0)\n\t"
-			 "movq %%rsp, 56(%0)\n\t"
-			 "movq %%rbp, 48(%0)\n\t"
-			 "movq %%rbx, 8(%0)\n\t"
-			 "movq %%r12, 104(%0)\n\t"
-			 "movq %%r13, 112(%0)\n\t"
-			 "movq %%r14, 120(%0)\n\t"
-			 "movq %%r15, 128(%0)\n\t"
-			 :
-			 : "r"(r)
-			 : "rax", "memory");
+	                 "movq %%rax, 64(%0)\n\t"
+	                 "movq %%rsp, 56(%0)\n\t"
+	                 "movq %%rbp, 48(%0)\n\t"
+	                 "movq %%rbx, 8(%0)\n\t"
+	                 "movq %%r12, 104(%0)\n\t"
+	                 "movq %%r13, 112(%0)\n\t"
+	                 "movq %%r14, 120(%0)\n\t"
+	                 "movq %%r15, 128(%0)\n\t"
+	                 :
+	                 : "r"(r)
+	                 : "rax", "memory");
 	copy_stack(r[R_SP]);
 	return x + 1;
 }
@@ -282,7 +283,7 @@ int main(void)
 	ember_unwind_reason why;
 	int n_full = ember_unwinder_unwind(u, 1, regs, N_REGS, stack, size, full, MAX_IPS, &why);
 	static const char *const chain[] = {"tu_capture", "deep_leaf", "deep_mid", "deep_enter",
-					    "tu_middle", "tu_outer", "main", NULL};
+	                                    "tu_middle",  "tu_outer",  "main",     NULL};
 	CHECK(has_chain(full, n_full, chain));
 	CHECK_EQ_INT(find_frame(full, n_full, 0, "tu_capture"), 0);
 	CHECK_EQ_INT(find_frame(full, n_full, 0, "main"), 6);
@@ -314,7 +315,8 @@ int main(void)
 		int n = ember_unwinder_unwind(u, 1, regs, N_REGS, stack, s, ips, MAX_IPS, &why);
 		if (n < 1 || n > n_full || memcmp(ips, full, (size_t)n * 8) != 0)
 			prefix_ok = 0;
-		if (why != EMBER_UNWIND_STACK_TOO_SMALL && !(why == EMBER_UNWIND_N_REASONS && n == n_full))
+		if (why != EMBER_UNWIND_STACK_TOO_SMALL &&
+		    !(why == EMBER_UNWIND_N_REASONS && n == n_full))
 			reason_ok = 0;
 		if (n < last_n)
 			mono_ok = 0;
@@ -339,10 +341,18 @@ int main(void)
 			size_t at = ((size_t)rand() % (size / 8)) * 8;
 			uint64_t v;
 			switch (rand() % 4) {
-			case 0: v = ((uint64_t)rand() << 32) ^ (uint64_t)rand(); break;
-			case 1: v = regs[R_SP] + (uint64_t)(rand() % 65536) - 1024; break; /* stack-ish */
-			case 2: v = full[rand() % n_full] + (uint64_t)(rand() % 64) - 32; break; /* code-ish */
-			default: v = 0; break;
+			case 0:
+				v = ((uint64_t)rand() << 32) ^ (uint64_t)rand();
+				break;
+			case 1:
+				v = regs[R_SP] + (uint64_t)(rand() % 65536) - 1024;
+				break; /* stack-ish */
+			case 2:
+				v = full[rand() % n_full] + (uint64_t)(rand() % 64) - 32;
+				break; /* code-ish */
+			default:
+				v = 0;
+				break;
 			}
 			memcpy(bad + at, &v, 8);
 		}
@@ -382,8 +392,8 @@ int main(void)
 	ember_unwinder_get_stats(u, &st0);
 	n = ember_unwinder_unwind(u, 1, regs, N_REGS, stack, size, ips, MAX_IPS, &why);
 	ember_unwinder_get_stats(u, &st1);
-	static const char *const fp_chain[] = {"tu_capture", "fp_noinfo_call", "tu_fp_outer", "main",
-					       NULL};
+	static const char *const fp_chain[] = {"tu_capture", "fp_noinfo_call", "tu_fp_outer",
+	                                       "main", NULL};
 	CHECK(has_chain(ips, n, fp_chain));
 	CHECK_EQ_INT(why, EMBER_UNWIND_N_REASONS);
 	CHECK(st1.fp_steps > st0.fp_steps);
