@@ -1,7 +1,7 @@
 """`ember record --raw -F 999 -- split 2`: the profile go tool pprof reads
 has about F x CPU-seconds samples, the split functions in 50/30/20 shares,
-labels, a mapping with the binary's build id, and record exits with the
-command's status."""
+labels, a mapping with the binary's build id; without --raw the functions
+are named in the file; record exits with the command's status."""
 import os
 import re
 import sys
@@ -47,6 +47,18 @@ with tempfile.TemporaryDirectory() as tmp:
     bid = build_id(SPLIT)
     assert bid and any(m[4] == bid and os.path.realpath(m[3]) == os.path.realpath(SPLIT)
                        for m in prof["mappings"].values()), (bid, prof["mappings"])
+
+    # without --raw the profile comes out symbolized: go tool pprof names the
+    # split functions without looking for the binary itself
+    out = os.path.join(tmp, "sym.pb.gz")
+    r = run([EMBER, "record", "-q", "-o", out, "--", SPLIT, "1"])
+    assert r.returncode == 0, r.stderr
+    env = dict(os.environ, HOME=tmp, GOCACHE=os.path.join(tmp, "gocache"),
+               PPROF_BINARY_PATH="/nonexistent")
+    top = run(["go", "tool", "pprof", "-top", "-sample_index=samples", out], env=env)
+    assert top.returncode == 0, top.stderr
+    for fn in ("split_a", "split_b", "split_c", "main", "spin_cpu"):
+        assert re.search(r"\s%s$" % fn, top.stdout, re.M), (fn, top.stdout)
 
     # exit status of the command is record's
     r = run([EMBER, "record", "--raw", "-q", "-o", os.path.join(tmp, "x.pb.gz"),
