@@ -65,9 +65,10 @@ static int render_metrics(const ember_profile *p, const ember_metrics_opts *mo, 
 	int rc = ember_metrics_new(&m, mo, err);
 	if (rc < 0)
 		return rc;
-	int64_t ts_ms = (p->time_nanos + p->duration_nanos) / 1000000;
-	if (p->time_nanos <= 0)
-		ts_ms = (int64_t)time(NULL) * 1000;
+	/* the exemplar's time: the profile's end, else now */
+	int64_t end_ns, ts_ms = (int64_t)time(NULL) * 1000;
+	if (p->time_nanos > 0 && !__builtin_add_overflow(p->time_nanos, p->duration_nanos, &end_ns))
+		ts_ms = end_ns / 1000000;
 	ember_expo_format f = om ? EMBER_EXPO_OPENMETRICS : EMBER_EXPO_TEXT;
 	rc = ember_metrics_add_profile(m, p, profile_id, ts_ms, err);
 	if (rc == 0)

@@ -106,10 +106,10 @@ int fnstat_build(fnstat *fs, const ember_profile *p, const frame_weight *w, bool
 				fs->frames[fs->n_frames++] = (uint32_t)e;
 				fnstat_entry *ent = &fs->entries[e];
 				if (li == 0 && fi == 0)
-					ent->self += v;
+					ent->self = frame_sat_add(ent->self, v);
 				if (ent->last_sample != si) {
 					ent->last_sample = si;
-					ent->cum += v;
+					ent->cum = frame_sat_add(ent->cum, v);
 				}
 			}
 		}

@@ -47,9 +47,22 @@ int frame_weight_cpu(const ember_profile *p, frame_weight *w, ember_error *err);
 /* CPU nanoseconds when the profile has them, else the sample count (reports). */
 int frame_weight_report(const ember_profile *p, frame_weight *w, ember_error *err);
 
+/* a + b, saturating: a hostile file's values must not overflow (UB). */
+static inline int64_t frame_sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+/* A sample's weight: never negative (CPU time cannot be), saturating. */
 static inline int64_t frame_weigh(const frame_weight *w, const ember_sample *s)
 {
-	return s->values[w->index] * w->multiplier;
+	int64_t v = s->values[w->index], r;
+	if (v <= 0 || w->multiplier <= 0)
+		return 0;
+	return __builtin_mul_overflow(v, w->multiplier, &r) ? INT64_MAX : r;
 }
 
 /* Per-function flat ("self") and cumulative totals of one profile. Keys are

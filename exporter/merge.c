@@ -317,7 +317,8 @@ static int x_sample(xlat *x, const ember_sample *s)
 	if (e) {
 		ember_sample *os = &out->samples[e->value];
 		for (size_t i = 0; i < out->n_sample_types; i++)
-			os->values[i] += s->values[i];
+			if (__builtin_add_overflow(os->values[i], s->values[i], &os->values[i]))
+				os->values[i] = s->values[i] > 0 ? INT64_MAX : INT64_MIN;
 		rc = 0;
 		goto out;
 	}
@@ -414,13 +415,17 @@ static void add_time(ember_merger *m, const ember_profile *src)
 {
 	if (!src->time_nanos)
 		return;
-	int64_t end = src->time_nanos + (src->duration_nanos > 0 ? src->duration_nanos : 0);
+	int64_t end;
+	if (__builtin_add_overflow(src->time_nanos,
+				   src->duration_nanos > 0 ? src->duration_nanos : 0, &end))
+		end = INT64_MAX;
 	if (!m->start || src->time_nanos < m->start)
 		m->start = src->time_nanos;
 	if (end > m->end)
 		m->end = end;
 	m->out->time_nanos = m->start;
-	m->out->duration_nanos = m->end - m->start;
+	if (__builtin_sub_overflow(m->end, m->start, &m->out->duration_nanos))
+		m->out->duration_nanos = INT64_MAX;
 }
 
 int ember_merger_add(ember_merger *m, const ember_profile *src, ember_error *err)

@@ -373,10 +373,10 @@ int ember_metrics_add_profile(ember_metrics *m, const ember_profile *p, const ch
 					continue;
 				series *s = &m->s[t];
 				if (k == fs.sample_start[si])
-					s->add_self += v;
+					s->add_self = frame_sat_add(s->add_self, v);
 				if (s->last_sample != si) {
 					s->last_sample = si;
-					s->add_cum += v;
+					s->add_cum = frame_sat_add(s->add_cum, v);
 				}
 			}
 		}
@@ -384,11 +384,11 @@ int ember_metrics_add_profile(ember_metrics *m, const ember_profile *p, const ch
 			series *s = &m->s[i];
 			/* counters never go down, whatever a file's values say */
 			if (s->add_self > 0) {
-				s->self_ns += s->add_self;
+				s->self_ns = frame_sat_add(s->self_ns, s->add_self);
 				exemplar_set(&s->self_ex, profile_id, s->add_self, timestamp_ms);
 			}
 			if (s->add_cum > 0) {
-				s->cum_ns += s->add_cum;
+				s->cum_ns = frame_sat_add(s->cum_ns, s->add_cum);
 				exemplar_set(&s->cum_ex, profile_id, s->add_cum, timestamp_ms);
 			}
 		}
