@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""bench/unwind_dwarf.py — `--call-graph dwarf` against perf, in one run.
+
+1. End to end, total CPU of all processes: `ember record --call-graph dwarf`
+   (which symbolizes at the end) vs `perf record --call-graph dwarf` followed
+   by `perf report --stdio`, both at the same frequency on the same workload
+   built without frame pointers (tests/unwind's split_nofp) for the same
+   wall time. Rounds alternate ember and perf; medians are reported. The
+   profiler's cost is the CPU of the whole process tree minus what the
+   workload itself reports (split prints its own getrusage CPU).
+2. The unwinder alone: bench/unwind_rate captures real samples of the same
+   workload and unwinds them repeatedly (samples per second per core).
+
+usage: bench/unwind_dwarf.py [BUILD_DIR] [--rounds N] [--seconds S] [--freq HZ]
+"""
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+
+def run_tree(argv, stdout=subprocess.DEVNULL):
+    """Runs argv; returns (CPU seconds of it and all its waited-for
+    descendants, captured stdout text or None)."""
+    out = tempfile.TemporaryFile() if stdout is None else None
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if out is not None:
+                os.dup2(out.fileno(), 1)
+            else:
+                fd = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(fd, 1)
+            os.execvp(argv[0], argv)
+        finally:
+            os._exit(127)
+    _, status, ru = os.wait4(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(argv)}: exit {os.waitstatus_to_exitcode(status)}")
+    text = None
+    if out is not None:
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    return ru.ru_utime + ru.ru_stime, text
+
+
+def workload_cpu(text):
+    m = re.search(r"split: ops=\d+ cpu=([0-9.]+)", text or "")
+    if not m:
+        raise RuntimeError("workload did not report its CPU: " + repr(text))
+    return float(m.group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build", nargs="?", default="build")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--freq", type=int, default=999)
+    ap.add_argument("--no-ember", action="store_true",
+                    help="measure perf and the unwinder only (before ember record has dwarf mode)")
+    args = ap.parse_args()
+    b = os.path.abspath(args.build)
+    ember = os.path.join(b, "cli", "ember")
+    work = [os.path.join(b, "tests", "unwind", "split_nofp"), str(args.seconds), "2"]
+    rate = os.path.join(b, "bench", "unwind_rate")
+    perf = shutil.which("perf")
+    tmp = tempfile.mkdtemp(prefix="ember-bench-dwarf-")
+    rows = {"ember": [], "perf_record": [], "perf_total": []}
+    samples = {"ember": [], "perf": []}
+    try:
+        for r in range(args.rounds):
+            # ember: record + symbolize in one command
+            out = os.path.join(tmp, "ember.pb.gz")
+            if not args.no_ember:
+                cpu, text = run_tree([ember, "record", "-F", str(args.freq), "--call-graph",
+                                      "dwarf", "-o", out, "--"] + work, stdout=None)
+                rows["ember"].append(cpu - workload_cpu(text))
+            else:
+                rows["ember"].append(float("nan"))
+            # perf: record, then report
+            data = os.path.join(tmp, "perf.data")
+            cpu_rec, text = run_tree([perf, "record", "-q", "-F", str(args.freq), "-g",
+                                      "--call-graph", "dwarf", "-o", data, "--"] + work,
+                                     stdout=None)
+            cpu_rep, _ = run_tree([perf, "report", "--stdio", "-i", data])
+            prof = cpu_rec - workload_cpu(text)
+            rows["perf_record"].append(prof)
+            rows["perf_total"].append(prof + cpu_rep)
+            n = subprocess.run([perf, "script", "-i", data, "-F", "ip"], capture_output=True,
+                               text=True).stdout.count("\n\n")
+            samples["perf"].append(n)
+            print(f"round {r + 1}: ember {rows['ember'][-1]:.3f}s   perf record "
+                  f"{prof:.3f}s + report {cpu_rep:.3f}s", file=sys.stderr)
+        m = {k: statistics.median(v) for k, v in rows.items()}
+        print(f"end to end, {args.rounds} rounds, {args.seconds:g} s of split_nofp (2 threads) "
+              f"at {args.freq} Hz, profiler CPU seconds (median):")
+        print(f"  ember record --call-graph dwarf (+symbolize): {m['ember']:.3f}")
+        print(f"  perf record --call-graph dwarf:               {m['perf_record']:.3f}")
+        print(f"  perf record + perf report --stdio:            {m['perf_total']:.3f}")
+        print(f"  ratio ember / perf total: {m['ember'] / m['perf_total']:.3f}")
+        if samples["perf"]:
+            n = statistics.median(samples["perf"])
+            print(f"  perf samples per run (median): {n:.0f}; perf us/sample: record "
+                  f"{m['perf_record'] / max(n, 1) * 1e6:.1f}, total {m['perf_total'] / max(n, 1) * 1e6:.1f}")
+        # the unwinder alone
+        rates = []
+        for r in range(args.rounds):
+            text = subprocess.run([rate, "-n", "2000", "-r", "20", "--"] + work,
+                                  capture_output=True, text=True, check=True).stdout
+            rates.append(text.strip())
+        vals = [float(re.search(r"samples_per_sec_core=([0-9.]+)", t).group(1)) for t in rates]
+        med = statistics.median(vals)
+        print(f"unwinder alone (bench/unwind_rate, {args.rounds} captures of 2000 samples, "
+              f"20 passes each): median {med:.0f} samples/s per core")
+        print("  last capture: " + rates[-1])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
