@@ -69,7 +69,7 @@ int ember_report_top(const ember_profile *p, size_t max_rows, ember_buf *out, em
 	if (shown < fs.n_entries)
 		ember_buf_printf(out, "Dropped %zu nodes\n", fs.n_entries - shown);
 	ember_buf_printf(out, "%10s %7s %7s %10s %7s  %s  %s\n", "flat", "flat%", "sum%", "cum",
-			 "cum%", "function", "binary");
+	                 "cum%", "function", "binary");
 	int64_t sum = 0;
 	for (size_t i = 0; i < shown; i++) {
 		const fnstat_entry *e = &fs.entries[rows[i]];

@@ -29,7 +29,7 @@ static ember_profile *seed(void)
 	ember_profile *p = synth_new();
 	uint64_t m = synth_mapping(p, "/usr/bin/app", "b1d", 0x400000, 0x500000, 0x1000);
 	uint64_t k = synth_mapping(p, "[kernel.kallsyms]", "", 0xffffffff81000000ULL,
-				   0xffffffff82000000ULL, 0);
+	                           0xffffffff82000000ULL, 0);
 	uint64_t lw = synth_loc(p, m, 0x401000, 2, "inl\"q", "work\\");
 	uint64_t lm = synth_loc(p, m, 0x402000, 1, "main");
 	uint64_t lr = synth_loc(p, m, 0x403000, 0);
@@ -51,7 +51,7 @@ static void exercise(const ember_profile *p, ember_metrics *acc)
 	ember_error err;
 	ember_buf b = EMBER_BUF_INIT;
 	ember_metrics *m = NULL;
-	ember_metrics_opts o = { .top_n = 2, .max_series = 5 };
+	ember_metrics_opts o = {.top_n = 2, .max_series = 5};
 	if (ember_metrics_new(&m, &o, &err) == 0) {
 		if (ember_metrics_add_profile(m, p, "x", 1, &err) == 0) {
 			CHECK(ember_metrics_render(m, EMBER_EXPO_TEXT, &b, &err) == 0);
@@ -109,9 +109,15 @@ int main(void)
 		for (int i = 0; i < flips; i++) {
 			size_t at = next() % enc.len;
 			switch (next() % 3) {
-			case 0: buf[at] = (char)next(); break;
-			case 1: buf[at] ^= (char)(1u << (next() % 8)); break;
-			default: buf[at] = (char)"\"\\\n\xff\x80\x7f"[next() % 6]; break;
+			case 0:
+				buf[at] = (char)next();
+				break;
+			case 1:
+				buf[at] ^= (char)(1u << (next() % 8));
+				break;
+			default:
+				buf[at] = (char)"\"\\\n\xff\x80\x7f"[next() % 6];
+				break;
 			}
 		}
 		ember_profile *q = NULL;
@@ -127,8 +133,9 @@ int main(void)
 	CHECK(ember_metrics_render(acc, EMBER_EXPO_OPENMETRICS, &b, &err) == 0);
 	check_lines(&b);
 	ember_buf_free(&b);
-	fprintf(stderr, "%zu of 20000 mutations decoded and went through every exporter\n", decoded);
-	CHECK(decoded > 500);   /* the mutations must reach the exporters */
+	fprintf(stderr, "%zu of 20000 mutations decoded and went through every exporter\n",
+	        decoded);
+	CHECK(decoded > 500); /* the mutations must reach the exporters */
 	free(buf);
 	ember_buf_free(&enc);
 	ember_metrics_free(acc);
