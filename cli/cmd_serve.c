@@ -1,12 +1,402 @@
-/* cli/cmd_serve.c — `ember serve`. PLACEHOLDER: replaced by the issue that builds it. */
+/* cli/cmd_serve.c — `ember serve`: flags (each also from an EMBER_*
+ * environment variable), setup of sampler, symbolizer, store, metrics and
+ * HTTP server, the signal handling, and an orderly shutdown that stores
+ * the partial window. The threads' work lives in cli/serve_*.c.
+ */
 #include "args.h"
+#include "serve.h"
 
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ember/http.h"
+
+static const char usage_text[] =
+	"usage: ember serve [TARGET] [OPTIONS]\n"
+	"\n"
+	"Profile continuously, store one pprof per window, and serve /metrics and the\n"
+	"profiles over HTTP. Runs in the foreground until SIGTERM or SIGINT, which store\n"
+	"the current partial window and exit 0.\n"
+	"\n"
+	"TARGET (default -a):\n"
+	"  -a, --all-cpus            every process on every CPU                [EMBER_ALL_CPUS=1]\n"
+	"  -p, --pid PID[,PID...]    these processes, all threads              [EMBER_PID]\n"
+	"  -G, --cgroup CGROUP       a cgroup (v2 path, relative to the mount)  [EMBER_CGROUP]\n"
+	"  -- COMMAND [ARGS...]      run COMMAND and profile it; serve stops when it exits\n"
+	"\n"
+	"Sampling:\n"
+	"  -F, --freq HZ             cpu-clock samples per second (default 99)  [EMBER_FREQ]\n"
+	"      --call-graph fp|dwarf frame pointers (default) or DWARF unwinding of a\n"
+	"                            user stack copy                            [EMBER_CALL_GRAPH]\n"
+	"      --stack-size BYTES    DWARF: user stack bytes copied per sample (default\n"
+	"                            32K, 4K..65528)                            [EMBER_STACK_SIZE]\n"
+	"      --window DURATION     window length, aligned to wall-clock multiples so\n"
+	"                            windows of many agents line up (default 10s, >= 1s)\n"
+	"                                                                       [EMBER_WINDOW]\n"
+	"      --debug-dir DIR       also look for debug files here (repeatable)\n"
+	"\n"
+	"HTTP:\n"
+	"  --listen ADDR             HOST:PORT to listen on (default 127.0.0.1:9464; use\n"
+	"                            0.0.0.0:9464 or :9464 for Prometheus on other hosts)\n"
+	"                                                                       [EMBER_LISTEN]\n"
+	"\n"
+	"Storage:\n"
+	"  --storage.path DIR        where windows are stored (default /var/lib/ember when\n"
+	"                            writable, else $XDG_STATE_HOME/ember, else\n"
+	"                            ~/.local/state/ember, else /tmp/ember-UID)\n"
+	"                                                                       [EMBER_STORAGE_PATH]\n"
+	"  --storage.retention DUR   drop windows older than this (default 24h; 0 keeps\n"
+	"                            them)                                      [EMBER_STORAGE_RETENTION]\n"
+	"  --storage.max-bytes SIZE  drop the oldest windows beyond this total (default 1G;\n"
+	"                            0 = no cap)                                [EMBER_STORAGE_MAX_BYTES]\n"
+	"\n"
+	"Metrics:\n"
+	"  --metrics.top N           functions per window that become series (default 50)\n"
+	"                                                                       [EMBER_METRICS_TOP]\n"
+	"  --metrics.functions REGEX functions that always become series       [EMBER_METRICS_FUNCTIONS]\n"
+	"  --metrics.max-series N    cap on function series; the rest fold into\n"
+	"                            function=\"[other]\" (default 2000)        [EMBER_METRICS_MAX_SERIES]\n"
+	"\n"
+	"  -h, --help                this text\n"
+	"\n"
+	"Endpoints: / (index), /metrics, /debug/pprof/profile?seconds=N,\n"
+	"/api/v1/profiles[?start=T&end=T], /api/v1/profiles/ID,\n"
+	"/api/v1/merge?start=T&end=T[&function=REGEX], /healthz. Times: unix seconds,\n"
+	"unix milliseconds or RFC 3339.\n"
+	"\n"
+	"Exit status: 0 stopped by a signal or the target exited, 1 runtime failure,\n"
+	"2 usage error.\n";
+
+enum {
+	OPT_CALL_GRAPH = 256,
+	OPT_STACK_SIZE,
+	OPT_WINDOW,
+	OPT_DEBUG_DIR,
+	OPT_LISTEN,
+	OPT_STORAGE_PATH,
+	OPT_STORAGE_RETENTION,
+	OPT_STORAGE_MAX_BYTES,
+	OPT_METRICS_TOP,
+	OPT_METRICS_FUNCTIONS,
+	OPT_METRICS_MAX_SERIES,
+};
+
+static const struct option long_opts[] = {
+	{ "all-cpus", no_argument, NULL, 'a' },
+	{ "pid", required_argument, NULL, 'p' },
+	{ "cgroup", required_argument, NULL, 'G' },
+	{ "freq", required_argument, NULL, 'F' },
+	{ "call-graph", required_argument, NULL, OPT_CALL_GRAPH },
+	{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
+	{ "window", required_argument, NULL, OPT_WINDOW },
+	{ "debug-dir", required_argument, NULL, OPT_DEBUG_DIR },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "storage.path", required_argument, NULL, OPT_STORAGE_PATH },
+	{ "storage.retention", required_argument, NULL, OPT_STORAGE_RETENTION },
+	{ "storage.max-bytes", required_argument, NULL, OPT_STORAGE_MAX_BYTES },
+	{ "metrics.top", required_argument, NULL, OPT_METRICS_TOP },
+	{ "metrics.functions", required_argument, NULL, OPT_METRICS_FUNCTIONS },
+	{ "metrics.max-series", required_argument, NULL, OPT_METRICS_MAX_SERIES },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+#define MAX_DEBUG_DIRS 16
+
+typedef struct serve_args {
+	ember_sampler_opts so;
+	pid_t *pids;
+	const char *freq, *call_graph, *stack_size, *window, *listen;
+	const char *storage_path, *retention, *max_bytes;
+	const char *top, *functions, *max_series;
+	const char *debug_dirs[MAX_DEBUG_DIRS];
+	size_t n_debug_dirs;
+	bool all, have_target_flag;
+	const char *pid_arg, *cgroup;
+} serve_args;
+
+static int usage_error(const char *fmt, const char *a)
+{
+	fprintf(stderr, "ember serve: ");
+	fprintf(stderr, fmt, a);
+	fprintf(stderr, "\nRun 'ember serve --help' for the options.\n");
+	return EXIT_USAGE;
+}
+
+/* Flags not given on the command line come from EMBER_* variables. */
+static void env_defaults(serve_args *a)
+{
+#define ENV(field, name)                                                                          \
+	if (!a->field)                                                                            \
+		a->field = cli_env_flag(name);
+	ENV(freq, "freq");
+	ENV(call_graph, "call-graph");
+	ENV(stack_size, "stack-size");
+	ENV(window, "window");
+	ENV(listen, "listen");
+	ENV(storage_path, "storage.path");
+	ENV(retention, "storage.retention");
+	ENV(max_bytes, "storage.max-bytes");
+	ENV(top, "metrics.top");
+	ENV(functions, "metrics.functions");
+	ENV(max_series, "metrics.max-series");
+#undef ENV
+	if (!a->have_target_flag && a->so.kind != EMBER_TARGET_COMMAND) {
+		a->pid_arg = cli_env_flag("pid");
+		a->cgroup = cli_env_flag("cgroup");
+		const char *all = cli_env_flag("all-cpus");
+		a->all = all && strcmp(all, "0") != 0;
+	}
+}
+
+/* Parses argv into a; returns -1 to go on, or an exit code. */
+static int parse_args(int argc, char **argv, serve_args *a)
+{
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "+:ap:G:F:h", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': a->all = true; a->have_target_flag = true; break;
+		case 'p': a->pid_arg = optarg; a->have_target_flag = true; break;
+		case 'G': a->cgroup = optarg; a->have_target_flag = true; break;
+		case 'F': a->freq = optarg; break;
+		case OPT_CALL_GRAPH: a->call_graph = optarg; break;
+		case OPT_STACK_SIZE: a->stack_size = optarg; break;
+		case OPT_WINDOW: a->window = optarg; break;
+		case OPT_LISTEN: a->listen = optarg; break;
+		case OPT_STORAGE_PATH: a->storage_path = optarg; break;
+		case OPT_STORAGE_RETENTION: a->retention = optarg; break;
+		case OPT_STORAGE_MAX_BYTES: a->max_bytes = optarg; break;
+		case OPT_METRICS_TOP: a->top = optarg; break;
+		case OPT_METRICS_FUNCTIONS: a->functions = optarg; break;
+		case OPT_METRICS_MAX_SERIES: a->max_series = optarg; break;
+		case OPT_DEBUG_DIR:
+			if (a->n_debug_dirs == MAX_DEBUG_DIRS)
+				return usage_error("at most %s --debug-dir flags", "16");
+			a->debug_dirs[a->n_debug_dirs++] = optarg;
+			break;
+		case 'h': fputs(usage_text, stdout); return EXIT_OK;
+		case ':': return usage_error("%s needs a value", argv[optind - 1]);
+		default: return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc) {
+		if (strcmp(argv[optind - 1], "--") != 0)
+			return usage_error("unexpected argument '%s' (a command goes after --)",
+					   argv[optind]);
+		a->so.kind = EMBER_TARGET_COMMAND;
+		a->so.argv = &argv[optind];
+	}
+	env_defaults(a);
+	int targets = a->all + !!a->pid_arg + !!a->cgroup + (a->so.kind == EMBER_TARGET_COMMAND);
+	if (targets > 1)
+		return usage_error("%s", "give one target: -a, -p PID, -G CGROUP or -- COMMAND");
+	if (a->pid_arg) {
+		a->so.kind = EMBER_TARGET_PIDS;
+		if (cli_parse_pids(a->pid_arg, &a->pids, &a->so.n_pids) < 0)
+			return usage_error("-p '%s': want PID[,PID...]", a->pid_arg);
+		a->so.pids = a->pids;
+	} else if (a->cgroup) {
+		a->so.kind = EMBER_TARGET_CGROUP;
+		a->so.cgroup = a->cgroup;
+	} else if (a->so.kind != EMBER_TARGET_COMMAND) {
+		a->so.kind = EMBER_TARGET_ALL;
+	}
+	return -1;
+}
+
+static volatile sig_atomic_t *sig_terminate, *sig_wake;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	*sig_terminate = 1;
+	*sig_wake = 1;
+}
 
 int cmd_serve(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "ember serve: not built yet\n");
-	return EXIT_RUNTIME;
+	serve_args a;
+	memset(&a, 0, sizeof a);
+	int ec = parse_args(argc, argv, &a);
+	if (ec >= 0) {
+		free(a.pids);
+		return ec;
+	}
+	ec = EXIT_USAGE;
+	uint64_t v, window_ns = 10000000000ULL, retention_ns = 24ULL * 3600 * 1000000000ULL;
+	uint64_t max_bytes = 1ULL << 30, top = 50, max_series = 2000, stack = 0;
+	a.so.freq_hz = 99;
+	if (a.freq) {
+		if (cli_parse_uint(a.freq, 1, 100000, &v) < 0) {
+			usage_error("-F '%s': want a frequency in Hz, 1..100000", a.freq);
+			goto out;
+		}
+		a.so.freq_hz = (unsigned)v;
+	}
+	if (a.call_graph) {
+		if (!strcmp(a.call_graph, "fp")) {
+			a.so.callgraph = EMBER_CALLGRAPH_FP;
+		} else if (!strcmp(a.call_graph, "dwarf")) {
+			a.so.callgraph = EMBER_CALLGRAPH_DWARF;
+		} else {
+			usage_error("--call-graph '%s': want fp or dwarf", a.call_graph);
+			goto out;
+		}
+	}
+	if (a.stack_size && (cli_parse_bytes(a.stack_size, &stack) < 0 || stack < 4096 ||
+			     stack > 65528)) {
+		usage_error("--stack-size '%s': want 4K..65528 bytes", a.stack_size);
+		goto out;
+	}
+	a.so.stack_size = (uint32_t)stack;
+	if (a.window && (cli_parse_duration(a.window, &window_ns) < 0 ||
+			 window_ns < 1000000000ULL || window_ns % 1000000ULL)) {
+		usage_error("--window '%s': want a duration of at least 1s in whole ms, e.g. 10s",
+			    a.window);
+		goto out;
+	}
+	if (a.retention && strcmp(a.retention, "0") != 0 &&
+	    cli_parse_duration(a.retention, &retention_ns) < 0) {
+		usage_error("--storage.retention '%s': want a duration like 24h or 7d, or 0",
+			    a.retention);
+		goto out;
+	}
+	if (a.retention && strcmp(a.retention, "0") == 0)
+		retention_ns = 0;
+	if (a.max_bytes && cli_parse_bytes(a.max_bytes, &max_bytes) < 0) {
+		usage_error("--storage.max-bytes '%s': want a size like 512M or 2G, or 0",
+			    a.max_bytes);
+		goto out;
+	}
+	if (a.top && cli_parse_uint(a.top, 1, 100000, &top) < 0) {
+		usage_error("--metrics.top '%s': want a number >= 1", a.top);
+		goto out;
+	}
+	if (a.max_series && cli_parse_uint(a.max_series, 1, 10000000, &max_series) < 0) {
+		usage_error("--metrics.max-series '%s': want a number >= 1", a.max_series);
+		goto out;
+	}
+
+	serve_state *st = calloc(1, sizeof *st);
+	if (!st) {
+		fprintf(stderr, "ember serve: out of memory\n");
+		ec = EXIT_RUNTIME;
+		goto out;
+	}
+	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->work, NULL);
+	pthread_cond_init(&st->space, NULL);
+	pthread_mutex_init(&st->req_mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->done, &ca);
+	pthread_condattr_destroy(&ca);
+	st->cfg.window_ns = window_ns;
+	st->cfg.freq_hz = a.so.freq_hz;
+
+	ember_error err = { 0 };
+	ember_metrics_opts mo = { .top_n = top, .functions_regex = a.functions,
+				  .max_series = max_series };
+	if (ember_metrics_new(&st->metrics, &mo, &err) < 0) {
+		fprintf(stderr, "ember serve: --metrics.functions: %s\n", err.msg);
+		goto free_state;   /* a bad regex is a usage error */
+	}
+	ec = EXIT_RUNTIME;
+	char defpath[4096];
+	if (!a.storage_path) {
+		if (ember_store_default_path(defpath, sizeof defpath) < 0) {
+			fprintf(stderr, "ember serve: no storage directory: give --storage.path\n");
+			goto free_state;
+		}
+		a.storage_path = defpath;
+	}
+	ember_store_opts sto = { .path = a.storage_path, .retention_ns = retention_ns,
+				 .max_bytes = max_bytes };
+	if (ember_store_open(&st->store, &sto, &err) < 0) {
+		fprintf(stderr, "ember serve: %s\n", err.msg);
+		goto free_state;
+	}
+	ember_symbolizer_opts syo = { .debug_dirs = a.debug_dirs,
+				      .n_debug_dirs = a.n_debug_dirs };
+	if (ember_symbolizer_new(&st->sym, &syo, &err) < 0) {
+		fprintf(stderr, "ember serve: %s\n", err.msg);
+		goto free_state;
+	}
+	if (ember_sampler_open(&st->sampler, &a.so, &err) < 0) {
+		fprintf(stderr, "ember serve: %s\n", err.msg);
+		goto free_state;
+	}
+
+	/* Signals go to this (the sampling) thread only: block them while the
+	 * other threads are created, which inherit the mask. */
+	sig_terminate = &st->terminate;
+	sig_wake = &st->wake;
+	sigset_t block, old;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	struct sigaction sa = { .sa_handler = on_signal };   /* no SA_RESTART */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	ember_http_api api;
+	serve_api_init(st, &api);
+	ember_http_opts ho = { .listen = a.listen ? a.listen : "127.0.0.1:9464" };
+	ember_http_server *http = NULL;
+	pthread_t worker;
+	if (ember_http_start(&http, &ho, &api, &err) < 0) {
+		fprintf(stderr, "ember serve: %s\n", err.msg);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		goto close_sampler;
+	}
+	if (pthread_create(&worker, NULL, serve_worker_main, st) != 0) {
+		fprintf(stderr, "ember serve: cannot start the worker thread\n");
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		ember_http_stop(http);
+		goto close_sampler;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ember_sampler_start(st->sampler, &err) < 0) {
+		fprintf(stderr, "ember serve: %s\n", err.msg);
+		st->terminate = 1;
+	}
+	fprintf(stderr,
+		"ember serve: listening on http://%s (port %u), %u Hz, %s windows, storing in %s\n",
+		ho.listen, ember_http_port(http), a.so.freq_hz, a.window ? a.window : "10s",
+		ember_store_path(st->store));
+
+	int rc = serve_collect_run(st, &err);
+	if (rc < 0)
+		fprintf(stderr, "ember serve: %s\n", err.msg);
+	pthread_join(worker, NULL);   /* the partial window is stored */
+	ember_http_stop(http);
+	ec = rc < 0 ? EXIT_RUNTIME : EXIT_OK;
+	fprintf(stderr, "ember serve: stopped; %llu windows stored this run\n",
+		(unsigned long long)atomic_load(&st->windows_stored));
+close_sampler:
+	ember_sampler_close(st->sampler);
+free_state:
+	ember_symbolizer_free(st->sym);
+	ember_store_free(st->store);
+	ember_metrics_free(st->metrics);
+	pthread_cond_destroy(&st->done);
+	pthread_mutex_destroy(&st->req_mu);
+	pthread_cond_destroy(&st->space);
+	pthread_cond_destroy(&st->work);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+out:
+	free(a.pids);
+	return ec;
 }

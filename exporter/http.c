@@ -1,2 +1,656 @@
-/* exporter/http.c — PLACEHOLDER: not built yet. */
-typedef int ember_placeholder_http;
+/* exporter/http.c — serve's HTTP layer on libmicrohttpd: the listening
+ * socket, connection limits and timeouts, routing, strict query parsing,
+ * content negotiation for /metrics, JSON errors and gzip pprof bodies.
+ *
+ * Owns: everything between a socket and an ember_http_api callback. Must
+ * never: let a URL reach a callback unvalidated (ids are re-formatted by
+ * ember_window_id_parse, times parsed by ember_time_parse), block the
+ * listening thread (one thread per connection), or answer with a partial
+ * body.
+ */
+#include "ember/http.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ember/pprof.h"
+#include "ember/timeparse.h"
+
+#define MAX_ARGS 32
+#define MAX_REGEX 1024
+#define NS_PER_S 1000000000LL
+
+static const char CT_JSON[] = "application/json";
+static const char CT_PPROF[] = "application/octet-stream";
+static const char CT_HTML[] = "text/html; charset=utf-8";
+static const char CT_TEXT[] = "text/plain; charset=utf-8";
+
+/* ---- small writers ------------------------------------------------------ */
+
+static void json_string(ember_buf *b, const char *s)
+{
+	ember_buf_putc(b, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			ember_buf_printf(b, "\\%c", *p);
+		else if (*p < 0x20)
+			ember_buf_printf(b, "\\u%04x", *p);
+		else
+			ember_buf_putc(b, (char)*p);
+	}
+	ember_buf_putc(b, '"');
+}
+
+static void html_text(ember_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': ember_buf_puts(b, "&lt;"); break;
+		case '>': ember_buf_puts(b, "&gt;"); break;
+		case '&': ember_buf_puts(b, "&amp;"); break;
+		case '"': ember_buf_puts(b, "&quot;"); break;
+		default: ember_buf_putc(b, *s);
+		}
+	}
+}
+
+static void reply_error(ember_http_response *r, int status, const char *msg)
+{
+	ember_buf_reset(&r->body);
+	r->status = status;
+	r->content_type = CT_JSON;
+	ember_buf_puts(&r->body, "{\"error\":");
+	json_string(&r->body, msg);
+	ember_buf_puts(&r->body, "}\n");
+}
+
+static int status_of(int rc)
+{
+	switch (-rc) {
+	case EINVAL: return MHD_HTTP_BAD_REQUEST;
+	case ENOENT: return MHD_HTTP_NOT_FOUND;
+	case EBUSY:
+	case EAGAIN:
+	case ECANCELED: return MHD_HTTP_SERVICE_UNAVAILABLE;
+	default: return MHD_HTTP_INTERNAL_SERVER_ERROR;
+	}
+}
+
+static void reply_rc(ember_http_response *r, int rc, const ember_error *err)
+{
+	reply_error(r, status_of(rc), err->msg[0] ? err->msg : strerror(-rc));
+}
+
+/* A profile as gzip pprof, like Go's net/http/pprof. Frees p. */
+static void reply_profile(ember_http_response *r, ember_profile *p, const char *filename)
+{
+	ember_error err = { 0 };
+	ember_buf_reset(&r->body);
+	int rc = ember_pprof_encode(p, EMBER_COMPRESS_GZIP, &r->body, &err);
+	ember_profile_free(p);
+	if (rc < 0) {
+		reply_rc(r, rc < 0 && rc != -EINVAL ? rc : -EIO, &err);
+		return;
+	}
+	r->status = MHD_HTTP_OK;
+	r->content_type = CT_PPROF;
+	r->disposition = filename;
+}
+
+/* ---- queries ------------------------------------------------------------ */
+
+/* The value of key: 0 and *out (NULL if absent); -EINVAL when repeated. */
+static int arg(const ember_http_request *req, const char *key, const char **out,
+	       ember_http_response *r)
+{
+	*out = NULL;
+	int seen = 0;
+	for (size_t i = 0; i < req->n_args; i++) {
+		if (strcmp(req->args[i].key, key))
+			continue;
+		if (seen++) {
+			char msg[128];
+			snprintf(msg, sizeof msg, "query parameter '%s' given twice", key);
+			reply_error(r, MHD_HTTP_BAD_REQUEST, msg);
+			return -EINVAL;
+		}
+		*out = req->args[i].value ? req->args[i].value : "";
+	}
+	return 0;
+}
+
+static int time_arg(const ember_http_request *req, const char *key, int64_t dflt, bool required,
+		    int64_t *out, ember_http_response *r)
+{
+	const char *v;
+	if (arg(req, key, &v, r) < 0)
+		return -EINVAL;
+	if (!v) {
+		if (required) {
+			char msg[160];
+			snprintf(msg, sizeof msg,
+				 "missing '%s': give unix seconds, unix milliseconds or RFC 3339",
+				 key);
+			reply_error(r, MHD_HTTP_BAD_REQUEST, msg);
+			return -EINVAL;
+		}
+		*out = dflt;
+		return 0;
+	}
+	ember_error err = { 0 };
+	if (ember_time_parse(v, out, &err) < 0) {
+		char msg[700];
+		snprintf(msg, sizeof msg, "%s: %s", key, err.msg);
+		reply_error(r, MHD_HTTP_BAD_REQUEST, msg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int range_args(const ember_http_request *req, bool required, int64_t *start, int64_t *end,
+		      ember_http_response *r)
+{
+	if (time_arg(req, "start", 0, required, start, r) < 0 ||
+	    time_arg(req, "end", INT64_MAX, required, end, r) < 0)
+		return -EINVAL;
+	if (*start >= *end) {
+		reply_error(r, MHD_HTTP_BAD_REQUEST, "start must be before end");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+ember_expo_format ember_http_negotiate(const char *accept)
+{
+	if (!accept)
+		return EMBER_EXPO_TEXT;
+	double om_q = -1, text_q = -1;
+	const char *p = accept;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		char item[256];
+		size_t n = len < sizeof item - 1 ? len : sizeof item - 1;
+		memcpy(item, p, n);
+		item[n] = '\0';
+		p += len + (p[len] == ',');
+		char *s = item;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		size_t tl = strcspn(s, "; \t");
+		double q = 1.0;
+		for (char *param = strchr(s, ';'); param; param = strchr(param + 1, ';')) {
+			char *v = param + 1;
+			while (*v == ' ')
+				v++;
+			if ((v[0] == 'q' || v[0] == 'Q') && v[1] == '=')
+				q = strtod(v + 2, NULL);
+		}
+		if (tl == 28 && strncasecmp(s, "application/openmetrics-text", 28) == 0)
+			om_q = q > om_q ? q : om_q;
+		else if (tl == 10 && strncasecmp(s, "text/plain", 10) == 0)
+			text_q = q > text_q ? q : text_q;
+	}
+	return om_q > 0 && om_q >= text_q ? EMBER_EXPO_OPENMETRICS : EMBER_EXPO_TEXT;
+}
+
+/* ---- routes ------------------------------------------------------------- */
+
+static void route_metrics(const ember_http_api *api, const ember_http_request *req,
+			  ember_http_response *r)
+{
+	ember_error err = { 0 };
+	const char *ct = CT_TEXT;
+	int rc = api->metrics(api->ctx, ember_http_negotiate(req->accept), &r->body, &ct, &err);
+	if (rc < 0) {
+		reply_rc(r, rc, &err);
+		return;
+	}
+	r->status = MHD_HTTP_OK;
+	r->content_type = ct;
+}
+
+static void route_pprof_profile(const ember_http_api *api, const ember_http_opts *opts,
+				const ember_http_request *req, ember_http_response *r)
+{
+	const char *v;
+	if (arg(req, "seconds", &v, r) < 0)
+		return;
+	uint64_t secs = 30;
+	if (v) {
+		char *end;
+		errno = 0;
+		unsigned long long n = strtoull(v, &end, 10);
+		if (!*v || *v < '0' || *v > '9' || *end || errno || n == 0) {
+			reply_error(r, MHD_HTTP_BAD_REQUEST,
+				    "seconds: want a whole number of seconds >= 1, e.g. ?seconds=30");
+			return;
+		}
+		secs = n;
+	}
+	if (secs > opts->max_profile_seconds) {
+		char msg[160];
+		snprintf(msg, sizeof msg,
+			 "seconds=%llu exceeds the limit of %u: ask for less, or download stored "
+			 "windows from /api/v1/merge",
+			 (unsigned long long)secs, opts->max_profile_seconds);
+		reply_error(r, MHD_HTTP_BAD_REQUEST, msg);
+		return;
+	}
+	ember_error err = { 0 };
+	ember_profile *p = NULL;
+	int rc = api->profile(api->ctx, (int64_t)secs * NS_PER_S, &p, &err);
+	if (rc < 0) {
+		reply_rc(r, rc, &err);
+		return;
+	}
+	reply_profile(r, p, "attachment; filename=\"profile\"");
+}
+
+static void window_json(ember_buf *b, const ember_window_info *w)
+{
+	char s[40], e[40];
+	ember_time_format(w->start_ns, s, sizeof s);
+	ember_time_format(w->end_ns, e, sizeof e);
+	ember_buf_puts(b, "{\"id\":");
+	json_string(b, w->id);
+	ember_buf_printf(b,
+			 ",\"start\":\"%s\",\"end\":\"%s\",\"start_ms\":%lld,\"end_ms\":%lld,"
+			 "\"samples\":%llu,\"bytes\":%llu}",
+			 s, e, (long long)(w->start_ns / 1000000), (long long)(w->end_ns / 1000000),
+			 (unsigned long long)w->samples, (unsigned long long)w->bytes);
+}
+
+static void route_list(const ember_http_api *api, const ember_http_request *req,
+		       ember_http_response *r)
+{
+	int64_t start, end;
+	if (range_args(req, false, &start, &end, r) < 0)
+		return;
+	ember_window_info *v = NULL;
+	size_t n = 0;
+	ember_error err = { 0 };
+	int rc = api->list(api->ctx, start, end, &v, &n, &err);
+	if (rc < 0) {
+		reply_rc(r, rc, &err);
+		return;
+	}
+	ember_buf_putc(&r->body, '[');
+	for (size_t i = 0; i < n; i++) {
+		ember_buf_puts(&r->body, i ? ",\n" : "\n");
+		window_json(&r->body, &v[i]);
+	}
+	ember_buf_puts(&r->body, "\n]\n");
+	free(v);
+	r->status = MHD_HTTP_OK;
+	r->content_type = CT_JSON;
+}
+
+static void route_window(const ember_http_api *api, const char *id, ember_http_response *r)
+{
+	ember_error err = { 0 };
+	int rc = ember_window_id_parse(id, NULL, NULL, &err);
+	ember_profile *p = NULL;
+	if (rc == 0)
+		rc = api->window(api->ctx, id, &p, &err);
+	if (rc < 0) {
+		reply_rc(r, rc, &err);
+		return;
+	}
+	reply_profile(r, p, "attachment; filename=\"profile\"");
+}
+
+static void route_merge(const ember_http_api *api, const ember_http_request *req,
+			ember_http_response *r)
+{
+	int64_t start, end;
+	const char *fn;
+	if (range_args(req, true, &start, &end, r) < 0 || arg(req, "function", &fn, r) < 0)
+		return;
+	if (fn && (!*fn || strlen(fn) > MAX_REGEX)) {
+		reply_error(r, MHD_HTTP_BAD_REQUEST,
+			    "function: want a non-empty POSIX extended regex of at most 1024 bytes");
+		return;
+	}
+	ember_error err = { 0 };
+	ember_profile *p = NULL;
+	int rc = api->merge(api->ctx, start, end, fn, &p, &err);
+	if (rc < 0) {
+		reply_rc(r, rc, &err);
+		return;
+	}
+	reply_profile(r, p, "attachment; filename=\"profile\"");
+}
+
+static void route_health(const ember_http_api *api, ember_http_response *r)
+{
+	ember_buf why = EMBER_BUF_INIT;
+	if (api->healthy(api->ctx, &why)) {
+		r->status = MHD_HTTP_OK;
+		r->content_type = CT_TEXT;
+		ember_buf_puts(&r->body, "ok\n");
+	} else {
+		reply_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    why.len ? why.data : "sampling is not working");
+	}
+	ember_buf_free(&why);
+}
+
+static void route_index(const ember_http_api *api, ember_http_response *r)
+{
+	static const char *const endpoints[][2] = {
+		{ "/metrics", "Prometheus metrics (OpenMetrics with exemplars when asked)" },
+		{ "/debug/pprof/profile?seconds=30",
+		  "pprof of the next N seconds (go tool pprof URL)" },
+		{ "/api/v1/profiles", "stored windows as JSON (?start=T&end=T)" },
+		{ "/api/v1/profiles/ID", "one stored window as gzip pprof" },
+		{ "/api/v1/merge?start=T&end=T&function=REGEX",
+		  "stored windows in a range merged into one pprof" },
+		{ "/healthz", "200 when sampling works" },
+	};
+	ember_buf *b = &r->body;
+	ember_buf_puts(b, "<!DOCTYPE html>\n<html><head><title>ember</title></head><body>\n"
+			  "<h1>ember serve</h1>\n<h2>Endpoints</h2>\n<ul>\n");
+	for (size_t i = 0; i < sizeof endpoints / sizeof endpoints[0]; i++) {
+		ember_buf_puts(b, "<li><a href=\"");
+		html_text(b, endpoints[i][0]);
+		ember_buf_puts(b, "\">");
+		html_text(b, endpoints[i][0]);
+		ember_buf_puts(b, "</a> — ");
+		html_text(b, endpoints[i][1]);
+		ember_buf_puts(b, "</li>\n");
+	}
+	ember_buf_puts(b, "</ul>\n<p>Times: unix seconds, unix milliseconds or RFC 3339.</p>\n"
+			  "<h2>Latest windows</h2>\n<ul>\n");
+	ember_window_info *v = NULL;
+	size_t n = 0;
+	ember_error err = { 0 };
+	if (api->list(api->ctx, 0, INT64_MAX, &v, &n, &err) == 0) {
+		for (size_t i = n, shown = 0; i-- > 0 && shown < 20; shown++) {
+			char s[40];
+			ember_time_format(v[i].start_ns, s, sizeof s);
+			ember_buf_printf(b, "<li><a href=\"/api/v1/profiles/%s\">%s</a> %s, %llu "
+					    "samples</li>\n",
+					 v[i].id, v[i].id, s, (unsigned long long)v[i].samples);
+		}
+		if (n == 0)
+			ember_buf_puts(b, "<li>none stored yet</li>\n");
+	} else {
+		ember_buf_puts(b, "<li>");
+		html_text(b, err.msg);
+		ember_buf_puts(b, "</li>\n");
+	}
+	free(v);
+	ember_buf_puts(b, "</ul>\n</body></html>\n");
+	r->status = MHD_HTTP_OK;
+	r->content_type = CT_HTML;
+}
+
+void ember_http_handle(const ember_http_api *api, const ember_http_opts *opts,
+		       const ember_http_request *req, ember_http_response *r)
+{
+	memset(r, 0, sizeof *r);
+	const char *path = req->path ? req->path : "";
+	static const char profiles[] = "/api/v1/profiles/";
+	bool known = !strcmp(path, "/") || !strcmp(path, "/metrics") ||
+		     !strcmp(path, "/debug/pprof/profile") || !strcmp(path, "/api/v1/profiles") ||
+		     !strcmp(path, "/api/v1/merge") || !strcmp(path, "/healthz") ||
+		     !strncmp(path, profiles, sizeof profiles - 1);
+	if (!known) {
+		reply_error(r, MHD_HTTP_NOT_FOUND, "no such endpoint: see / for the list");
+	} else if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
+		reply_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: use GET");
+		r->allow = "GET, HEAD";
+	} else if (req->n_args > MAX_ARGS) {
+		reply_error(r, MHD_HTTP_BAD_REQUEST, "too many query parameters");
+	} else if (!strcmp(path, "/")) {
+		route_index(api, r);
+	} else if (!strcmp(path, "/metrics")) {
+		route_metrics(api, req, r);
+	} else if (!strcmp(path, "/debug/pprof/profile")) {
+		route_pprof_profile(api, opts, req, r);
+	} else if (!strcmp(path, "/api/v1/profiles")) {
+		route_list(api, req, r);
+	} else if (!strcmp(path, "/api/v1/merge")) {
+		route_merge(api, req, r);
+	} else if (!strcmp(path, "/healthz")) {
+		route_health(api, r);
+	} else {
+		route_window(api, path + sizeof profiles - 1, r);
+	}
+	if (!ember_buf_ok(&r->body)) {
+		ember_buf_free(&r->body);
+		reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+		if (!ember_buf_ok(&r->body))
+			ember_buf_free(&r->body);   /* status stays; empty body */
+	}
+}
+
+void ember_http_response_free(ember_http_response *r)
+{
+	ember_buf_free(&r->body);
+}
+
+/* ---- libmicrohttpd glue ------------------------------------------------- */
+
+struct ember_http_server {
+	struct MHD_Daemon *daemon;
+	ember_http_opts opts;
+	const ember_http_api *api;
+	int fd;
+	unsigned port;
+};
+
+typedef struct arg_collector {
+	ember_http_arg args[MAX_ARGS + 1];
+	size_t n;
+} arg_collector;
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	(void)kind;
+	arg_collector *c = cls;
+	if (c->n > MAX_ARGS)   /* one past the limit is enough to refuse */
+		return MHD_NO;
+	c->args[c->n].key = key ? key : "";
+	c->args[c->n].value = value;
+	c->n++;
+	return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	(void)version;
+	(void)upload_data;
+	static int started;
+	ember_http_server *s = cls;
+	if (!*con_cls) {   /* headers only so far; answer once the body is in */
+		*con_cls = &started;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {   /* a body we do not want: drop it */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	arg_collector args = { .n = 0 };
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
+	ember_http_request req = {
+		.method = method,
+		.path = url,
+		.accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT),
+		.args = args.args,
+		.n_args = args.n,
+	};
+	ember_http_response r;
+	ember_http_handle(s->api, &s->opts, &req, &r);
+	struct MHD_Response *resp;
+	if (r.body.len) {
+		resp = MHD_create_response_from_buffer(r.body.len, r.body.data,
+						       MHD_RESPMEM_MUST_FREE);
+		if (resp)   /* libmicrohttpd frees the body now */
+			r.body = (ember_buf)EMBER_BUF_INIT;
+	} else {
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	}
+	ember_http_response_free(&r);
+	if (!resp)
+		return MHD_NO;
+	if (r.content_type)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type);
+	if (r.disposition)
+		MHD_add_response_header(resp, "Content-Disposition", r.disposition);
+	if (r.allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r.allow);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	enum MHD_Result ok = MHD_queue_response(conn, (unsigned)r.status, resp);
+	MHD_destroy_response(resp);
+	return ok;
+}
+
+/* "HOST:PORT", "[V6]:PORT", ":PORT" -> host (empty: any) and port. */
+static int split_listen(const char *addr, char *host, size_t hlen, char *port, size_t plen)
+{
+	const char *colon;
+	if (addr[0] == '[') {
+		const char *rb = strchr(addr, ']');
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		if ((size_t)(rb - addr - 1) >= hlen)
+			return -EINVAL;
+		memcpy(host, addr + 1, (size_t)(rb - addr - 1));
+		host[rb - addr - 1] = '\0';
+		colon = rb + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (!colon || (size_t)(colon - addr) >= hlen || memchr(addr, ':', (size_t)(colon - addr)))
+			return -EINVAL;
+		memcpy(host, addr, (size_t)(colon - addr));
+		host[colon - addr] = '\0';
+	}
+	const char *p = colon + 1;
+	if (!*p || strlen(p) >= plen || strspn(p, "0123456789") != strlen(p) || atol(p) > 65535)
+		return -EINVAL;
+	strcpy(port, p);
+	return 0;
+}
+
+static int bind_listen(const char *addr, int *out_fd, ember_error *err)
+{
+	char host[256], port[8];
+	if (split_listen(addr, host, sizeof host, port, sizeof port) < 0)
+		return ember_errorf(err, EINVAL,
+				    "--listen '%s': want HOST:PORT, [IPV6]:PORT or :PORT, e.g. "
+				    "127.0.0.1:9464",
+				    addr);
+	struct addrinfo hints = { .ai_family = AF_UNSPEC,
+				  .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	int g = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+	if (g != 0)
+		return ember_errorf(err, EINVAL, "--listen '%s': cannot resolve '%s': %s", addr,
+				    host, gai_strerror(g));
+	/* With no host, prefer the IPv6 wildcard (dual stack) when there is one. */
+	struct addrinfo *pick = res;
+	if (!host[0])
+		for (struct addrinfo *a = res; a; a = a->ai_next)
+			if (a->ai_family == AF_INET6)
+				pick = a;
+	int fd = socket(pick->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int rc = 0;
+	if (fd < 0) {
+		rc = ember_errorf(err, errno, "--listen '%s': socket: %s", addr, strerror(errno));
+		goto out;
+	}
+	int one = 1, zero = 0;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (pick->ai_family == AF_INET6 && !host[0])
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+	if (bind(fd, pick->ai_addr, pick->ai_addrlen) < 0 || listen(fd, 128) < 0) {
+		int e = errno;
+		rc = ember_errorf(err, e, "--listen '%s': %s%s", addr, strerror(e),
+				  e == EADDRINUSE ? ": another process (another ember serve?) "
+						    "has the port; pick another with --listen"
+						  : e == EADDRNOTAVAIL ? ": no interface has that address"
+						  : "");
+		close(fd);
+		goto out;
+	}
+	*out_fd = fd;
+out:
+	freeaddrinfo(res);
+	return rc;
+}
+
+int ember_http_start(ember_http_server **out, const ember_http_opts *opts,
+		     const ember_http_api *api, ember_error *err)
+{
+	*out = NULL;
+	ember_http_server *s = calloc(1, sizeof *s);
+	if (!s)
+		return ember_errorf(err, ENOMEM, "http: out of memory");
+	s->opts = *opts;
+	if (!s->opts.max_connections)
+		s->opts.max_connections = 64;
+	if (!s->opts.max_per_ip)
+		s->opts.max_per_ip = 16;
+	if (!s->opts.idle_timeout_s)
+		s->opts.idle_timeout_s = 30;
+	if (!s->opts.max_profile_seconds)
+		s->opts.max_profile_seconds = 300;
+	s->opts.listen = NULL;   /* not kept: the caller's string */
+	s->api = api;
+	int rc = bind_listen(opts->listen ? opts->listen : "127.0.0.1:9464", &s->fd, err);
+	if (rc < 0) {
+		free(s);
+		return rc;
+	}
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	if (getsockname(s->fd, (struct sockaddr *)&ss, &sl) == 0)
+		s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							 : ((struct sockaddr_in *)&ss)->sin_port);
+	/* One thread per connection: /debug/pprof/profile blocks for N seconds
+	 * and must not stall scrapes; the connection limit bounds the threads. */
+	s->daemon = MHD_start_daemon(
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
+			MHD_USE_ITC,
+		0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->opts.max_connections,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->opts.max_per_ip,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->opts.idle_timeout_s,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
+	if (!s->daemon) {
+		close(s->fd);
+		free(s);
+		return ember_errorf(err, EIO, "http: libmicrohttpd failed to start");
+	}
+	*out = s;
+	return 0;
+}
+
+unsigned ember_http_port(const ember_http_server *s)
+{
+	return s->port;
+}
+
+void ember_http_stop(ember_http_server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->daemon);
+	close(s->fd);
+	free(s);
+}
