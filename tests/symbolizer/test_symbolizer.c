@@ -556,6 +556,25 @@ static void test_debugdir(const char *bin, const char *other)
 		ember_profile_free(p);
 	}
 
+	/* .gnu_debuglink: the debug file next to the binary, then in .debug/. */
+	for (int in_dot_debug = 0; in_dot_debug < 2; in_dot_debug++) {
+		char dir[600];
+		snprintf(dir, sizeof dir, "%s/link%d", tmpdir, in_dot_debug);
+		CHECK_EQ_INT(sh("mkdir -p '%s/.debug' && cd '%s' && cp '%s' app && "
+				"objcopy --only-keep-debug app app.debug && "
+				"objcopy --strip-all --add-gnu-debuglink=app.debug app app.stripped && "
+				"rm app%s",
+				dir, dir, bin, in_dot_debug ? " && mv app.debug .debug/" : ""),
+			     0);
+		char path[700];
+		snprintf(path, sizeof path, "%s/app.stripped", dir);
+		s = new_symbolizer(true, NULL, 0);
+		n = ember_symbolizer_addr2line(s, path, a, fr, MAXF, NULL);
+		CHECK_EQ_INT(n, n_want);
+		CHECK(n >= 1 && fr[0].function && strcmp(fr[0].function, "helper_mix") == 0);
+		ember_symbolizer_free(s);
+	}
+
 	/* The wrong debug file is refused (counted), never used. */
 	const char *bad_dirs[] = { bad };
 	ember_profile *p = raw_profile(stripped, &f, f.build_id, 0, vaddrs, N);
