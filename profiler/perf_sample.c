@@ -173,3 +173,30 @@ int perf_lost_parse(const struct perf_event_header *h, uint64_t *lost)
 		return -EINVAL;
 	return 0;
 }
+
+uint64_t perf_record_time(const struct perf_event_header *h, uint64_t sample_type)
+{
+	if (!(sample_type & PERF_SAMPLE_TIME))
+		return 0;
+	size_t off;
+	if (h->type == PERF_RECORD_SAMPLE) {
+		/* IDENTIFIER, IP, TID precede TIME */
+		off = sizeof *h + 8 * (size_t)(!!(sample_type & PERF_SAMPLE_IDENTIFIER) +
+					       !!(sample_type & PERF_SAMPLE_IP) +
+					       !!(sample_type & PERF_SAMPLE_TID));
+	} else {
+		/* the trailer: TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER */
+		size_t after = 8 * (size_t)(1 + !!(sample_type & PERF_SAMPLE_ID) +
+					    !!(sample_type & PERF_SAMPLE_STREAM_ID) +
+					    !!(sample_type & PERF_SAMPLE_CPU) +
+					    !!(sample_type & PERF_SAMPLE_IDENTIFIER));
+		if (h->size < sizeof *h + after)
+			return 0;
+		off = h->size - after;
+	}
+	if (off + 8 > h->size)
+		return 0;
+	uint64_t t;
+	memcpy(&t, (const unsigned char *)h + off, 8);
+	return t;
+}

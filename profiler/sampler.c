@@ -3,8 +3,10 @@
  * process table current (proctab.c), aggregates each sample's stack
  * (stacktab.c) and hands windows over as RAW profiles (window.c).
  *
- * The hot path is on_sample: decode, copy the frames, look the process up,
- * intern the stack. It must never allocate or make a syscall once the
+ * Records of all rings are handed over in time order (perf_merge.c), so a
+ * sample never overtakes the FORK, exec or mmap it depends on. The hot path
+ * is on_sample: decode, copy the frames, look the process up, intern the
+ * stack. It must never allocate or make a syscall once the
  * process is known and the stack has been seen. Everything else here runs
  * once per record of another kind, per poll, or per window.
  */
@@ -13,6 +15,7 @@
 #include "buildid.h"
 #include "dwarf_stack.h"
 #include "events.h"
+#include "perf_merge.h"
 #include "perf_ring.h"
 #include "perf_sample.h"
 #include "proctab.h"
@@ -46,6 +49,8 @@ struct ember_sampler {
 	ember_sampler_opts opts;
 	uint64_t sample_type, regs_mask;
 	evset ev;
+	perf_ring **rings;          /* the evset's rings, for the merge */
+	perf_merge merge;           /* time order across the rings */
 	proctab *pt;
 	stacktab st;
 	ember_unwinder *unwinder;   /* --call-graph dwarf */
@@ -190,18 +195,18 @@ static void on_record(ember_sampler *s, const struct perf_event_header *h)
 	}
 }
 
+static void on_record_cb(void *ctx, const struct perf_event_header *h)
+{
+	on_record(ctx, h);
+}
+
+/* Hands everything the rings hold to on_record in time order: a few passes,
+ * as the kernel keeps writing while we read. */
 static void drain(ember_sampler *s)
 {
-	for (size_t i = 0; i < s->ev.n_rings; i++) {
-		perf_ring *r = &s->ev.rings[i].ring;
-		/* a few passes: the kernel keeps writing while we read */
-		for (int pass = 0; pass < 4 && perf_ring_begin(r); pass++) {
-			const struct perf_event_header *h;
-			while ((h = perf_ring_next(r)))
-				on_record(s, h);
-			perf_ring_end(r);
-		}
-	}
+	for (int pass = 0; pass < 4; pass++)
+		if (!perf_merge_pass(&s->merge, on_record_cb, s))
+			return;
 }
 
 /* ---- opening ---- */
@@ -430,6 +435,17 @@ int ember_sampler_open(ember_sampler **out, const ember_sampler_opts *opts, embe
 	s->kernel_start = kernel_text_start();
 	if (!s->kernel_start)
 		s->kernel_start = WINDOW_KERNEL_MIN;
+	s->rings = calloc(s->ev.n_rings ? s->ev.n_rings : 1, sizeof *s->rings);
+	if (!s->rings) {
+		rc = ember_errorf(err, ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < s->ev.n_rings; i++)
+		s->rings[i] = &s->ev.rings[i].ring;
+	if ((rc = perf_merge_init(&s->merge, s->rings, s->ev.n_rings, s->sample_type)) < 0) {
+		rc = ember_errorf(err, ENOMEM, "out of memory");
+		goto fail;
+	}
 	s->n_pfds = s->ev.n_rings + s->n_watch;
 	s->pfds = calloc(s->n_pfds, sizeof *s->pfds);
 	if (!s->pfds) {
@@ -610,6 +626,8 @@ void ember_sampler_close(ember_sampler *s)
 	free(s->pidfds);
 	free(s->alive);
 	free(s->pfds);
+	perf_merge_fini(&s->merge);
+	free(s->rings);
 	free(s->frames);
 	if (s->unwinder)
 		ember_unwinder_free(s->unwinder);
