@@ -78,7 +78,7 @@ struct ember_sampler {
 
 	uint64_t window_real_ns, window_mono_ns;
 	ember_sampler_stats stats;  /* written by the owner thread, read by any */
-	uint64_t bad_records;
+	uint64_t bad_records;        /* malformed side-band records, ignored */
 };
 
 const char *ember_unwind_reason_name(ember_unwind_reason r)
@@ -112,7 +112,7 @@ static void on_sample(ember_sampler *s, const struct perf_event_header *h)
 {
 	perf_sample ps;
 	if (perf_sample_parse(h, s->sample_type, s->regs_mask, &ps) < 0) {
-		s->bad_records++;
+		stat_add(&s->stats.lost, 1);   /* malformed: lost, and said so */
 		return;
 	}
 	uint64_t *f = s->frames;
