@@ -545,7 +545,9 @@ int proctab_unwind_find_mapping(void *ctx, int32_t pid, uint64_t addr, ember_unw
 	const proc_mapping *m = proc_find_mapping(&pt->procs[h], addr);
 	if (!m)
 		return -ENOENT;
-	if (m->filename[0] == '/')
+	if (strcmp(m->filename, "[vdso]") == 0)
+		snprintf(pt->scratch, sizeof pt->scratch, "[vdso]");   /* the unwinder's own vDSO */
+	else if (m->filename[0] == '/')
 		snprintf(pt->scratch, sizeof pt->scratch, "/proc/%d/root%s", pid, m->filename);
 	else
 		snprintf(pt->scratch, sizeof pt->scratch, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,

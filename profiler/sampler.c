@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -148,17 +149,23 @@ static void on_record(ember_sampler *s, const struct perf_event_header *h)
 		return;
 	case PERF_RECORD_MMAP2: {
 		perf_mmap2 m;
-		if (perf_mmap2_parse(h, &m) == 0)
+		if (perf_mmap2_parse(h, &m) == 0) {
 			proctab_on_mmap2(s->pt, &m);
-		else
+			/* new code at an address may replace old code there: drop the
+			 * unwinder's per-process rules (cheap; binaries stay cached) */
+			if (s->unwinder && (m.prot & PROT_EXEC))
+				ember_unwinder_forget(s->unwinder, (int32_t)m.pid);
+		} else
 			s->bad_records++;
 		return;
 	}
 	case PERF_RECORD_COMM: {
 		perf_comm c;
-		if (perf_comm_parse(h, &c) == 0)
+		if (perf_comm_parse(h, &c) == 0) {
 			proctab_on_comm(s->pt, &c);
-		else
+			if (s->unwinder && c.exec)
+				ember_unwinder_forget(s->unwinder, (int32_t)c.pid);
+		} else
 			s->bad_records++;
 		return;
 	}
@@ -171,6 +178,8 @@ static void on_record(ember_sampler *s, const struct perf_event_header *h)
 			proctab_on_fork(s->pt, &t);
 		else
 			proctab_on_exit(s->pt, &t);
+		if (h->type == PERF_RECORD_EXIT && s->unwinder && t.pid == t.tid)
+			ember_unwinder_forget(s->unwinder, (int32_t)t.pid);
 		return;
 	}
 	case PERF_RECORD_LOST: {
