@@ -75,7 +75,12 @@ int perf_sample_parse(const struct perf_event_header *h, uint64_t sample_type,
 		if (!take_u64(&c, &out->regs_abi))
 			return -EINVAL;
 		if (out->regs_abi != PERF_SAMPLE_REGS_ABI_NONE) {
-			out->n_regs = (size_t)__builtin_popcountll(regs_mask);
+			/* bits set in the mask (no __builtin_popcount: without
+			 * -mpopcnt it drags libgcc's __popcountdi2 in) */
+			size_t n = 0;
+			for (uint64_t m = regs_mask; m; m &= m - 1)
+				n++;
+			out->n_regs = n;
 			out->regs = take_u64s(&c, out->n_regs);
 			if (!out->regs && out->n_regs)
 				return -EINVAL;
