@@ -1,2 +1,91 @@
-/* exporter/top.c — PLACEHOLDER: not built yet. */
-typedef int ember_placeholder_top;
+/* exporter/top.c — the terminal table of `ember export --format top`, in the
+ * manner of `pprof -top`: one row per function (and binary), sorted by flat
+ * time, with flat, flat%, sum% (running total of flat%), cum and cum%.
+ *
+ * Flat is the time a function was the leaf (innermost inline frame); cum
+ * counts it once per sample wherever it is on the stack. Values are seconds
+ * when the profile has CPU time, else sample counts; control characters in
+ * names print as spaces so a row stays one line. Owns: that text. Must
+ * never: change the profile.
+ */
+#include "ember/report.h"
+#include "frames.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void put_value(ember_buf *out, const frame_weight *w, int64_t v, int width)
+{
+	char s[32];
+	if (w->cpu_ns)
+		snprintf(s, sizeof s, "%.2fs", (double)v / 1e9);
+	else
+		snprintf(s, sizeof s, "%lld", (long long)v);
+	ember_buf_printf(out, "%*s", width, s);
+}
+
+/* One row per line: control characters in a name print as spaces. */
+static void put_name(ember_buf *out, const char *name)
+{
+	for (const char *c = name; *c; c++)
+		ember_buf_putc(out, (unsigned char)*c < 0x20 ? ' ' : *c);
+}
+
+static double pct(int64_t v, int64_t total)
+{
+	return total ? 100.0 * (double)v / (double)total : 0.0;
+}
+
+int ember_report_top(const ember_profile *p, size_t max_rows, ember_buf *out, ember_error *err)
+{
+	frame_weight w;
+	int rc = frame_weight_report(p, &w, err);
+	if (rc < 0)
+		return rc;
+	fnstat fs;
+	rc = fnstat_build(&fs, p, &w, false, err);
+	if (rc < 0)
+		return rc;
+	size_t *rows = fnstat_rank(&fs);
+	if (!rows) {
+		fnstat_free(&fs);
+		return ember_errorf(err, ENOMEM, "top: out of memory");
+	}
+	int64_t total = 0;
+	for (size_t i = 0; i < p->n_samples; i++)
+		total = frame_sat_add(total, fs.sample_value[i]);
+	size_t shown = max_rows && max_rows < fs.n_entries ? max_rows : fs.n_entries;
+	int64_t shown_flat = 0;
+	for (size_t i = 0; i < shown; i++)
+		shown_flat = frame_sat_add(shown_flat, fs.entries[rows[i]].self);
+
+	ember_buf_puts(out, "Showing nodes accounting for ");
+	put_value(out, &w, shown_flat, 0);
+	ember_buf_printf(out, ", %.2f%% of ", pct(shown_flat, total));
+	put_value(out, &w, total, 0);
+	ember_buf_puts(out, " total\n");
+	if (shown < fs.n_entries)
+		ember_buf_printf(out, "Dropped %zu nodes\n", fs.n_entries - shown);
+	ember_buf_printf(out, "%10s %7s %7s %10s %7s  %s  %s\n", "flat", "flat%", "sum%", "cum",
+	                 "cum%", "function", "binary");
+	int64_t sum = 0;
+	for (size_t i = 0; i < shown; i++) {
+		const fnstat_entry *e = &fs.entries[rows[i]];
+		sum = frame_sat_add(sum, e->self);
+		put_value(out, &w, e->self, 10);
+		ember_buf_printf(out, " %6.2f%% %6.2f%% ", pct(e->self, total), pct(sum, total));
+		put_value(out, &w, e->cum, 10);
+		ember_buf_printf(out, " %6.2f%%  ", pct(e->cum, total));
+		put_name(out, e->function);
+		ember_buf_puts(out, "  ");
+		put_name(out, e->binary);
+		ember_buf_putc(out, '\n');
+	}
+	free(rows);
+	fnstat_free(&fs);
+	if (!ember_buf_ok(out))
+		return ember_errorf(err, ENOMEM, "top: out of memory");
+	return 0;
+}

@@ -33,7 +33,9 @@ typedef struct ember_unwind_mapping {
 	uint64_t start, end;     /* [start, end) in the process's address space */
 	uint64_t pgoff;          /* file offset mapped at start */
 	const char *path;        /* a path that opens the ELF from here (e.g. under
-				    /proc/PID/root or /proc/PID/map_files) */
+				    /proc/PID/root or /proc/PID/map_files); "[vdso]"
+				    for the vDSO (the unwinder reads its own, which
+				    is the same image for every 64-bit process) */
 	const char *build_id;    /* lowercase hex, "" when unknown: the cache key */
 } ember_unwind_mapping;
 
@@ -60,5 +62,22 @@ void ember_unwinder_free(ember_unwinder *u);
 int ember_unwinder_unwind(ember_unwinder *u, int32_t pid, const uint64_t *regs, size_t n_regs,
 			  const void *stack, size_t stack_size, uint64_t *ips, size_t max_ips,
 			  ember_unwind_reason *stopped);
+
+/* The process exited, exec'd or unmapped code: drop what is cached per
+ * process (libunwind's register rules by instruction address). Cheap;
+ * binaries stay cached. */
+void ember_unwinder_forget(ember_unwinder *u, int32_t pid);
+
+/* Counters for tests and self-observability. binaries_loaded grows only on
+ * a binary's first sight (the only time the unwinder opens a file). */
+typedef struct ember_unwinder_stats {
+	uint64_t binaries_loaded;   /* cache entries created (files opened) */
+	uint64_t binaries_failed;   /* of those, without usable unwind info */
+	uint64_t address_spaces;    /* libunwind address spaces created (one per process) */
+	uint64_t fp_steps;          /* frames recovered by the frame-pointer fallback */
+	uint64_t cache_trims;       /* times the binary cache hit its cap and was emptied */
+} ember_unwinder_stats;
+
+void ember_unwinder_get_stats(const ember_unwinder *u, ember_unwinder_stats *out);
 
 #endif

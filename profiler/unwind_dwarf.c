@@ -1,26 +1,778 @@
-/* profiler/unwind_dwarf.c — PLACEHOLDER until issue 6 lands: the libunwind
- * remote unwinder behind profiler/unwind.h. */
+/* profiler/unwind_dwarf.c — the DWARF unwinder behind profiler/unwind.h:
+ * libunwind's remote API over a sample's copied user stack and registers.
+ *
+ * What it owns:
+ *  - a cache of binaries (key: build id, else path). Each entry is the ELF
+ *    file mapped read-only once, its PT_LOAD segments and its .eh_frame_hdr
+ *    search table. libunwind reads .eh_frame_hdr/.eh_frame (and, for its
+ *    signal-frame and PLT checks, a few text bytes) through our access_mem,
+ *    which serves them from that mapping: no file I/O per sample.
+ *    A binary that cannot be used (unreadable, not x86-64 ELF, no
+ *    .eh_frame_hdr) is cached too, as a negative entry.
+ *  - one libunwind address space per process (a small LRU table) with
+ *    UNW_CACHE_GLOBAL: libunwind caches register rules per instruction
+ *    address, and addresses only mean the same code within one process.
+ *  - the frame-pointer fallback: where a frame has no unwind info, a valid
+ *    rbp chain inside the stack copy carries the unwind to the next frame
+ *    that has, and DWARF unwinding resumes there.
+ *
+ * Never: reads the target's memory (only the stack copy and the ELF files),
+ * allocates or does I/O per sample once a binary is cached, symbolizes.
+ * .debug_frame is not used: Debian's libunwind is built without it on
+ * x86-64, and the compilers emit .eh_frame by default there.
+ */
 #include "unwind.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libunwind.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-uint64_t ember_unwind_regs_mask(void) { return 0; }
+#include <assert.h>
+
+/* libunwind exports its .eh_frame_hdr table search (the remote half of
+ * dwarf_find_proc_info) but does not declare it in a public header. */
+extern int UNW_OBJ(dwarf_search_unwind_table)(unw_addr_space_t as, unw_word_t ip,
+                                              unw_dyn_info_t *di, unw_proc_info_t *pi,
+                                              int need_unwind_info, void *arg);
+
+/* x86-64 perf_regs numbering (arch/x86/include/uapi/asm/perf_regs.h). */
+enum {
+	PR_AX = 0,
+	PR_BX = 1,
+	PR_CX = 2,
+	PR_DX = 3,
+	PR_SI = 4,
+	PR_DI = 5,
+	PR_BP = 6,
+	PR_SP = 7,
+	PR_IP = 8,
+	PR_R8 = 16,
+	PR_R15 = 23,
+};
+
+/* libunwind's x86-64 register numbers 0..16 (RAX, RDX, RCX, RBX, RSI, RDI,
+ * RBP, RSP, R8..R15, RIP) as perf_regs bits. */
+static const uint8_t unw_to_perf[17] = {
+    PR_AX, PR_DX, PR_CX, PR_BX, PR_SI, PR_DI, PR_BP, PR_SP, 16, 17, 18, 19, 20, 21, 22, 23, PR_IP,
+};
+#define N_UNW_REGS 17
+
+uint64_t ember_unwind_regs_mask(void)
+{
+	/* the general-purpose registers, no flags or segment registers */
+	uint64_t m = 0;
+	for (int i = 0; i < N_UNW_REGS; i++)
+		m |= 1ull << unw_to_perf[i];
+	return m;
+}
+
+/* ---- binaries ---------------------------------------------------------- */
+
+#define MAX_LOADS 16
+
+typedef struct ud_load {
+	uint64_t vaddr, offset, filesz;
+	bool writable;
+} ud_load;
+
+typedef struct ud_binary {
+	char *key;
+	int err;              /* 0 usable, else a negative errno: no unwind info */
+	const uint8_t *image; /* the file's bytes (or the vDSO's) */
+	size_t image_size;
+	bool mapped; /* image is our mmap (else the vDSO) */
+	ud_load loads[MAX_LOADS];
+	size_t n_loads;
+	uint64_t hdr_vaddr;   /* .eh_frame_hdr */
+	uint64_t table_vaddr; /* its binary search table */
+	uint64_t fde_count;
+} ud_binary;
+
+/* One mapping resolved during the current unwind. */
+typedef struct ud_map {
+	uint64_t start, end, bias;
+	ud_binary *bin;
+} ud_map;
+
+#define N_CTX_MAPS 8
+
+/* One process's libunwind address space. */
+typedef struct ud_proc {
+	int32_t pid;
+	unw_addr_space_t as;
+	uint64_t last_use;
+} ud_proc;
+
+#define N_PROCS 32
+
+struct ember_unwinder {
+	ember_unwind_callbacks cb;
+	/* binary cache: open addressing on the key, power-of-two capacity */
+	ud_binary **bins;
+	size_t bins_cap, n_bins;
+	ud_proc procs[N_PROCS];
+	uint64_t clock;
+	ember_unwinder_stats stats;
+	/* per-unwind state, reset by each ember_unwinder_unwind */
+	int32_t pid;
+	uint64_t regs[N_UNW_REGS]; /* by libunwind register number */
+	uint64_t sp;
+	const uint8_t *stack;
+	size_t stack_size;
+	ud_map maps[N_CTX_MAPS];
+	size_t n_maps, next_map;
+	int fail; /* ember_unwind_reason of the last failed access, or -1 */
+};
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	return h;
+}
+
+static size_t enc_size(uint8_t enc)
+{
+	switch (enc & 0x0f) {
+	case 0x00: /* DW_EH_PE_absptr */
+	case 0x04: /* udata8 */
+	case 0x0c: /* sdata8 */
+		return 8;
+	case 0x02: /* udata2 */
+	case 0x0a: /* sdata2 */
+		return 2;
+	case 0x03: /* udata4 */
+	case 0x0b: /* sdata4 */
+		return 4;
+	default:
+		return 0;
+	}
+}
+
+static uint64_t read_le(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+/* Reads program headers and the .eh_frame_hdr of b->image. 0 or -errno. */
+static int binary_parse(ud_binary *b)
+{
+	Elf *elf = elf_memory((char *)b->image, b->image_size);
+	if (!elf)
+		return -EINVAL;
+	int ret = -ENOENT;
+	GElf_Ehdr eh;
+	size_t n_ph;
+	if (!gelf_getehdr(elf, &eh) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_machine != EM_X86_64 || elf_getphdrnum(elf, &n_ph) != 0) {
+		ret = -EINVAL;
+		goto out;
+	}
+	uint64_t hdr_off = 0, hdr_size = 0;
+	bool have_hdr = false;
+	for (size_t i = 0; i < n_ph; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(elf, (int)i, &ph))
+			continue;
+		if (ph.p_type == PT_LOAD && b->n_loads < MAX_LOADS) {
+			ud_load *l = &b->loads[b->n_loads++];
+			l->vaddr = ph.p_vaddr;
+			l->offset = ph.p_offset;
+			l->filesz = ph.p_filesz;
+			l->writable = (ph.p_flags & PF_W) != 0;
+		} else if (ph.p_type == PT_GNU_EH_FRAME) {
+			have_hdr = true;
+			b->hdr_vaddr = ph.p_vaddr;
+			hdr_off = ph.p_offset;
+			hdr_size = ph.p_filesz;
+		}
+	}
+	if (!have_hdr || hdr_off > b->image_size || hdr_size > b->image_size - hdr_off ||
+	    hdr_size < 4)
+		goto out;
+	const uint8_t *h = b->image + hdr_off;
+	/* version 1; eh_frame_ptr, fde_count and table encodings */
+	size_t ptr_size = enc_size(h[1]), count_size = enc_size(h[2]);
+	if (h[0] != 1 || h[1] == 0xff || h[2] == 0xff || !ptr_size || !count_size ||
+	    (h[2] & 0x70) != 0 || h[3] != 0x3b /* datarel | sdata4 */)
+		goto out;
+	size_t table_off = 4 + ptr_size + count_size;
+	if (table_off > hdr_size)
+		goto out;
+	b->fde_count = read_le(h + 4 + ptr_size, count_size);
+	if (b->fde_count == 0 || b->fde_count > (hdr_size - table_off) / 8)
+		goto out;
+	b->table_vaddr = b->hdr_vaddr + table_off;
+	ret = 0;
+out:
+	elf_end(elf);
+	return ret;
+}
+
+/* The vDSO of every 64-bit process on this kernel is the one we have. */
+static int binary_open_vdso(ud_binary *b)
+{
+	const uint8_t *base = (const uint8_t *)getauxval(AT_SYSINFO_EHDR);
+	if (!base)
+		return -ENOENT;
+	Elf64_Ehdr eh;
+	memcpy(&eh, base, sizeof eh);
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64)
+		return -EINVAL;
+	size_t size = eh.e_shoff + (size_t)eh.e_shnum * eh.e_shentsize;
+	for (size_t i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+		memcpy(&ph, base + eh.e_phoff + i * sizeof ph, sizeof ph);
+		if (ph.p_offset + ph.p_filesz > size)
+			size = ph.p_offset + ph.p_filesz;
+	}
+	b->image = base;
+	b->image_size = size;
+	b->mapped = false;
+	return binary_parse(b);
+}
+
+static int binary_open_file(ud_binary *b, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(Elf64_Ehdr)) {
+		close(fd);
+		return -EINVAL;
+	}
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -errno;
+	b->image = p;
+	b->image_size = (size_t)st.st_size;
+	b->mapped = true;
+	return binary_parse(b);
+}
+
+static void binary_free(ud_binary *b)
+{
+	if (!b)
+		return;
+	if (b->mapped)
+		munmap((void *)b->image, b->image_size);
+	free(b->key);
+	free(b);
+}
+
+static int bins_grow(ember_unwinder *u)
+{
+	size_t cap = u->bins_cap ? u->bins_cap * 2 : 64;
+	ud_binary **nb = calloc(cap, sizeof *nb);
+	if (!nb)
+		return -ENOMEM;
+	for (size_t i = 0; i < u->bins_cap; i++) {
+		ud_binary *b = u->bins[i];
+		if (!b)
+			continue;
+		size_t j = hash_str(b->key) & (cap - 1);
+		while (nb[j])
+			j = (j + 1) & (cap - 1);
+		nb[j] = b;
+	}
+	free(u->bins);
+	u->bins = nb;
+	u->bins_cap = cap;
+	return 0;
+}
+
+/* The cached binary of a mapping, loading it on first sight. NULL only when
+ * out of memory; a binary without usable unwind info has b->err set. */
+static ud_binary *bins_find(const ember_unwinder *u, const char *key)
+{
+	size_t j = hash_str(key) & (u->bins_cap - 1);
+	for (ud_binary *b; (b = u->bins[j]); j = (j + 1) & (u->bins_cap - 1))
+		if (strcmp(b->key, key) == 0)
+			return b;
+	return NULL;
+}
+
+/* Inserts b under key (copied); false when out of memory. */
+static bool bins_insert(ember_unwinder *u, ud_binary *b, const char *key)
+{
+	if ((u->n_bins + 1) * 2 > u->bins_cap && bins_grow(u) != 0)
+		return false;
+	size_t klen = strlen(key);
+	b->key = malloc(klen + 1);
+	if (!b->key)
+		return false;
+	memcpy(b->key, key, klen + 1);
+	size_t j = hash_str(key) & (u->bins_cap - 1);
+	while (u->bins[j])
+		j = (j + 1) & (u->bins_cap - 1);
+	u->bins[j] = b;
+	u->n_bins++;
+	assert(u->n_bins * 2 <= u->bins_cap);
+	return true;
+}
+
+/* The cached binary of a mapping, loading it on first sight. NULL only when
+ * out of memory; a binary without usable unwind info has b->err set.
+ * What a file holds is cached under its build id (else its path). A file
+ * that could not be opened is remembered under its path only: the path
+ * names one process's view (/proc/PID/root/...), and the next process with
+ * the same build id may well be readable. */
+static ud_binary *binary_get(ember_unwinder *u, const ember_unwind_mapping *m)
+{
+	const char *path = m->path && m->path[0] ? m->path : "//anon";
+	const char *key = m->build_id && m->build_id[0] ? m->build_id : path;
+	ud_binary *b = bins_find(u, key);
+	if (!b && key != path)
+		b = bins_find(u, path);
+	if (b)
+		return b;
+	b = calloc(1, sizeof *b);
+	if (!b)
+		return NULL;
+	bool access_failed = false;
+	if (strcmp(path, "[vdso]") == 0) {
+		b->err = binary_open_vdso(b);
+	} else if (path[0] == '/') {
+		b->err = binary_open_file(b, path);
+		access_failed = b->err && !b->image;
+	} else {
+		b->err = -ENOENT; /* anonymous or special: no file to read */
+	}
+	if (b->err) {
+		if (b->mapped)
+			munmap((void *)b->image, b->image_size);
+		b->image = NULL;
+		b->image_size = 0;
+		b->mapped = false;
+	}
+	if (!bins_insert(u, b, access_failed ? path : key)) {
+		binary_free(b);
+		return NULL;
+	}
+	u->stats.binaries_loaded++;
+	if (b->err)
+		u->stats.binaries_failed++;
+	return b;
+}
+
+/* Bounds the cache: past MAX_BINS entries (a long-running agent seeing many
+ * short-lived binaries) everything is dropped and reloaded on demand. Only
+ * between unwinds: ud_map entries point into the cache. */
+#define MAX_BINS 1024
+
+static void bins_trim(ember_unwinder *u)
+{
+	if (u->n_bins < MAX_BINS)
+		return;
+	for (size_t i = 0; i < u->bins_cap; i++) {
+		binary_free(u->bins[i]);
+		u->bins[i] = NULL;
+	}
+	u->n_bins = 0;
+	u->stats.cache_trims++;
+}
+
+/* Load bias of a mapping of b: runtime address = ELF vaddr + bias. */
+static bool binary_bias(const ud_binary *b, const ember_unwind_mapping *m, uint64_t *bias)
+{
+	for (size_t i = 0; i < b->n_loads; i++) {
+		const ud_load *l = &b->loads[i];
+		uint64_t page_off = l->offset & ~(uint64_t)4095;
+		if (m->pgoff >= page_off && m->pgoff < l->offset + l->filesz) {
+			*bias = m->start - (l->vaddr + m->pgoff - l->offset);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Copies 8 bytes at ELF vaddr from a read-only segment of b's file. */
+static bool binary_read(const ud_binary *b, uint64_t vaddr, uint64_t *out)
+{
+	for (size_t i = 0; i < b->n_loads; i++) {
+		const ud_load *l = &b->loads[i];
+		if (l->writable || vaddr < l->vaddr || vaddr - l->vaddr >= l->filesz)
+			continue;
+		uint64_t off = l->offset + (vaddr - l->vaddr);
+		if (off > b->image_size || b->image_size - off < 8)
+			return false;
+		memcpy(out, b->image + off, 8);
+		return true;
+	}
+	return false;
+}
+
+/* ---- per-unwind mapping lookup ----------------------------------------- */
+
+/* The mapping of the current pid holding ip, with its usable binary; NULL
+ * and u->fail set when there is none. */
+static const ud_map *map_for_ip(ember_unwinder *u, uint64_t ip)
+{
+	for (size_t i = 0; i < u->n_maps; i++)
+		if (ip >= u->maps[i].start && ip < u->maps[i].end)
+			return &u->maps[i];
+	ember_unwind_mapping m = {0};
+	if (!u->cb.find_mapping || u->cb.find_mapping(u->cb.ctx, u->pid, ip, &m) != 0 ||
+	    ip < m.start || ip >= m.end) {
+		u->fail = EMBER_UNWIND_NO_MAPPING;
+		return NULL;
+	}
+	ud_binary *b = binary_get(u, &m);
+	uint64_t bias = 0;
+	if (!b || b->err || !binary_bias(b, &m, &bias)) {
+		u->fail = EMBER_UNWIND_NO_INFO;
+		return NULL;
+	}
+	ud_map *slot;
+	if (u->n_maps < N_CTX_MAPS) {
+		slot = &u->maps[u->n_maps++];
+	} else {
+		slot = &u->maps[u->next_map];
+		u->next_map = (u->next_map + 1) % N_CTX_MAPS;
+	}
+	*slot = (ud_map){.start = m.start, .end = m.end, .bias = bias, .bin = b};
+	return slot;
+}
+
+/* ---- libunwind accessors ----------------------------------------------- */
+
+static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
+                              int need_unwind_info, void *arg)
+{
+	ember_unwinder *u = arg;
+	const ud_map *m = map_for_ip(u, ip);
+	if (!m)
+		return -UNW_EUNSPEC; /* not ENOINFO: that starts libunwind's own guessing */
+	const ud_binary *b = m->bin;
+	unw_dyn_info_t di = {0};
+	di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
+	di.start_ip = m->start;
+	di.end_ip = m->end;
+	di.u.rti.segbase = m->bias + b->hdr_vaddr;
+	di.u.rti.table_data = m->bias + b->table_vaddr;
+	di.u.rti.table_len = b->fde_count * 8 / sizeof(unw_word_t);
+	int ret = UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi, need_unwind_info, u);
+	if (ret < 0) {
+		if (u->fail < 0)
+			u->fail = EMBER_UNWIND_NO_INFO;
+		return -UNW_EUNSPEC;
+	}
+	return ret;
+}
+
+static void acc_put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi, void *arg)
+{
+	/* dwarf_search_unwind_table's unwind_info lives in libunwind's own pool,
+	 * which libunwind releases itself. */
+	(void)as;
+	(void)pi;
+	(void)arg;
+}
+
+static int acc_get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr, void *arg)
+{
+	(void)as;
+	(void)addr;
+	(void)arg;
+	return -UNW_ENOINFO;
+}
+
+/* How far above the stack copy an address still counts as "stack": beyond
+ * it, a read is simply bad memory. */
+#define STACK_REACH (256ull << 20)
+
+static int acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *valp, int write,
+                          void *arg)
+{
+	(void)as;
+	ember_unwinder *u = arg;
+	if (write)
+		return -UNW_EREADONLYREG;
+	if (addr >= u->sp && addr - u->sp <= u->stack_size && u->stack_size - (addr - u->sp) >= 8) {
+		memcpy(valp, u->stack + (addr - u->sp), 8);
+		return 0;
+	}
+	for (size_t i = 0; i < u->n_maps; i++) {
+		const ud_map *m = &u->maps[i];
+		if (binary_read(m->bin, addr - m->bias, valp))
+			return 0;
+	}
+	if (u->fail < 0)
+		u->fail = addr >= u->sp && addr - u->sp < STACK_REACH ? EMBER_UNWIND_STACK_TOO_SMALL
+		                                                      : EMBER_UNWIND_BAD_MEMORY;
+	return -UNW_EINVAL;
+}
+
+static int acc_access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *valp, int write,
+                          void *arg)
+{
+	(void)as;
+	ember_unwinder *u = arg;
+	if (write)
+		return -UNW_EREADONLYREG;
+	if (reg < 0 || reg >= N_UNW_REGS)
+		return -UNW_EBADREG;
+	*valp = u->regs[reg];
+	return 0;
+}
+
+static int acc_access_fpreg(unw_addr_space_t as, unw_regnum_t reg, unw_fpreg_t *val, int write,
+                            void *arg)
+{
+	(void)as;
+	(void)reg;
+	(void)val;
+	(void)write;
+	(void)arg;
+	return -UNW_EBADREG;
+}
+
+static int acc_resume(unw_addr_space_t as, unw_cursor_t *c, void *arg)
+{
+	(void)as;
+	(void)c;
+	(void)arg;
+	return -UNW_EINVAL;
+}
+
+static int acc_get_proc_name(unw_addr_space_t as, unw_word_t addr, char *buf, size_t len,
+                             unw_word_t *offp, void *arg)
+{
+	(void)as;
+	(void)addr;
+	(void)buf;
+	(void)len;
+	(void)offp;
+	(void)arg;
+	return -UNW_ENOINFO; /* the profiler never symbolizes */
+}
+
+static unw_accessors_t accessors = {
+    .find_proc_info = acc_find_proc_info,
+    .put_unwind_info = acc_put_unwind_info,
+    .get_dyn_info_list_addr = acc_get_dyn_info_list_addr,
+    .access_mem = acc_access_mem,
+    .access_reg = acc_access_reg,
+    .access_fpreg = acc_access_fpreg,
+    .resume = acc_resume,
+    .get_proc_name = acc_get_proc_name,
+};
+
+/* ---- address spaces per process ------------------------------------------
+ *
+ * libunwind caches, per instruction address, the rules that recover the
+ * caller's registers, in the address space. Addresses mean the same code only
+ * within one process, so each process gets its own address space (a small
+ * LRU table). UNW_CACHE_GLOBAL is the policy that works here: Debian's
+ * libunwind 1.6 maps UNW_CACHE_PER_THREAD to it, and UNW_CACHE_NONE costs
+ * more (a table search and an FDE parse per frame, under the same lock).
+ * That lock masks signals: libunwind makes two rt_sigprocmask calls per
+ * frame whatever the policy; bench/README.md measures what it costs. */
+
+static unw_addr_space_t proc_as(ember_unwinder *u, int32_t pid)
+{
+	ud_proc *victim = &u->procs[0];
+	u->clock++;
+	for (size_t i = 0; i < N_PROCS; i++) {
+		ud_proc *p = &u->procs[i];
+		if (p->as && p->pid == pid) {
+			p->last_use = u->clock;
+			return p->as;
+		}
+		if (!p->as || (victim->as && p->last_use < victim->last_use))
+			victim = p;
+	}
+	if (victim->as) {
+		unw_destroy_addr_space(victim->as);
+		victim->as = NULL;
+	}
+	unw_addr_space_t as = unw_create_addr_space(&accessors, 0);
+	if (!as)
+		return NULL;
+	unw_set_caching_policy(as, UNW_CACHE_GLOBAL);
+	u->stats.address_spaces++;
+	*victim = (ud_proc){.pid = pid, .as = as, .last_use = u->clock};
+	return as;
+}
+
+void ember_unwinder_forget(ember_unwinder *u, int32_t pid)
+{
+	for (size_t i = 0; i < N_PROCS; i++) {
+		ud_proc *p = &u->procs[i];
+		if (p->as && p->pid == pid) {
+			unw_destroy_addr_space(p->as);
+			*p = (ud_proc){0};
+		}
+	}
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
 
 int ember_unwinder_new(ember_unwinder **out, const ember_unwind_callbacks *cb, ember_error *err)
 {
-	(void)cb;
 	*out = NULL;
-	return ember_errorf(err, ENOSYS, "--call-graph dwarf: not built yet");
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return ember_errorf(err, EINVAL, "libelf: %s: reinstall libelf", elf_errmsg(-1));
+	ember_unwinder *u = calloc(1, sizeof *u);
+	if (!u || bins_grow(u) != 0) {
+		free(u);
+		return ember_errorf(err, ENOMEM, "unwinder: out of memory");
+	}
+	u->cb = *cb;
+	*out = u;
+	return 0;
 }
 
-void ember_unwinder_free(ember_unwinder *u) { (void)u; }
+void ember_unwinder_free(ember_unwinder *u)
+{
+	if (!u)
+		return;
+	for (size_t i = 0; i < N_PROCS; i++)
+		if (u->procs[i].as)
+			unw_destroy_addr_space(u->procs[i].as);
+	for (size_t i = 0; i < u->bins_cap; i++)
+		binary_free(u->bins[i]);
+	free(u->bins);
+	free(u);
+}
+
+void ember_unwinder_get_stats(const ember_unwinder *u, ember_unwinder_stats *out)
+{
+	*out = u->stats;
+}
+
+/* ---- unwinding ---------------------------------------------------------- */
+
+/* One frame-pointer step from the frame (ip, sp, bp): the caller's frame is
+ * at bp ([bp] = caller's bp, [bp + 8] = return address). Valid only when bp
+ * lies in the stack copy at or above sp and the return address is in an
+ * executable mapping. Updates u->regs; false and u->fail set otherwise. */
+static bool fp_step(ember_unwinder *u, uint64_t sp, uint64_t bp)
+{
+	if (bp < sp || (bp & 7) != 0) {
+		u->fail = EMBER_UNWIND_NO_INFO;
+		return false;
+	}
+	if (bp - u->sp > u->stack_size || u->stack_size - (bp - u->sp) < 16) {
+		u->fail =
+		    bp - u->sp < STACK_REACH ? EMBER_UNWIND_STACK_TOO_SMALL : EMBER_UNWIND_NO_INFO;
+		return false;
+	}
+	uint64_t next_bp, ret;
+	memcpy(&next_bp, u->stack + (bp - u->sp), 8);
+	memcpy(&ret, u->stack + (bp - u->sp) + 8, 8);
+	ember_unwind_mapping m;
+	if (ret == 0 || !u->cb.find_mapping ||
+	    u->cb.find_mapping(u->cb.ctx, u->pid, ret - 1, &m) != 0) {
+		u->fail = EMBER_UNWIND_NO_INFO;
+		return false;
+	}
+	u->regs[UNW_X86_64_RIP] = ret;
+	u->regs[UNW_X86_64_RSP] = bp + 16;
+	u->regs[UNW_X86_64_RBP] = next_bp;
+	return true;
+}
 
 int ember_unwinder_unwind(ember_unwinder *u, int32_t pid, const uint64_t *regs, size_t n_regs,
-			  const void *stack, size_t stack_size, uint64_t *ips, size_t max_ips,
-			  ember_unwind_reason *stopped)
+                          const void *stack, size_t stack_size, uint64_t *ips, size_t max_ips,
+                          ember_unwind_reason *stopped)
 {
-	(void)u; (void)pid; (void)regs; (void)n_regs; (void)stack; (void)stack_size;
-	(void)ips; (void)max_ips;
 	*stopped = EMBER_UNWIND_OTHER;
-	return -ENOSYS;
+	if (max_ips == 0)
+		return 0;
+	/* regs come in ascending perf_regs bit order of ember_unwind_regs_mask() */
+	uint64_t mask = ember_unwind_regs_mask();
+	for (int r = 0; r < N_UNW_REGS; r++) {
+		unsigned bit = unw_to_perf[r];
+		size_t idx = (size_t)__builtin_popcountll(mask & ((1ull << bit) - 1));
+		if (idx >= n_regs) {
+			*stopped = EMBER_UNWIND_OTHER;
+			return -EINVAL;
+		}
+		u->regs[r] = regs[idx];
+	}
+	bins_trim(u);
+	u->pid = pid;
+	u->sp = u->regs[UNW_X86_64_RSP];
+	u->stack = stack;
+	u->stack_size = stack ? stack_size : 0;
+	u->n_maps = 0;
+	u->next_map = 0;
+	u->fail = -1;
+
+	size_t n = 0;
+	ips[n++] = u->regs[UNW_X86_64_RIP];
+	unw_addr_space_t as = proc_as(u, pid);
+	if (!as)
+		return (int)n; /* out of memory: stopped stays OTHER */
+
+	unw_cursor_t c;
+	bool restart = true;
+	uint64_t last_sp = u->sp;
+	while (n < max_ips) {
+		if (restart) {
+			if (unw_init_remote(&c, as, u) < 0)
+				break;
+			restart = false;
+		}
+		unw_word_t ip = 0, sp = 0, bp = 0;
+		u->fail = -1;
+		int ret = unw_step(&c);
+		if (ret == 0) {
+			*stopped = EMBER_UNWIND_N_REASONS; /* outermost frame reached */
+			return (int)n;
+		}
+		if (ret > 0) {
+			if (unw_get_reg(&c, UNW_X86_64_RIP, &ip) < 0 ||
+			    unw_get_reg(&c, UNW_X86_64_RSP, &sp) < 0)
+				break;
+			if (ip == 0) {
+				*stopped = EMBER_UNWIND_N_REASONS;
+				return (int)n;
+			}
+			if (sp < last_sp) { /* the stack grows down: callers sit higher */
+				u->fail = EMBER_UNWIND_OTHER;
+				break;
+			}
+			last_sp = sp;
+			ips[n++] = ip;
+			continue;
+		}
+		/* DWARF could not step: try the frame pointer where info is missing */
+		if (u->fail != EMBER_UNWIND_NO_INFO)
+			break;
+		if (unw_get_reg(&c, UNW_X86_64_RSP, &sp) < 0 ||
+		    unw_get_reg(&c, UNW_X86_64_RBP, &bp) < 0)
+			break;
+		for (int r = 0; r < N_UNW_REGS; r++) {
+			unw_word_t v;
+			if (unw_get_reg(&c, r, &v) == 0)
+				u->regs[r] = v;
+		}
+		if (!fp_step(u, sp, bp))
+			break;
+		last_sp = u->regs[UNW_X86_64_RSP];
+		ips[n++] = u->regs[UNW_X86_64_RIP];
+		u->stats.fp_steps++;
+		restart = true;
+	}
+	if (n >= max_ips)
+		*stopped = EMBER_UNWIND_OTHER;
+	else
+		*stopped = u->fail >= 0 ? (ember_unwind_reason)u->fail : EMBER_UNWIND_OTHER;
+	return (int)n;
 }

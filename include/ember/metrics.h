@@ -10,6 +10,16 @@
  * everything else folds into function="[other]" of its comm and binary.
  * Each function series remembers the last profile that added to it, which is
  * the OpenMetrics exemplar: # {profile_id="<id>"} <seconds in it> <timestamp>.
+ *
+ * Labels: comm is the sample label "comm" ("[unknown]" without one); binary
+ * the basename of the location's mapping file ("[vdso]", "[kernel.kallsyms]"
+ * as they are, "[unknown]" without a mapping); function the frame's function
+ * name (self: the innermost inline frame of the leaf location), or for an
+ * unsymbolized location "binary+0xOFFSET" with OFFSET its file offset
+ * (stable across ASLR and processes), or "0xADDRESS" without a mapping.
+ * Values longer than 200 bytes are cut and end in "~" + 16 hex digits of a
+ * hash of the whole value; names that would still render alike get "~2"...
+ * Seconds come from the cpu/nanoseconds value, else samples x period.
  */
 #ifndef EMBER_METRICS_H
 #define EMBER_METRICS_H
@@ -50,7 +60,10 @@ int ember_metrics_add_profile(ember_metrics *m, const ember_profile *p, const ch
 int ember_metrics_render(ember_metrics *m, ember_expo_format f, ember_buf *out,
 			 ember_error *err);
 
-/* Number of function series currently exported, and series folded away. */
+/* Number of function series currently exported (at most max_series, plus
+ * one overflow series {comm,binary,function}="[other]" once the cap is hit),
+ * and how many functions were folded into an [other] series, counted once
+ * per profile they had CPU time in. */
 size_t ember_metrics_series(const ember_metrics *m);
 uint64_t ember_metrics_dropped(const ember_metrics *m);
 
@@ -63,7 +76,21 @@ void ember_expo_family(ember_buf *out, ember_expo_format f, const char *name,
 /* One sample; labels is "k=\"v\",..." already escaped, or NULL. */
 void ember_expo_sample(ember_buf *out, ember_expo_format f, const char *name,
 		       ember_metric_type type, const char *labels, double value);
-/* Escapes a label value per the text format (\\, \", \n) into out. */
+/* Like ember_expo_sample, plus in OpenMetrics an exemplar on a counter's
+ * _total sample: " # {exemplar_labels} value timestamp" (timestamp in unix
+ * seconds). exemplar_labels as labels; NULL (or text format, or a gauge)
+ * writes no exemplar. The caller keeps the label set within 128 code points. */
+void ember_expo_sample_exemplar(ember_buf *out, ember_expo_format f, const char *name,
+				ember_metric_type type, const char *labels, double value,
+				const char *exemplar_labels, double exemplar_value,
+				double exemplar_timestamp);
+/* Escapes a label value per the text format (\\, \", \n) into out; bytes
+ * that are not valid UTF-8 become U+FFFD (both formats require UTF-8). */
 void ember_expo_escape(ember_buf *out, const char *value);
+/* Code points of s as ember_expo_escape sees them (an invalid byte counts
+ * one), for OpenMetrics' 128-code-point exemplar limit. */
+size_t ember_expo_codepoints(const char *s);
+/* A sample value: shortest decimal that reads back exactly; NaN, +Inf, -Inf. */
+void ember_expo_value(ember_buf *out, double v);
 
 #endif

@@ -75,9 +75,12 @@ void ember_symbolizer_get_stats(const ember_symbolizer *s, ember_symbolizer_stat
 typedef struct ember_frame {
 	const char *function;      /* demangled unless opts.no_demangle */
 	const char *linkage_name;  /* mangled name, or NULL */
-	const char *file;
+	const char *file;          /* of this frame's line */
 	int line;
 	int column;
+	unsigned discriminator;    /* of the innermost line row, else 0 */
+	const char *decl_file;     /* where the function is declared, or NULL */
+	int start_line;            /* the function's DW_AT_decl_line, or 0 */
 } ember_frame;
 
 /* addr2line on one ELF file: `addr` is a file virtual address (as binutils

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""bench/unwind_dwarf.py — `--call-graph dwarf` against perf, in one run.
+
+1. End to end, total CPU of all processes: `ember record --call-graph dwarf`
+   (which symbolizes at the end) vs `perf record --call-graph dwarf` followed
+   by `perf report --stdio`, both at the same frequency on the same workload
+   built without frame pointers (tests/unwind's split_nofp) for the same
+   wall time. Rounds alternate ember and perf; medians are reported. The
+   profiler's cost is the CPU of the whole process tree minus what the
+   workload itself reports (split prints its own getrusage CPU).
+2. The unwinder alone: bench/unwind_rate captures real samples of the same
+   workload and unwinds them repeatedly (samples per second per core).
+
+usage: bench/unwind_dwarf.py [BUILD_DIR] [--rounds N] [--seconds S] [--freq HZ]
+"""
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+
+def run_tree(argv, stdout=subprocess.DEVNULL, stderr=None):
+    """Runs argv; returns (CPU seconds of it and all its waited-for
+    descendants, captured stdout text or None). stderr: a file to send the
+    command's stderr to."""
+    out = tempfile.TemporaryFile() if stdout is None else None
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if stderr is not None:
+                os.dup2(stderr.fileno(), 2)
+            if out is not None:
+                os.dup2(out.fileno(), 1)
+            else:
+                fd = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(fd, 1)
+            os.execvp(argv[0], argv)
+        finally:
+            os._exit(127)
+    _, status, ru = os.wait4(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(argv)}: exit {os.waitstatus_to_exitcode(status)}")
+    text = None
+    if out is not None:
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    return ru.ru_utime + ru.ru_stime, text
+
+
+def workload_cpu(text):
+    m = re.search(r"split: ops=\d+ cpu=([0-9.]+)", text or "")
+    if not m:
+        raise RuntimeError("workload did not report its CPU: " + repr(text))
+    return float(m.group(1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build", nargs="?", default="build")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=4.0)
+    ap.add_argument("--freq", type=int, default=999)
+    ap.add_argument("--ember-raw", action="store_true",
+                    help="ember record --raw (no symbolization; for builds without the symbolizer)")
+    ap.add_argument("--no-ember", action="store_true",
+                    help="measure perf and the unwinder only (before ember record has dwarf mode)")
+    args = ap.parse_args()
+    b = os.path.abspath(args.build)
+    ember = os.path.join(b, "cli", "ember")
+    work = [os.path.join(b, "tests", "unwind", "split_nofp"), str(args.seconds), "2"]
+    rate = os.path.join(b, "bench", "unwind_rate")
+    perf = shutil.which("perf")
+    tmp = tempfile.mkdtemp(prefix="ember-bench-dwarf-")
+    rows = {"ember": [], "perf_record": [], "perf_total": []}
+    samples = {"ember": [], "perf": []}
+    try:
+        for r in range(args.rounds):
+            # ember: record + symbolize in one command
+            out = os.path.join(tmp, "ember.pb.gz")
+            if not args.no_ember:
+                raw = ["--raw"] if args.ember_raw else []
+                with tempfile.TemporaryFile() as err:
+                    cpu, text = run_tree([ember, "record", "-F", str(args.freq), "--call-graph",
+                                          "dwarf"] + raw + ["-o", out, "--"] + work,
+                                         stdout=None, stderr=err)
+                    err.seek(0)
+                    m = re.search(r"ember record: (\d+) samples", err.read().decode())
+                samples["ember"].append(int(m.group(1)) if m else 0)
+                rows["ember"].append(cpu - workload_cpu(text))
+            else:
+                rows["ember"].append(float("nan"))
+            # perf: record, then report
+            data = os.path.join(tmp, "perf.data")
+            # -N: no ~/.debug build-id cache (ember keeps none; perf 6.1 crashed in it here)
+            cpu_rec, text = run_tree([perf, "record", "-q", "-N", "-F", str(args.freq), "-g",
+                                      "--call-graph", "dwarf", "-o", data, "--"] + work,
+                                     stdout=None)
+            cpu_rep, _ = run_tree([perf, "report", "--stdio", "-i", data])
+            prof = cpu_rec - workload_cpu(text)
+            rows["perf_record"].append(prof)
+            rows["perf_total"].append(prof + cpu_rep)
+            n = subprocess.run([perf, "script", "-i", data, "-F", "ip"], capture_output=True,
+                               text=True).stdout.count("\n\n")
+            samples["perf"].append(n)
+            print(f"round {r + 1}: ember {rows['ember'][-1]:.3f}s   perf record "
+                  f"{prof:.3f}s + report {cpu_rep:.3f}s", file=sys.stderr)
+        m = {k: statistics.median(v) for k, v in rows.items()}
+        print(f"end to end, {args.rounds} rounds, {args.seconds:g} s of split_nofp (2 threads) "
+              f"at {args.freq} Hz, profiler CPU seconds (median):")
+        what = "--raw, NOT symbolized" if args.ember_raw else "+symbolize"
+        print(f"  ember record --call-graph dwarf ({what}): {m['ember']:.3f}")
+        print(f"  perf record --call-graph dwarf:               {m['perf_record']:.3f}")
+        print(f"  perf record + perf report --stdio:            {m['perf_total']:.3f}")
+        print(f"  ratio ember / perf total: {m['ember'] / m['perf_total']:.3f}")
+        n = statistics.median(samples["perf"])
+        print(f"  perf samples per run (median): {n:.0f}; perf us/sample: record "
+              f"{m['perf_record'] / max(n, 1) * 1e6:.1f}, total {m['perf_total'] / max(n, 1) * 1e6:.1f}")
+        if samples["ember"]:
+            e = statistics.median(samples["ember"])
+            print(f"  ember samples per run (median): {e:.0f}; ember us/sample: "
+                  f"{m['ember'] / max(e, 1) * 1e6:.1f}; per-sample ratio ember / perf total: "
+                  f"{(m['ember'] / max(e, 1)) / (m['perf_total'] / max(n, 1)):.3f}")
+        # the unwinder alone
+        rates = []
+        for r in range(args.rounds):
+            text = subprocess.run([rate, "-n", "2000", "-r", "20", "--"] + work,
+                                  capture_output=True, text=True, check=True).stdout
+            rates.append(text.strip().splitlines()[-1])
+        vals = [float(re.search(r"samples_per_sec_core=([0-9.]+)", t).group(1)) for t in rates]
+        med = statistics.median(vals)
+        print(f"unwinder alone (bench/unwind_rate, {args.rounds} captures of 2000 samples, "
+              f"20 passes each): median {med:.0f} samples/s per core")
+        print("  last capture: " + rates[-1])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

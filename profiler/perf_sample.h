@@ -1,0 +1,84 @@
+/* profiler/perf_sample.h — decoding the perf records ember asks for, private
+ * to profiler/. Decoders point into the record (no copies, no allocation)
+ * and reject records whose sizes do not add up.
+ *
+ * The layout of a SAMPLE record follows attr.sample_type; ember uses
+ * IP | TID | TIME | CPU | PERIOD | CALLCHAIN, plus REGS_USER | STACK_USER in
+ * --call-graph dwarf mode. Side-band records (MMAP2, COMM, FORK, EXIT) carry
+ * a sample_id trailer (sample_id_all) that the decoders ignore.
+ */
+#ifndef EMBER_PROFILER_PERF_SAMPLE_H
+#define EMBER_PROFILER_PERF_SAMPLE_H
+
+#include <linux/perf_event.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The sample_type bits this decoder understands. */
+#define EMBER_SAMPLE_TYPE_FP                                                             \
+	(PERF_SAMPLE_IP | PERF_SAMPLE_TID | PERF_SAMPLE_TIME | PERF_SAMPLE_CPU |         \
+	 PERF_SAMPLE_PERIOD | PERF_SAMPLE_CALLCHAIN)
+#define EMBER_SAMPLE_TYPE_DWARF                                                          \
+	(EMBER_SAMPLE_TYPE_FP | PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER)
+
+typedef struct perf_sample {
+	uint64_t ip;
+	uint32_t pid, tid;
+	uint64_t time;
+	uint32_t cpu;
+	uint64_t period;
+	const uint64_t *chain;   /* callchain, PERF_CONTEXT_* markers included */
+	uint64_t n_chain;
+	uint64_t regs_abi;       /* PERF_SAMPLE_REGS_ABI_*, 0 when none */
+	const uint64_t *regs;    /* n_regs values (ascending bit order of the mask) */
+	size_t n_regs;
+	const void *stack;       /* user stack copy from SP */
+	uint64_t stack_size;     /* valid bytes (dyn_size) */
+	uint16_t misc;
+} perf_sample;
+
+/* Decodes a PERF_RECORD_SAMPLE for sample_type (one of the masks above) and
+ * regs_mask (attr.sample_regs_user). 0, or -EINVAL when malformed. */
+int perf_sample_parse(const struct perf_event_header *h, uint64_t sample_type,
+		      uint64_t regs_mask, perf_sample *out);
+
+typedef struct perf_mmap2 {
+	uint32_t pid, tid;
+	uint64_t addr, len, pgoff;
+	uint32_t maj, min;
+	uint64_t ino;
+	const unsigned char *build_id;   /* NULL unless MISC_MMAP_BUILD_ID */
+	size_t build_id_size;
+	uint32_t prot, flags;
+	const char *filename;            /* NUL-terminated inside the record */
+} perf_mmap2;
+
+int perf_mmap2_parse(const struct perf_event_header *h, perf_mmap2 *out);
+
+typedef struct perf_comm {
+	uint32_t pid, tid;
+	const char *comm;   /* NUL-terminated inside the record */
+	bool exec;          /* PERF_RECORD_MISC_COMM_EXEC */
+} perf_comm;
+
+int perf_comm_parse(const struct perf_event_header *h, perf_comm *out);
+
+/* FORK and EXIT share one layout. */
+typedef struct perf_task {
+	uint32_t pid, ppid, tid, ptid;
+	uint64_t time;
+} perf_task;
+
+int perf_task_parse(const struct perf_event_header *h, perf_task *out);
+
+/* LOST: the number of records the kernel dropped. */
+int perf_lost_parse(const struct perf_event_header *h, uint64_t *lost);
+
+/* True for PERF_CONTEXT_* markers inside a callchain. */
+static inline bool perf_chain_is_context(uint64_t ip)
+{
+	return ip >= (uint64_t)PERF_CONTEXT_MAX;
+}
+
+#endif

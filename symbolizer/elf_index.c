@@ -1,0 +1,996 @@
+/* symbolizer/elf_index.c — the index of one binary: every function range,
+ * every inlined-instance range and every line row, read ONCE with libdw into
+ * sorted arrays, plus the ELF symbol table and PT_LOAD segments. Lookups are
+ * binary searches over those arrays; libdw is never asked per address.
+ *
+ * How it is built:
+ *  - functions: a walk over each CU's DIE tree keeps DW_TAG_subprogram with
+ *    code (ranges) and DW_TAG_inlined_subroutine (parent = the enclosing
+ *    instance, call site = DW_AT_call_file/DW_AT_call_line). Their ranges are
+ *    then flattened by a sweep into non-overlapping intervals, each naming the
+ *    innermost instance that covers it; the parent links give the chain.
+ *  - lines: all rows of all line tables, sorted by address. At one address
+ *    the last row of the sequence wins (binutils does the same); an
+ *    end_sequence row leaves a hole (no line) up to the next row.
+ *  - symbols: .symtab of the debug file, else of the binary, else .dynsym;
+ *    function symbols with their sizes, used when DWARF names nothing.
+ *
+ * Invariants: ranges[] and rows[] are sorted by address; ranges[] do not
+ * overlap; every node's parent index is smaller than the node's own.
+ * Strings point into libdw/libelf data, alive as long as the index.
+ * Must never: open files (debuginfo.c does), or crash on corrupt input.
+ */
+#include "elf_index.h"
+#include "demangle.h"
+#include "upper_bound.h"
+
+#include <assert.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <errno.h>
+#include <gelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ember/buf.h"
+
+enum { MAX_DIE_DEPTH = 128 };
+
+typedef struct ei_node {
+	const char *name;       /* DW_AT_name (through origin/specification) */
+	const char *linkage;    /* DW_AT_linkage_name, or NULL */
+	const char *decl_file;
+	const char *call_file;  /* inlined instances: the call site */
+	char *demangled;        /* computed on first use, owned */
+	int32_t parent;         /* -1 for an out-of-line function */
+	uint32_t depth;         /* 0 for a subprogram, +1 per inline level */
+	uint32_t decl_line;
+	uint32_t call_line;
+	bool demangle_tried;
+	bool mangling_lang;     /* its CU's language mangles names (C++, Rust...) */
+	bool symtab_checked;    /* binutils mode: the symbol table was asked */
+	const char *renamed;    /* binutils mode: the name it then took */
+	uint64_t low;           /* its first range's start */
+} ei_node;
+
+typedef struct ei_range {
+	uint64_t lo, hi;
+	int32_t node;
+	uint32_t depth;
+} ei_range;
+
+typedef struct ei_row {
+	uint64_t addr;
+	const char *file;   /* NULL: a hole after an end_sequence */
+	uint32_t line;
+	uint32_t column;
+	uint32_t disc;
+	uint32_t order;     /* input order, for a stable sort */
+} ei_row;
+
+typedef struct ei_sym {
+	uint64_t lo, hi;
+	uint64_t sec_hi;    /* end of the symbol's section */
+	const char *name;
+	const char *file;   /* local symbols: the STT_FILE before them */
+	uint32_t order;     /* index in the symbol table */
+	char *demangled;
+	bool demangle_tried;
+	bool global;
+} ei_sym;
+
+typedef struct ei_seg {
+	uint64_t off, vaddr, filesz, memsz;
+	bool exec;
+} ei_seg;
+
+struct elf_index {
+	ei_file bin, dbg;
+	Dwarf *dw;
+	ei_node *nodes;
+	size_t n_nodes;
+	ei_range *ranges;
+	size_t n_ranges;
+	ei_row *rows;
+	size_t n_rows;
+	ei_sym *syms;
+	size_t n_syms;
+	ei_seg *segs;
+	size_t n_segs;
+	char **owned;   /* joined file paths */
+	size_t n_owned, cap_owned;
+	bool dwarf_error;
+};
+
+/* ---- building ---------------------------------------------------------- */
+
+typedef struct builder {
+	ember_buf nodes, ranges, rows, syms;
+	ember_buf runs;   /* size_t: where each CU's rows start */
+	uint32_t row_order;
+	/* per CU: relative file names joined to DW_AT_comp_dir, as binutils
+	 * prints them; a small cache from libdw's string to ours */
+	const char *comp_dir;
+	bool mangling_lang;
+	struct {
+		const char *from, *to;
+	} paths[64];
+	size_t n_paths, next_path;
+} builder;
+
+/* A file name as binutils prints it: relative names get the CU's
+ * compilation directory in front. NULL stays NULL. */
+static const char *cu_path(elf_index *ix, builder *b, const char *f)
+{
+	if (!f || f[0] == '/' || !b->comp_dir || !b->comp_dir[0])
+		return f;
+	for (size_t i = 0; i < b->n_paths; i++)
+		if (b->paths[i].from == f)
+			return b->paths[i].to;
+	if (ix->n_owned == ix->cap_owned) {
+		size_t ncap = ix->cap_owned ? ix->cap_owned * 2 : 64;
+		char **no = realloc(ix->owned, ncap * sizeof *no);
+		if (!no)
+			return f;
+		ix->owned = no;
+		ix->cap_owned = ncap;
+	}
+	char *j = NULL;
+	if (asprintf(&j, "%s/%s", b->comp_dir, f) < 0)
+		return f;
+	ix->owned[ix->n_owned++] = j;
+	size_t slot = b->n_paths < 64 ? b->n_paths++ : (b->next_path++ % 64);
+	b->paths[slot].from = f;
+	b->paths[slot].to = j;
+	return j;
+}
+
+/* Whether a language's function names are mangled into linkage names; for
+ * these binutils trusts only DW_AT_linkage_name and otherwise asks the
+ * symbol table (its dwarf2.c non_mangled()). */
+static bool lang_mangles(int lang)
+{
+	switch (lang) {
+	case DW_LANG_C89:
+	case DW_LANG_C:
+	case DW_LANG_Ada83:
+	case DW_LANG_Cobol74:
+	case DW_LANG_Cobol85:
+	case DW_LANG_Fortran77:
+	case DW_LANG_Pascal83:
+	case DW_LANG_C99:
+	case DW_LANG_Ada95:
+	case DW_LANG_PLI:
+	case DW_LANG_UPC:
+	case DW_LANG_C11:
+	case DW_LANG_Mips_Assembler:
+		return false;
+	default:
+		return true;
+	}
+}
+
+static const char *attr_string(Dwarf_Die *die, int name)
+{
+	Dwarf_Attribute a;
+	return dwarf_formstring(dwarf_attr_integrate(die, name, &a));
+}
+
+static uint32_t attr_udata(Dwarf_Die *die, int name)
+{
+	Dwarf_Attribute a;
+	Dwarf_Word w = 0;
+	if (!dwarf_attr(die, name, &a) || dwarf_formudata(&a, &w) != 0 || w > UINT32_MAX)
+		return 0;
+	return (uint32_t)w;
+}
+
+/* Adds the DIE's code ranges; returns how many (0: no code). A read error
+ * sets *bad and keeps the ranges read so far. */
+static int add_ranges(builder *b, Dwarf_Die *die, int32_t node, uint32_t depth, bool *bad)
+{
+	Dwarf_Addr base, lo, hi;
+	ptrdiff_t off = 0;
+	int n = 0;
+	while ((off = dwarf_ranges(die, off, &base, &lo, &hi)) > 0) {
+		/* Address 0 is where the linker leaves discarded functions. */
+		if (hi <= lo || lo == 0)
+			continue;
+		ei_range r = { lo, hi, node, depth };
+		ember_buf_append(&b->ranges, &r, sizeof r);
+		if (n++ == 0 && ember_buf_ok(&b->nodes))
+			((ei_node *)b->nodes.data)[node].low = lo;
+	}
+	if (off < 0)
+		*bad = true;
+	return n;
+}
+
+static int32_t add_node(elf_index *ix, builder *b, Dwarf_Die *die, int32_t parent,
+			Dwarf_Files *files, size_t nfiles)
+{
+	ei_node n = { 0 };
+	n.name = attr_string(die, DW_AT_name);
+	n.linkage = attr_string(die, DW_AT_linkage_name);
+	if (!n.linkage)
+		n.linkage = attr_string(die, DW_AT_MIPS_linkage_name);
+	n.decl_file = cu_path(ix, b, dwarf_decl_file(die));
+	int line = 0;
+	if (dwarf_decl_line(die, &line) == 0 && line > 0)
+		n.decl_line = (uint32_t)line;
+	n.parent = parent;
+	n.mangling_lang = b->mangling_lang;
+	if (parent >= 0) {
+		const ei_node *p = (const ei_node *)b->nodes.data + parent;
+		n.depth = p->depth + 1;
+		uint32_t fi = attr_udata(die, DW_AT_call_file);
+		if (files && fi < nfiles)
+			n.call_file = cu_path(ix, b, dwarf_filesrc(files, fi, NULL, NULL));
+		n.call_line = attr_udata(die, DW_AT_call_line);
+	}
+	size_t idx = b->nodes.len / sizeof n;
+	if (idx >= INT32_MAX)
+		return -1;
+	ember_buf_append(&b->nodes, &n, sizeof n);
+	return (int32_t)idx;
+}
+
+/* Drops the node just added (it turned out to have no code). */
+static void drop_last_node(builder *b)
+{
+	assert(b->nodes.len >= sizeof(ei_node));
+	b->nodes.len -= sizeof(ei_node);
+}
+
+static bool walk_cu(elf_index *ix, builder *b, Dwarf_Die *cudie)
+{
+	Dwarf_Files *files = NULL;
+	size_t nfiles = 0;
+	if (dwarf_getsrcfiles(cudie, &files, &nfiles) != 0) {
+		files = NULL;
+		nfiles = 0;
+	}
+	struct {
+		Dwarf_Die die;
+		int32_t node;
+	} stack[MAX_DIE_DEPTH];
+	if (dwarf_child(cudie, &stack[0].die) != 0)
+		return true;
+	stack[0].node = -1;
+	int sp = 0;
+	while (sp >= 0) {
+		Dwarf_Die *die = &stack[sp].die;
+		int32_t parent = stack[sp].node, me = parent;
+		bool descend = false;
+		switch (dwarf_tag(die)) {
+		case DW_TAG_subprogram: {
+			/* A nested function is a function of its own. */
+			int32_t n = add_node(ix, b, die, -1, files, nfiles);
+			if (n < 0)
+				return false;
+			const ei_node *nn = (const ei_node *)b->nodes.data + n;
+			int r = add_ranges(b, die, n, nn->depth, &ix->dwarf_error);
+			if (r == 0) {
+				drop_last_node(b);
+				break;
+			}
+			me = n;
+			descend = true;
+			break;
+		}
+		case DW_TAG_inlined_subroutine: {
+			if (parent < 0)
+				break;
+			int32_t n = add_node(ix, b, die, parent, files, nfiles);
+			if (n < 0)
+				return false;
+			const ei_node *nn = (const ei_node *)b->nodes.data + n;
+			int r = add_ranges(b, die, n, nn->depth, &ix->dwarf_error);
+			me = n;
+			descend = true;
+			if (r == 0) {
+				/* No code of its own; its children (if any) belong
+				 * to the enclosing instance. */
+				drop_last_node(b);
+				me = parent;
+			}
+			break;
+		}
+		case DW_TAG_lexical_block:
+			descend = parent >= 0;
+			break;
+		case DW_TAG_namespace:
+		case DW_TAG_module:
+			descend = parent < 0;
+			break;
+		default:
+			break;
+		}
+		if (!ember_buf_ok(&b->nodes) || !ember_buf_ok(&b->ranges))
+			return false;
+		if (descend && sp + 1 < MAX_DIE_DEPTH && dwarf_child(die, &stack[sp + 1].die) == 0) {
+			stack[sp + 1].node = me;
+			sp++;
+			continue;
+		}
+		while (sp >= 0) {
+			int r = dwarf_siblingof(&stack[sp].die, &stack[sp].die);
+			if (r == 0)
+				break;
+			if (r < 0)
+				ix->dwarf_error = true;
+			sp--;
+		}
+	}
+	return true;
+}
+
+static void read_lines(elf_index *ix, builder *b, Dwarf_Die *cudie)
+{
+	Dwarf_Lines *lines;
+	size_t n;
+	if (dwarf_getsrclines(cudie, &lines, &n) != 0)
+		return;
+	size_t start = b->rows.len / sizeof(ei_row);
+	ember_buf_append(&b->runs, &start, sizeof start);
+	for (size_t i = 0; i < n; i++) {
+		Dwarf_Line *l = dwarf_onesrcline(lines, i);
+		Dwarf_Addr addr;
+		bool end = false;
+		int line = 0, col = 0;
+		unsigned disc = 0;
+		if (!l || dwarf_lineaddr(l, &addr) != 0) {
+			ix->dwarf_error = true;
+			continue;
+		}
+		dwarf_lineendsequence(l, &end);
+		ei_row r = { .addr = addr, .order = b->row_order++ };
+		if (!end) {
+			r.file = cu_path(ix, b, dwarf_linesrc(l, NULL, NULL));
+			if (dwarf_lineno(l, &line) == 0 && line > 0)
+				r.line = (uint32_t)line;
+			if (dwarf_linecol(l, &col) == 0 && col > 0)
+				r.column = (uint32_t)col;
+			if (dwarf_linediscriminator(l, &disc) == 0)
+				r.disc = disc;
+			if (!r.file)
+				r.file = "??";
+		}
+		ember_buf_append(&b->rows, &r, sizeof r);
+	}
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+	const ei_range *x = a, *y = b;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	if (x->depth != y->depth)
+		return x->depth < y->depth ? -1 : 1;
+	if (x->hi != y->hi)
+		return x->hi > y->hi ? -1 : 1;
+	return x->node < y->node ? -1 : x->node > y->node;
+}
+
+static void emit(ei_range *out, size_t *n, uint64_t lo, uint64_t hi, int32_t node)
+{
+	if (hi <= lo)
+		return;
+	if (*n && out[*n - 1].hi == lo && out[*n - 1].node == node) {
+		out[*n - 1].hi = hi;
+		return;
+	}
+	out[(*n)++] = (ei_range){ lo, hi, node, 0 };
+}
+
+/* Turns nested ranges into non-overlapping intervals naming the innermost
+ * instance. Each input range adds at most two output intervals. */
+static bool flatten_ranges(elf_index *ix, ei_range *in, size_t n)
+{
+	qsort(in, n, sizeof *in, cmp_range);
+	ei_range *out = malloc((2 * n + 1) * sizeof *out);
+	ei_range *stack = malloc((n + 1) * sizeof *stack);
+	if (!out || !stack) {
+		free(out);
+		free(stack);
+		return false;
+	}
+	size_t no = 0, sp = 0;
+	uint64_t pos = 0;
+	for (size_t i = 0; i < n; i++) {
+		ei_range e = in[i];
+		while (sp && stack[sp - 1].hi <= e.lo) {
+			ei_range top = stack[--sp];
+			if (pos < top.hi) {
+				emit(out, &no, pos, top.hi, top.node);
+				pos = top.hi;
+			}
+		}
+		if (sp) {
+			emit(out, &no, pos, e.lo, stack[sp - 1].node);
+			if (e.hi > stack[sp - 1].hi)
+				e.hi = stack[sp - 1].hi; /* improperly nested: clamp */
+		}
+		if (pos < e.lo)
+			pos = e.lo;
+		stack[sp++] = e;
+	}
+	while (sp) {
+		ei_range top = stack[--sp];
+		if (pos < top.hi) {
+			emit(out, &no, pos, top.hi, top.node);
+			pos = top.hi;
+		}
+	}
+	free(stack);
+	for (size_t i = 1; i < no; i++)
+		assert(out[i - 1].hi <= out[i].lo);
+	ix->ranges = out;
+	ix->n_ranges = no;
+	return true;
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+	const ei_row *x = a, *y = b;
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	/* At one address an end of sequence sorts before a start, so the
+	 * sequence that starts there is not shadowed. */
+	if ((x->file == NULL) != (y->file == NULL))
+		return x->file == NULL ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Sorts rows and keeps one per address: the last real row, else the hole.
+ * libdw sorts an end_sequence before a normal row at the same address, and
+ * does not say whether that row is an empty last row of the ending sequence
+ * or the first of one starting there. Function ranges decide: a row at an
+ * address inside a function starts code; outside, it is the empty tail. */
+static bool rows_sorted(const ei_row *rows, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (cmp_row(&rows[i - 1], &rows[i]) > 0)
+			return false;
+	return true;
+}
+
+/* Puts rows in cmp_row order. libdw hands each CU's rows already sorted
+ * that way, so the CU runs are merged pairwise (O(n log runs)) instead of
+ * sorted afresh; a full sort is the fallback when a run is not in order.
+ * Returns the array to use (rows itself, or a new one; the other is freed). */
+static ei_row *sort_rows(ei_row *rows, size_t n, const size_t *starts, size_t n_runs)
+{
+	if (rows_sorted(rows, n))
+		return rows;
+	size_t *bound = malloc((n_runs + 1) * sizeof *bound);
+	ei_row *tmp = malloc((n ? n : 1) * sizeof *tmp);
+	bool runs_ok = bound && tmp && n_runs;
+	for (size_t i = 0; runs_ok && i < n_runs; i++) {
+		size_t end = i + 1 < n_runs ? starts[i + 1] : n;
+		runs_ok = rows_sorted(rows + starts[i], end - starts[i]);
+		bound[i] = starts[i];
+	}
+	if (!runs_ok) {
+		free(bound);
+		free(tmp);
+		qsort(rows, n, sizeof *rows, cmp_row);
+		return rows;
+	}
+	bound[n_runs] = n;
+	size_t k = n_runs;
+	while (k > 1) {
+		size_t nk = 0;
+		for (size_t i = 0; i < k; i += 2) {
+			size_t lo = bound[i], mid = bound[i + 1 < k ? i + 1 : k];
+			size_t hi = i + 2 <= k ? bound[i + 2 < k ? i + 2 : k] : mid;
+			size_t x = lo, y = mid, o = lo;
+			while (x < mid && y < hi)
+				tmp[o++] = cmp_row(&rows[y], &rows[x]) < 0 ? rows[y++] : rows[x++];
+			while (x < mid)
+				tmp[o++] = rows[x++];
+			while (y < hi)
+				tmp[o++] = rows[y++];
+			bound[nk++] = lo;
+		}
+		bound[nk] = n;
+		ei_row *t = rows;
+		rows = tmp;
+		tmp = t;
+		k = nk;
+	}
+	free(bound);
+	free(tmp);
+	assert(rows_sorted(rows, n));
+	return rows;
+}
+
+static const ei_range *find_range(const elf_index *ix, uint64_t a);
+
+/* Keeps one row per address: the last real row, else the hole.
+ * libdw sorts an end_sequence before a normal row at the same address, and
+ * does not say whether that row is an empty last row of the ending sequence
+ * or the first of one starting there. Function ranges decide: a row at an
+ * address inside a function starts code; outside, it is the empty tail. */
+static void finish_rows(elf_index *ix, ei_row *rows, size_t n)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		bool has_end = false;
+		const ei_row *last = NULL;
+		for (; j < n && rows[j].addr == rows[i].addr; j++) {
+			if (rows[j].file)
+				last = &rows[j];
+			else
+				has_end = true;
+		}
+		ei_row keep = rows[i];
+		if (last && (!has_end || !ix->n_ranges || find_range(ix, rows[i].addr)))
+			keep = *last;
+		else
+			keep.file = NULL;
+		rows[o++] = keep;
+		i = j;
+	}
+	ix->rows = rows;
+	ix->n_rows = o;
+}
+
+static int cmp_sym(const void *a, const void *b)
+{
+	const ei_sym *x = a, *y = b;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	/* At one address: sized before unsized, then symbol table order (as
+	 * binutils picks among aliases). */
+	if ((x->hi > x->lo) != (y->hi > y->lo))
+		return x->hi > x->lo ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static Elf_Scn *find_section(Elf *elf, Elf64_Word type)
+{
+	Elf_Scn *scn = NULL;
+	while (elf && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == type && sh.sh_size > 0)
+			return scn;
+	}
+	return NULL;
+}
+
+static void read_symbols(elf_index *ix, builder *b)
+{
+	Elf *elf = ix->dbg.elf;
+	Elf_Scn *scn = find_section(elf, SHT_SYMTAB);
+	if (!scn) {
+		elf = ix->bin.elf;
+		scn = find_section(elf, SHT_SYMTAB);
+	}
+	if (!scn) {
+		elf = ix->bin.elf ? ix->bin.elf : ix->dbg.elf;
+		scn = find_section(elf, SHT_DYNSYM);
+	}
+	if (!scn)
+		return;
+	GElf_Shdr sh;
+	Elf_Data *data = elf_getdata(scn, NULL);
+	if (!gelf_getshdr(scn, &sh) || !data || sh.sh_entsize == 0)
+		return;
+	size_t n = sh.sh_size / sh.sh_entsize;
+	const char *file = NULL;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Sym sym;
+		if (!gelf_getsym(data, (int)i, &sym))
+			break;
+		int type = GELF_ST_TYPE(sym.st_info);
+		if (type == STT_FILE) {
+			file = elf_strptr(elf, sh.sh_link, sym.st_name);
+			continue;
+		}
+		if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF ||
+		    sym.st_value == 0)
+			continue;
+		const char *name = elf_strptr(elf, sh.sh_link, sym.st_name);
+		if (!name || !name[0])
+			continue;
+		ei_sym s = { .lo = sym.st_value, .hi = sym.st_value + sym.st_size, .name = name,
+			     .global = GELF_ST_BIND(sym.st_info) != STB_LOCAL };
+		s.order = (uint32_t)i;
+		if (!s.global && file && file[0])
+			s.file = file;
+		GElf_Shdr ssh;
+		Elf_Scn *sscn = sym.st_shndx < SHN_LORESERVE ? elf_getscn(elf, sym.st_shndx) : NULL;
+		s.sec_hi = sscn && gelf_getshdr(sscn, &ssh) ? ssh.sh_addr + ssh.sh_size : s.hi;
+		if (s.hi < s.lo)
+			s.hi = s.lo;
+		ember_buf_append(&b->syms, &s, sizeof s);
+	}
+}
+
+static void read_segments(elf_index *ix)
+{
+	Elf *elf = ix->bin.elf ? ix->bin.elf : ix->dbg.elf;
+	size_t n;
+	if (!elf || elf_getphdrnum(elf, &n) != 0 || n == 0)
+		return;
+	ix->segs = calloc(n, sizeof *ix->segs);
+	if (!ix->segs)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		GElf_Phdr ph;
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD)
+			ix->segs[ix->n_segs++] = (ei_seg){ ph.p_offset, ph.p_vaddr, ph.p_filesz,
+							   ph.p_memsz, (ph.p_flags & PF_X) != 0 };
+	}
+}
+
+void ei_file_close(ei_file *f)
+{
+	if (f->elf)
+		elf_end(f->elf);
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f->mem);
+	*f = (ei_file){ -1, NULL, NULL };
+}
+
+static bool has_dwarf_sections(Elf *elf)
+{
+	size_t shstrndx;
+	if (!elf || elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return false;
+	Elf_Scn *scn = NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS)
+			continue;
+		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (name && (strcmp(name, ".debug_info") == 0 || strcmp(name, ".zdebug_info") == 0))
+			return true;
+	}
+	return false;
+}
+
+int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
+{
+	*out = NULL;
+	elf_index *ix = calloc(1, sizeof *ix);
+	if (!ix) {
+		ei_file_close(&bin);
+		if (dbg.elf != bin.elf)
+			ei_file_close(&dbg);
+		return ember_errorf(err, ENOMEM, "out of memory");
+	}
+	if (dbg.elf == bin.elf && bin.elf) {
+		/* One file serves both roles; own it once. */
+		ix->bin = bin;
+		ix->dbg = (ei_file){ -1, bin.elf, NULL };
+	} else {
+		ix->bin = bin;
+		ix->dbg = dbg;
+	}
+	Elf *main_elf = ix->bin.elf ? ix->bin.elf : ix->dbg.elf;
+	if (!main_elf || elf_kind(main_elf) != ELF_K_ELF) {
+		elf_index_free(ix);
+		return ember_errorf(err, EINVAL, "not an ELF file");
+	}
+	GElf_Ehdr eh;
+	if (!gelf_getehdr(main_elf, &eh)) {
+		elf_index_free(ix);
+		return ember_errorf(err, EINVAL, "corrupt ELF header: %s", elf_errmsg(-1));
+	}
+	Elf *both[2] = { ix->bin.elf, ix->dbg.elf };
+	for (int i = 0; i < 2; i++) {
+		size_t shnum, shstrndx;
+		GElf_Ehdr h;
+		if (!both[i] || !gelf_getehdr(both[i], &h) || h.e_shoff == 0)
+			continue;
+		/* Section headers promised but unreadable (libelf then
+		 * shows none). */
+		if (elf_getshdrnum(both[i], &shnum) != 0 || shnum == 0 ||
+		    elf_getshdrstrndx(both[i], &shstrndx) != 0 || !elf_nextscn(both[i], NULL)) {
+			elf_index_free(ix);
+			return ember_errorf(err, EINVAL, "corrupt section headers: %s",
+					    elf_errmsg(-1));
+		}
+	}
+
+	builder b = { .nodes = EMBER_BUF_INIT, .rows = EMBER_BUF_INIT };
+	b.ranges = (ember_buf)EMBER_BUF_INIT;
+	b.syms = (ember_buf)EMBER_BUF_INIT;
+	if (ix->dbg.elf && has_dwarf_sections(ix->dbg.elf)) {
+		ix->dw = dwarf_begin_elf(ix->dbg.elf, DWARF_C_READ, NULL);
+		if (!ix->dw)
+			ix->dwarf_error = true;
+	}
+	if (ix->dw) {
+		Dwarf_CU *cu = NULL;
+		Dwarf_Die cudie, subdie;
+		Dwarf_Half version;
+		uint8_t unit_type;
+		int r;
+		while ((r = dwarf_get_units(ix->dw, cu, &cu, &version, &unit_type, &cudie,
+					    &subdie)) == 0) {
+			if (unit_type == DW_UT_skeleton || unit_type == DW_UT_split_compile)
+				continue; /* split DWARF (.dwo) is not searched */
+			Dwarf_Attribute cda;
+			b.comp_dir = dwarf_formstring(dwarf_attr(&cudie, DW_AT_comp_dir, &cda));
+			b.n_paths = 0;
+			b.mangling_lang = lang_mangles(dwarf_srclang(&cudie));
+			if (!walk_cu(ix, &b, &cudie))
+				break;
+			read_lines(ix, &b, &cudie);
+			if (!ember_buf_ok(&b.rows))
+				break;
+		}
+		if (r < 0)
+			ix->dwarf_error = true;
+	}
+	read_symbols(ix, &b);
+	read_segments(ix);
+	bool ok = ember_buf_ok(&b.nodes) && ember_buf_ok(&b.ranges) && ember_buf_ok(&b.rows) &&
+		  ember_buf_ok(&b.syms);
+	ix->nodes = (ei_node *)b.nodes.data;
+	ix->n_nodes = b.nodes.len / sizeof(ei_node);
+	b.nodes.data = NULL;
+	if (ok)
+		ok = flatten_ranges(ix, (ei_range *)b.ranges.data, b.ranges.len / sizeof(ei_range));
+	ember_buf_free(&b.ranges);
+	/* after flatten_ranges: finish_rows asks find_range */
+	size_t n_rows = b.rows.len / sizeof(ei_row);
+	ei_row *rows = sort_rows((ei_row *)b.rows.data, n_rows, (const size_t *)b.runs.data,
+				 b.runs.len / sizeof(size_t));
+	ember_buf_free(&b.runs);
+	finish_rows(ix, rows, n_rows);
+	b.rows.data = NULL;
+	ix->syms = (ei_sym *)b.syms.data;
+	ix->n_syms = b.syms.len / sizeof(ei_sym);
+	b.syms.data = NULL;
+	if (ix->n_syms)
+		qsort(ix->syms, ix->n_syms, sizeof *ix->syms, cmp_sym);
+	if (!ok) {
+		elf_index_free(ix);
+		return ember_errorf(err, ENOMEM, "out of memory while indexing");
+	}
+	for (size_t i = 0; i < ix->n_nodes; i++)
+		assert(ix->nodes[i].parent < (int32_t)i);
+	*out = ix;
+	return 0;
+}
+
+void elf_index_free(elf_index *ix)
+{
+	if (!ix)
+		return;
+	for (size_t i = 0; i < ix->n_nodes; i++)
+		free(ix->nodes[i].demangled);
+	for (size_t i = 0; i < ix->n_syms; i++)
+		free(ix->syms[i].demangled);
+	free(ix->nodes);
+	free(ix->ranges);
+	free(ix->rows);
+	free(ix->syms);
+	free(ix->segs);
+	for (size_t i = 0; i < ix->n_owned; i++)
+		free(ix->owned[i]);
+	free(ix->owned);
+	if (ix->dw)
+		dwarf_end(ix->dw);
+	if (ix->dbg.elf != ix->bin.elf)
+		ei_file_close(&ix->dbg);
+	else
+		ix->dbg = (ei_file){ -1, NULL, NULL };
+	ei_file_close(&ix->bin);
+	free(ix);
+}
+
+/* ---- lookups ----------------------------------------------------------- */
+
+static const ei_range *find_range(const elf_index *ix, uint64_t a)
+{
+	size_t lo = sym_upper_bound(ix->ranges, ix->n_ranges, sizeof *ix->ranges, a);
+	if (lo == 0 || a >= ix->ranges[lo - 1].hi)
+		return NULL;
+	return &ix->ranges[lo - 1];
+}
+
+static const ei_row *find_row(const elf_index *ix, uint64_t a)
+{
+	size_t lo = sym_upper_bound(ix->rows, ix->n_rows, sizeof *ix->rows, a);
+	if (lo == 0 || !ix->rows[lo - 1].file)
+		return NULL;
+	return &ix->rows[lo - 1];
+}
+
+/* The function symbol covering a: by its size, or (nearest, as binutils
+ * does) the closest one before a in the same section. */
+static ei_sym *find_sym(const elf_index *ix, uint64_t a, bool nearest)
+{
+	size_t lo = sym_upper_bound(ix->syms, ix->n_syms, sizeof *ix->syms, a);
+	if (lo == 0)
+		return NULL;
+	/* Several symbols may start at one address: take the first of them
+	 * (sorted best first). */
+	size_t first = lo - 1;
+	while (first > 0 && ix->syms[first - 1].lo == ix->syms[lo - 1].lo)
+		first--;
+	if (nearest)
+		return a < ix->syms[first].sec_hi ? &ix->syms[first] : NULL;
+	/* Look back a little for a sized symbol that covers a (symbols may
+	 * nest). */
+	for (size_t i = lo, k = 0; i > 0 && k < 8; i--, k++) {
+		ei_sym *s = &ix->syms[i - 1];
+		if (a < s->hi)
+			return s;
+	}
+	return NULL;
+}
+
+static const char *node_function(ei_node *n, bool demangle)
+{
+	if (!demangle)
+		return n->linkage ? n->linkage : n->name;
+	if (n->linkage && !n->demangle_tried) {
+		n->demangled = sym_demangle(n->linkage);
+		n->demangle_tried = true;
+	}
+	if (n->demangled)
+		return n->demangled;
+	return n->name ? n->name : n->linkage;
+}
+
+static const char *sym_function(ei_sym *s, bool demangle)
+{
+	if (!demangle)
+		return s->name;
+	if (!s->demangle_tried) {
+		s->demangled = sym_demangle(s->name);
+		s->demangle_tried = true;
+	}
+	return s->demangled ? s->demangled : s->name;
+}
+
+static void fill_node(ember_frame *f, ei_node *n, bool demangle)
+{
+	f->function = n->renamed ? n->renamed : node_function(n, demangle);
+	f->linkage_name = n->linkage;
+	f->decl_file = n->decl_file;
+	f->start_line = (int)n->decl_line;
+}
+
+size_t elf_index_lookup(elf_index *ix, uint64_t vaddr, unsigned flags, ember_frame *out,
+			size_t max)
+{
+	bool demangle = flags & EI_DEMANGLE;
+	if (max == 0)
+		return 0;
+	const ei_range *r = find_range(ix, vaddr);
+	const ei_row *row = find_row(ix, vaddr);
+	ember_frame *f = &out[0];
+	*f = (ember_frame){ 0 };
+	if (r) {
+		ei_node *node = &ix->nodes[r->node];
+		ei_sym *s;
+		if ((flags & EI_NEAREST_SYMBOL) && node->mangling_lang && !node->linkage &&
+		    !node->symtab_checked) {
+			/* binutils (dwarf2.c): the first time a function of a
+			 * mangling language without a linkage name is hit, the
+			 * symbol table names it; if that symbol starts where
+			 * the function does, the function keeps that name. */
+			node->symtab_checked = true;
+			s = find_sym(ix, vaddr, true);
+			fill_node(f, node, demangle);
+			if (s) {
+				f->function = sym_function(s, demangle);
+				f->linkage_name = s->name;
+				if (s->lo == node->low)
+					node->renamed = s->name;
+			}
+		} else {
+			fill_node(f, node, demangle);
+		}
+	} else {
+		ei_sym *s = find_sym(ix, vaddr, flags & EI_NEAREST_SYMBOL);
+		if (s) {
+			f->function = sym_function(s, demangle);
+			f->linkage_name = s->name;
+			f->file = s->file;
+		}
+	}
+	if (row) {
+		f->file = row->file;
+		f->line = (int)row->line;
+		f->column = (int)row->column;
+		f->discriminator = row->disc;
+	}
+	if (!f->function && !f->file)
+		return 0;
+	size_t n = 1;
+	for (int32_t cur = r ? r->node : -1; cur >= 0 && ix->nodes[cur].parent >= 0 && n < max;
+	     n++) {
+		const ei_node *inl = &ix->nodes[cur];
+		ember_frame *g = &out[n];
+		*g = (ember_frame){ 0 };
+		fill_node(g, &ix->nodes[inl->parent], demangle);
+		g->file = inl->call_file;
+		g->line = (int)inl->call_line;
+		cur = inl->parent;
+	}
+	return n;
+}
+
+bool elf_index_map_address(const elf_index *ix, uint64_t addr, uint64_t map_start,
+			   uint64_t map_offset, uint64_t *vaddr)
+{
+	if (addr < map_start)
+		return false;
+	uint64_t off = addr - map_start + map_offset;
+	for (size_t i = 0; i < ix->n_segs; i++) {
+		const ei_seg *s = &ix->segs[i];
+		if (off >= s->off && off - s->off < s->filesz) {
+			*vaddr = off - s->off + s->vaddr;
+			return true;
+		}
+	}
+	/* A debug-only file (objcopy --only-keep-debug) keeps the executable
+	 * segment's address but not its contents or file offset: take the
+	 * mapping as that segment's first page, which is how it was mapped. */
+	for (size_t i = 0; i < ix->n_segs; i++) {
+		const ei_seg *s = &ix->segs[i];
+		uint64_t page = s->vaddr & ~(uint64_t)0xfff;
+		if (s->exec && s->filesz == 0 && addr - map_start < s->vaddr + s->memsz - page) {
+			*vaddr = addr - map_start + page;
+			return true;
+		}
+	}
+	return false;
+}
+
+void elf_index_get_info(const elf_index *ix, elf_index_info *out)
+{
+	*out = (elf_index_info){
+		.has_dwarf = ix->n_ranges > 0,
+		.has_lines = ix->n_rows > 0,
+		.has_symbols = ix->n_syms > 0,
+		.dwarf_error = ix->dwarf_error,
+		.n_functions = ix->n_nodes,
+		.n_ranges = ix->n_ranges,
+		.n_rows = ix->n_rows,
+		.n_symbols = ix->n_syms,
+	};
+}
+
+bool elf_build_id_hex(Elf *elf, char *buf, size_t buflen)
+{
+	Elf_Scn *scn = NULL;
+	while (elf && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		Elf_Data *data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		size_t off = 0, name_off, desc_off;
+		GElf_Nhdr nh;
+		while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
+			if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
+			    memcmp((const char *)data->d_buf + name_off, "GNU", 4) != 0)
+				continue;
+			if (nh.n_descsz == 0 || nh.n_descsz * 2 + 1 > buflen)
+				return false;
+			const unsigned char *d = (const unsigned char *)data->d_buf + desc_off;
+			static const char hex[] = "0123456789abcdef";
+			for (size_t i = 0; i < nh.n_descsz; i++) {
+				buf[2 * i] = hex[d[i] >> 4];
+				buf[2 * i + 1] = hex[d[i] & 15];
+			}
+			buf[2 * nh.n_descsz] = '\0';
+			return true;
+		}
+	}
+	return false;
+}

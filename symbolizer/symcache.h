@@ -1,0 +1,27 @@
+/* symbolizer/symcache.h — private to symbolizer/: binaries indexed so far,
+ * keyed by build id (symcache.c). */
+#ifndef EMBER_SYMBOLIZER_SYMCACHE_H
+#define EMBER_SYMBOLIZER_SYMCACHE_H
+
+#include "elf_index.h"
+
+typedef struct symcache symcache;
+
+/* What is known about one key: an index, or why there is none. */
+typedef struct symcache_entry {
+	elf_index *ix;     /* NULL: failed (err says why) */
+	int err;           /* 0, or the negative errno of the failure */
+	char msg[512];     /* the failure's one line */
+} symcache_entry;
+
+symcache *symcache_new(void);
+/* Frees every entry and its index. */
+void symcache_free(symcache *c);
+/* The entry for key, or NULL. */
+symcache_entry *symcache_get(symcache *c, const char *key);
+/* Adds a new entry for key (which must not be present) and returns it, or
+ * NULL on ENOMEM. The entry then owns the index put in it. */
+symcache_entry *symcache_put(symcache *c, const char *key);
+size_t symcache_count(const symcache *c);
+
+#endif
