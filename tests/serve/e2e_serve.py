@@ -6,7 +6,8 @@ exemplar storage on) scrapes `ember serve -p <split workload>`, and
     go tool pprof reads and that shows the split functions;
   - go tool pprof -raw reads /debug/pprof/profile?seconds=3;
   - /api/v1/merge with function=split_a keeps only stacks holding split_a;
-  - bad requests get 400/404 with a JSON error;
+  - bad requests get 400/404 with a JSON error, a fifth concurrent profile
+    request 503;
   - SIGTERM exits 0 and stores the partial window; a restart lists every
     window stored before.
 Every process started here is killed in `finally`."""
@@ -252,6 +253,22 @@ scrape_configs:
         status, body = fetch(base + url)
         assert status == want, (url, status, body)
         assert needle in json.loads(body)["error"], (url, body)
+
+    # at most 4 profile requests at once: a fifth gets 503 with a JSON error
+    results = []
+
+    def profile_request():
+        results.append(fetch(f"{base}/debug/pprof/profile?seconds=2", timeout=30))
+
+    workers = [threading.Thread(target=profile_request) for _ in range(5)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    codes = sorted(r[0] for r in results)
+    assert codes == [200, 200, 200, 200, 503], codes
+    assert "already running" in json.loads(next(b for c, b in results if c == 503))["error"]
+    assert all(b[:2] == b"\x1f\x8b" for c, b in results if c == 200)
 
     # /metrics: self-observability, both formats
     status, text = fetch(f"{base}/metrics")
