@@ -365,7 +365,16 @@ static void test_server(void)
 	CHECK(ember_http_start(&srv2, &o2, &API, &err) == -EADDRINUSE);
 	CHECK(strstr(err.msg, "pick another with --listen") != NULL);
 
+	/* ":PORT" listens on every address, IPv4 included (dual stack) */
+	ember_http_opts any = { .listen = ":0" };
+	ember_http_server *srv3;
+	CHECK(ember_http_start(&srv3, &any, &API, &err) == 0);
 	ember_buf b = EMBER_BUF_INIT;
+	roundtrip(ember_http_port(srv3), "GET /healthz HTTP/1.0\r\n\r\n", &b);
+	CHECK(b.data && strstr(b.data, "\r\n\r\nok\n"));
+	ember_http_stop(srv3);
+	ember_buf_reset(&b);
+
 	roundtrip(port, "GET /healthz HTTP/1.0\r\n\r\n", &b);
 	CHECK(b.data && strncmp(b.data + 8, " 200 ", 5) == 0 && strstr(b.data, "\r\n\r\nok\n"));
 	ember_buf_reset(&b);
