@@ -8,6 +8,12 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 bash scripts/build.sh build
 listen=${EMBER_LISTEN:-127.0.0.1:9464}
+prev=
+for a in "$@"; do   # the address --listen gives, for the hints below
+  case $a in --listen=*) listen=${a#--listen=} ;; esac
+  [ "$prev" = --listen ] && listen=$a
+  prev=$a
+done
 cat >&2 <<MSG
 ember: starting \`ember serve $*\` (Ctrl-C stores the current window and stops)
   Prometheus:     scrape http://$listen/metrics  (deploy/prometheus/prometheus.yml,
