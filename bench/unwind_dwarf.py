@@ -102,9 +102,16 @@ def main():
             # perf: record, then report. -N: no ~/.debug build-id cache (ember
             # keeps none; perf 6.1 aborted in it on this machine)
             data = os.path.join(tmp, "perf.data")
-            cpu_rec, text = run_tree([perf, "record", "-q", "-N", "-F", str(args.freq), "-g",
-                                      "--call-graph", "dwarf", "-o", data, "--"] + work,
-                                     stdout=None)
+            for attempt in range(3):  # perf 6.1 sometimes aborts at build-id.c:1010
+                try:
+                    cpu_rec, text = run_tree([perf, "record", "-q", "-N", "-F",
+                                              str(args.freq), "-g", "--call-graph", "dwarf",
+                                              "-o", data, "--"] + work, stdout=None)
+                    break
+                except RuntimeError as e:
+                    print(f"perf record failed ({e}); retrying", file=sys.stderr)
+            else:
+                raise RuntimeError("perf record failed three times")
             cpu_rep, _ = run_tree([perf, "report", "--stdio", "-i", data])
             prof = cpu_rec - workload_cpu(text)
             rows["perf_record"].append(prof)
