@@ -311,6 +311,36 @@ static void test_debug_frame_convert(void)
 	}
 }
 
+/* The snapshot being unwound (static: main's own frame must stay small for
+ * the copy to reach past it). */
+static uint64_t regs[N_REGS], ips[MAX_IPS];
+static uint8_t stack[STACK_COPY];
+static size_t size;
+
+static void load_snapshot(void)
+{
+	memcpy(regs, snap_regs, sizeof regs);
+	memcpy(stack, snap_stack, snap_size);
+	size = snap_size;
+}
+
+/* Unwinds the last snapshot; checks it reaches the outermost frame through
+ * chain. Leaves the frames in ips and the counters around it in st0/st1. */
+static int unwind_chain(ember_unwinder *u, const char *what, const char *const *chain,
+                        ember_unwinder_stats *st0, ember_unwinder_stats *st1)
+{
+	ember_unwind_reason why;
+	load_snapshot();
+	ember_unwinder_get_stats(u, st0);
+	int n = ember_unwinder_unwind(u, 1, regs, N_REGS, stack, size, ips, MAX_IPS, &why);
+	ember_unwinder_get_stats(u, st1);
+	CHECK(has_chain(ips, n, chain));
+	CHECK_EQ_INT(why, EMBER_UNWIND_N_REASONS);
+	if (!has_chain(ips, n, chain) || why != EMBER_UNWIND_N_REASONS)
+		dump(what, ips, n, why);
+	return n;
+}
+
 int main(void)
 {
 	test_debug_frame_convert();
@@ -369,12 +399,8 @@ int main(void)
 
 	/* 1. the whole chain, through the dlopen'd library, to main and beyond */
 	tu_outer(1);
-	/* static: main's own frame must stay small for the copy to reach past it */
-	static uint64_t regs[N_REGS], full[MAX_IPS], ips[MAX_IPS];
-	static uint8_t stack[STACK_COPY];
-	memcpy(regs, snap_regs, sizeof regs);
-	memcpy(stack, snap_stack, snap_size);
-	size_t size = snap_size;
+	static uint64_t full[MAX_IPS];
+	load_snapshot();
 	ember_unwind_reason why;
 	int n_full = ember_unwinder_unwind(u, 1, regs, N_REGS, stack, size, full, MAX_IPS, &why);
 	static const char *const chain[] = {"tu_capture", "deep_leaf", "deep_mid", "deep_enter",
@@ -481,42 +507,22 @@ int main(void)
 
 	/* 6. a frame without unwind info: crossed by the frame pointer */
 	tu_fp_outer(1);
-	memcpy(regs, snap_regs, sizeof regs);
-	memcpy(stack, snap_stack, snap_size);
-	size = snap_size;
-	ember_unwinder_get_stats(u, &st0);
-	n = ember_unwinder_unwind(u, 1, regs, N_REGS, stack, size, ips, MAX_IPS, &why);
-	ember_unwinder_get_stats(u, &st1);
 	static const char *const fp_chain[] = {"tu_capture", "fp_noinfo_call", "tu_fp_outer",
 	                                       "main", NULL};
-	CHECK(has_chain(ips, n, fp_chain));
-	CHECK_EQ_INT(why, EMBER_UNWIND_N_REASONS);
+	unwind_chain(u, "fp fallback", fp_chain, &st0, &st1);
 	CHECK(st1.fp_steps > st0.fp_steps);
-	if (!has_chain(ips, n, fp_chain) || why != EMBER_UNWIND_N_REASONS)
-		dump("fp fallback", ips, n, why);
 
 	/* 6b. a library whose CFI is only in .debug_frame */
 	tu_df_outer(1);
-	memcpy(regs, snap_regs, sizeof regs);
-	memcpy(stack, snap_stack, snap_size);
-	size = snap_size;
-	ember_unwinder_get_stats(u, &st0);
-	n = ember_unwinder_unwind(u, 1, regs, N_REGS, stack, size, ips, MAX_IPS, &why);
-	ember_unwinder_get_stats(u, &st1);
 	static const char *const df_chain[] = {"tu_capture",  "df_mid", "df_enter",
 	                                       "tu_df_outer", "main",   NULL};
-	CHECK(has_chain(ips, n, df_chain));
-	CHECK_EQ_INT(why, EMBER_UNWIND_N_REASONS);
+	unwind_chain(u, "debug_frame", df_chain, &st0, &st1);
 	CHECK(st1.debug_frame_lookups >= st0.debug_frame_lookups + 2);
 	CHECK_EQ_INT(st1.fp_steps, st0.fp_steps);
-	if (!has_chain(ips, n, df_chain) || why != EMBER_UNWIND_N_REASONS)
-		dump("debug_frame", ips, n, why);
 
 	/* 7. a recursion deeper than the copy: only recursion frames, then STACK_TOO_SMALL */
 	tu_recurse(2000);
-	memcpy(regs, snap_regs, sizeof regs);
-	memcpy(stack, snap_stack, snap_size);
-	size = snap_size;
+	load_snapshot();
 	CHECK_EQ_INT(size, STACK_COPY);
 	n = ember_unwinder_unwind(u, 1, regs, N_REGS, stack, size, ips, MAX_IPS, &why);
 	CHECK_EQ_INT(why, EMBER_UNWIND_STACK_TOO_SMALL);
