@@ -129,8 +129,13 @@ int ember_window_id_parse(const char *id, int64_t *start_ns, int64_t *duration_n
 		goto bad;
 	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59)
 		goto bad;
-	int64_t start = ((ember_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
-			  h * 3600 + mi * 60 + s) * 1000 + ms) * NS_PER_MS;
+	/* start and end must fit int64 nanoseconds (years past 2262 do not;
+	 * found by fuzz_http) */
+	int64_t start_ms = (ember_days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 +
+			    h * 3600 + mi * 60 + s) * 1000 + ms;
+	if (start_ms > INT64_MAX / NS_PER_MS || dur > INT64_MAX / NS_PER_MS - start_ms)
+		goto bad;
+	int64_t start = start_ms * NS_PER_MS;
 	char again[EMBER_WINDOW_ID_MAX];
 	/* The canonical form only: no "10000ms", no Feb 30, no leading junk. */
 	if (ember_window_id_format(start, dur * NS_PER_MS, again, sizeof again) < 0 ||

@@ -13,8 +13,9 @@
 #include <string.h>
 
 #define NS_PER_S 1000000000LL
-/* 9999-12-31T23:59:59Z: the largest time we accept, well inside int64 ns. */
-#define MAX_UNIX_S 253402300799LL
+/* 2262-04-11T23:47:15Z: the last whole second whose nanoseconds (plus any
+ * fraction) fit int64; later times would overflow (found by fuzz_http). */
+#define MAX_UNIX_S 9223372035LL
 
 /* Howard Hinnant's days_from_civil algorithm (public domain arithmetic). */
 int64_t ember_days_from_civil(int64_t y, unsigned m, unsigned d)

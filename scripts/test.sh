@@ -1,7 +1,9 @@
 #!/bin/bash
 # scripts/test.sh — set up and run every ember test: install packages, build,
 # run the suite with `meson test`, then run it again under AddressSanitizer
-# and UndefinedBehaviorSanitizer. The last line is "N passed, N failed".
+# and UndefinedBehaviorSanitizer (LeakSanitizer on), then run every libFuzzer
+# target for EMBER_FUZZ_SECONDS (default 30) each. Each test and each fuzz
+# target counts once. The last line is "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
@@ -31,6 +33,19 @@ run_suite build
 if [ "${EMBER_SKIP_SANITIZE:-0}" != 1 ]; then
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     run_suite build-asan -Db_sanitize=address,undefined -Db_lundef=false
+fi
+if [ "${EMBER_SKIP_FUZZ:-0}" != 1 ]; then
+  # one ok/FAILED line per target; a build failure fails every target
+  fuzzlog=$(mktemp)
+  bash fuzz/run.sh "${EMBER_FUZZ_SECONDS:-30}" >"$fuzzlog" 2>&1
+  grep -E "^fuzz: " "$fuzzlog" || true
+  fuzz_ok=$(grep -cE "^fuzz: [^ ]+ ok" "$fuzzlog")
+  fuzz_fail=$(grep -cE "^fuzz: [^ ]+ FAILED" "$fuzzlog")
+  [ "$fuzz_ok" = 0 ] && [ "$fuzz_fail" = 0 ] && fuzz_fail=1   # nothing ran at all
+  passed=$((passed + fuzz_ok))
+  failed=$((failed + fuzz_fail))
+  [ "$fuzz_fail" = 0 ] || cat "$fuzzlog" >&2
+  rm -f "$fuzzlog"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -9,7 +9,8 @@
  *   - RFC 3339 with Z or a numeric offset, optional fractional seconds:
  *     2026-11-25T01:00:00Z, 2026-11-25T02:00:00.5+01:00
  * Anything else (signs, spaces, missing fields, out-of-range fields, more than
- * 9 fraction digits, years outside 1970..9999) is rejected. Pure functions.
+ * 9 fraction digits, times before 1970 or after 2262-04-11T23:47:15Z, where
+ * int64 nanoseconds end) is rejected. Pure functions.
  */
 #ifndef EMBER_TIMEPARSE_H
 #define EMBER_TIMEPARSE_H

@@ -80,6 +80,16 @@ int main(void)
 	bad("2025-11-25T01:00:00ZZ");
 	bad("1969-12-31T23:59:59Z");
 	bad("../../etc/passwd");
+	/* past the end of int64 nanoseconds: refused, not overflowed (fuzz_http) */
+	CHECK(ok("2262-04-11T23:47:15.999999999Z") == 9223372035999999999LL);
+	CHECK(ok("9223372035") == 9223372035000000000LL);
+	CHECK(ok("9223372035999") == 9223372035999000000LL);
+	bad("2262-04-11T23:47:16Z");
+	bad("9999-12-31T23:59:59Z");
+	bad("9223372036");
+	bad("11111111111");        /* seconds: would overflow */
+	bad("11111111111111");     /* milliseconds: would overflow */
+	bad("9999999999999999");
 	bad("2025-11-25T01:00:00Z\n");
 
 	char buf[40];
