@@ -23,13 +23,16 @@ import sys
 import tempfile
 
 
-def run_tree(argv, stdout=subprocess.DEVNULL):
+def run_tree(argv, stdout=subprocess.DEVNULL, stderr=None):
     """Runs argv; returns (CPU seconds of it and all its waited-for
-    descendants, captured stdout text or None)."""
+    descendants, captured stdout text or None). stderr: a file to send the
+    command's stderr to."""
     out = tempfile.TemporaryFile() if stdout is None else None
     pid = os.fork()
     if pid == 0:
         try:
+            if stderr is not None:
+                os.dup2(stderr.fileno(), 2)
             if out is not None:
                 os.dup2(out.fileno(), 1)
             else:
@@ -61,6 +64,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--freq", type=int, default=999)
+    ap.add_argument("--ember-raw", action="store_true",
+                    help="ember record --raw (no symbolization; for builds without the symbolizer)")
     ap.add_argument("--no-ember", action="store_true",
                     help="measure perf and the unwinder only (before ember record has dwarf mode)")
     args = ap.parse_args()
@@ -77,14 +82,21 @@ def main():
             # ember: record + symbolize in one command
             out = os.path.join(tmp, "ember.pb.gz")
             if not args.no_ember:
-                cpu, text = run_tree([ember, "record", "-F", str(args.freq), "--call-graph",
-                                      "dwarf", "-o", out, "--"] + work, stdout=None)
+                raw = ["--raw"] if args.ember_raw else []
+                with tempfile.TemporaryFile() as err:
+                    cpu, text = run_tree([ember, "record", "-F", str(args.freq), "--call-graph",
+                                          "dwarf"] + raw + ["-o", out, "--"] + work,
+                                         stdout=None, stderr=err)
+                    err.seek(0)
+                    m = re.search(r"ember record: (\d+) samples", err.read().decode())
+                samples["ember"].append(int(m.group(1)) if m else 0)
                 rows["ember"].append(cpu - workload_cpu(text))
             else:
                 rows["ember"].append(float("nan"))
             # perf: record, then report
             data = os.path.join(tmp, "perf.data")
-            cpu_rec, text = run_tree([perf, "record", "-q", "-F", str(args.freq), "-g",
+            # -N: no ~/.debug build-id cache (ember keeps none; perf 6.1 crashed in it here)
+            cpu_rec, text = run_tree([perf, "record", "-q", "-N", "-F", str(args.freq), "-g",
                                       "--call-graph", "dwarf", "-o", data, "--"] + work,
                                      stdout=None)
             cpu_rep, _ = run_tree([perf, "report", "--stdio", "-i", data])
@@ -99,20 +111,25 @@ def main():
         m = {k: statistics.median(v) for k, v in rows.items()}
         print(f"end to end, {args.rounds} rounds, {args.seconds:g} s of split_nofp (2 threads) "
               f"at {args.freq} Hz, profiler CPU seconds (median):")
-        print(f"  ember record --call-graph dwarf (+symbolize): {m['ember']:.3f}")
+        what = "--raw, NOT symbolized" if args.ember_raw else "+symbolize"
+        print(f"  ember record --call-graph dwarf ({what}): {m['ember']:.3f}")
         print(f"  perf record --call-graph dwarf:               {m['perf_record']:.3f}")
         print(f"  perf record + perf report --stdio:            {m['perf_total']:.3f}")
         print(f"  ratio ember / perf total: {m['ember'] / m['perf_total']:.3f}")
-        if samples["perf"]:
-            n = statistics.median(samples["perf"])
-            print(f"  perf samples per run (median): {n:.0f}; perf us/sample: record "
-                  f"{m['perf_record'] / max(n, 1) * 1e6:.1f}, total {m['perf_total'] / max(n, 1) * 1e6:.1f}")
+        n = statistics.median(samples["perf"])
+        print(f"  perf samples per run (median): {n:.0f}; perf us/sample: record "
+              f"{m['perf_record'] / max(n, 1) * 1e6:.1f}, total {m['perf_total'] / max(n, 1) * 1e6:.1f}")
+        if samples["ember"]:
+            e = statistics.median(samples["ember"])
+            print(f"  ember samples per run (median): {e:.0f}; ember us/sample: "
+                  f"{m['ember'] / max(e, 1) * 1e6:.1f}; per-sample ratio ember / perf total: "
+                  f"{(m['ember'] / max(e, 1)) / (m['perf_total'] / max(n, 1)):.3f}")
         # the unwinder alone
         rates = []
         for r in range(args.rounds):
             text = subprocess.run([rate, "-n", "2000", "-r", "20", "--"] + work,
                                   capture_output=True, text=True, check=True).stdout
-            rates.append(text.strip())
+            rates.append(text.strip().splitlines()[-1])
         vals = [float(re.search(r"samples_per_sec_core=([0-9.]+)", t).group(1)) for t in rates]
         med = statistics.median(vals)
         print(f"unwinder alone (bench/unwind_rate, {args.rounds} captures of 2000 samples, "

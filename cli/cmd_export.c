@@ -16,36 +16,36 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: ember export FILE --format pprof|folded|metrics|top [-o FILE] [OPTIONS]\n"
-		"\n"
-		"Converts a profile (raw, gzip or zstd pprof; '-' reads stdin) to:\n"
-		"  pprof    the profile rewritten (gzip pprof; zstd when -o ends in .zst)\n"
-		"  folded   collapsed stacks for flamegraph.pl and speedscope: root first,\n"
-		"           ';'-separated, inline frames expanded, a sample count per line\n"
-		"  metrics  ember_function_self_seconds_total and\n"
-		"           ember_function_cumulative_seconds_total of this one profile,\n"
-		"           Prometheus text format 0.0.4 (--openmetrics: OpenMetrics 1.0.0\n"
-		"           with a profile_id exemplar per series)\n"
-		"  top      a table like `pprof -top`: flat, flat%%, sum%%, cum, cum%%,\n"
-		"           function, binary\n"
-		"\n"
-		"options:\n"
-		"  -f, --format FORMAT         one of pprof, folded, metrics, top (required)\n"
-		"  -o, --output FILE           write FILE (atomically) instead of stdout\n"
-		"  -n, --nodes N               top: show at most N rows (default all)\n"
-		"      --metrics.top N         metrics: series for the top N functions by self\n"
-		"                              time (default 50)\n"
-		"      --metrics.functions RE  metrics: also every function matching the POSIX\n"
-		"                              extended regex RE\n"
-		"      --metrics.max-series N  metrics: at most N series (default 2000); the\n"
-		"                              rest fold into function=\"[other]\"\n"
-		"      --openmetrics           metrics: OpenMetrics 1.0.0 with exemplars, ending\n"
-		"                              in \"# EOF\"\n"
-		"      --profile-id ID         metrics: the exemplars' profile_id (default: the\n"
-		"                              file's base name)\n"
-		"  -h, --help                  this text\n"
-		"\n"
-		"exit status: 0 ok, 1 the profile could not be read or written, 2 usage error\n");
+	        "usage: ember export FILE --format pprof|folded|metrics|top [-o FILE] [OPTIONS]\n"
+	        "\n"
+	        "Converts a profile (raw, gzip or zstd pprof; '-' reads stdin) to:\n"
+	        "  pprof    the profile rewritten (gzip pprof; zstd when -o ends in .zst)\n"
+	        "  folded   collapsed stacks for flamegraph.pl and speedscope: root first,\n"
+	        "           ';'-separated, inline frames expanded, a sample count per line\n"
+	        "  metrics  ember_function_self_seconds_total and\n"
+	        "           ember_function_cumulative_seconds_total of this one profile,\n"
+	        "           Prometheus text format 0.0.4 (--openmetrics: OpenMetrics 1.0.0\n"
+	        "           with a profile_id exemplar per series)\n"
+	        "  top      a table like `pprof -top`: flat, flat%%, sum%%, cum, cum%%,\n"
+	        "           function, binary\n"
+	        "\n"
+	        "options:\n"
+	        "  -f, --format FORMAT         one of pprof, folded, metrics, top (required)\n"
+	        "  -o, --output FILE           write FILE (atomically) instead of stdout\n"
+	        "  -n, --nodes N               top: show at most N rows (default all)\n"
+	        "      --metrics.top N         metrics: series for the top N functions by self\n"
+	        "                              time (default 50)\n"
+	        "      --metrics.functions RE  metrics: also every function matching the POSIX\n"
+	        "                              extended regex RE\n"
+	        "      --metrics.max-series N  metrics: at most N series (default 2000); the\n"
+	        "                              rest fold into function=\"[other]\"\n"
+	        "      --openmetrics           metrics: OpenMetrics 1.0.0 with exemplars, ending\n"
+	        "                              in \"# EOF\"\n"
+	        "      --profile-id ID         metrics: the exemplars' profile_id (default: the\n"
+	        "                              file's base name)\n"
+	        "  -h, --help                  this text\n"
+	        "\n"
+	        "exit status: 0 ok, 1 the profile could not be read or written, 2 usage error\n");
 }
 
 enum { OPT_TOP = 256, OPT_FUNCTIONS, OPT_MAX_SERIES, OPT_OPENMETRICS, OPT_PROFILE_ID };
@@ -59,15 +59,16 @@ static int usage_error(const char *fmt, const char *arg)
 }
 
 static int render_metrics(const ember_profile *p, const ember_metrics_opts *mo, bool om,
-			  const char *profile_id, ember_buf *out, ember_error *err)
+                          const char *profile_id, ember_buf *out, ember_error *err)
 {
 	ember_metrics *m;
 	int rc = ember_metrics_new(&m, mo, err);
 	if (rc < 0)
 		return rc;
-	int64_t ts_ms = (p->time_nanos + p->duration_nanos) / 1000000;
-	if (p->time_nanos <= 0)
-		ts_ms = (int64_t)time(NULL) * 1000;
+	/* the exemplar's time: the profile's end, else now */
+	int64_t end_ns, ts_ms = (int64_t)time(NULL) * 1000;
+	if (p->time_nanos > 0 && !__builtin_add_overflow(p->time_nanos, p->duration_nanos, &end_ns))
+		ts_ms = end_ns / 1000000;
 	ember_expo_format f = om ? EMBER_EXPO_OPENMETRICS : EMBER_EXPO_TEXT;
 	rc = ember_metrics_add_profile(m, p, profile_id, ts_ms, err);
 	if (rc == 0)
@@ -81,19 +82,19 @@ static int render_metrics(const ember_profile *p, const ember_metrics_opts *mo, 
 int cmd_export(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "nodes", required_argument, NULL, 'n' },
-		{ "metrics.top", required_argument, NULL, OPT_TOP },
-		{ "metrics.functions", required_argument, NULL, OPT_FUNCTIONS },
-		{ "metrics.max-series", required_argument, NULL, OPT_MAX_SERIES },
-		{ "openmetrics", no_argument, NULL, OPT_OPENMETRICS },
-		{ "profile-id", required_argument, NULL, OPT_PROFILE_ID },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"format", required_argument, NULL, 'f'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"nodes", required_argument, NULL, 'n'},
+	    {"metrics.top", required_argument, NULL, OPT_TOP},
+	    {"metrics.functions", required_argument, NULL, OPT_FUNCTIONS},
+	    {"metrics.max-series", required_argument, NULL, OPT_MAX_SERIES},
+	    {"openmetrics", no_argument, NULL, OPT_OPENMETRICS},
+	    {"profile-id", required_argument, NULL, OPT_PROFILE_ID},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *format = NULL, *output = "-", *profile_id = NULL;
-	ember_metrics_opts mo = { 0 };
+	ember_metrics_opts mo = {0};
 	uint64_t nodes = 0, v;
 	bool om = false;
 	int c;
@@ -109,12 +110,13 @@ int cmd_export(int argc, char **argv)
 			break;
 		case 'n':
 			if (cli_parse_uint(optarg, 1, 1000000000, &nodes) < 0)
-				return usage_error("bad --nodes '%s': want a positive number", optarg);
+				return usage_error("bad --nodes '%s': want a positive number",
+				                   optarg);
 			break;
 		case OPT_TOP:
 			if (cli_parse_uint(optarg, 1, 1000000, &v) < 0)
 				return usage_error("bad --metrics.top '%s': want a positive number",
-						   optarg);
+				                   optarg);
 			mo.top_n = v;
 			break;
 		case OPT_FUNCTIONS:
@@ -123,8 +125,8 @@ int cmd_export(int argc, char **argv)
 		case OPT_MAX_SERIES:
 			if (cli_parse_uint(optarg, 1, 10000000, &v) < 0)
 				return usage_error(
-					"bad --metrics.max-series '%s': want a positive number",
-					optarg);
+				    "bad --metrics.max-series '%s': want a positive number",
+				    optarg);
 			mo.max_series = v;
 			break;
 		case OPT_OPENMETRICS:
@@ -138,12 +140,12 @@ int cmd_export(int argc, char **argv)
 			return EXIT_OK;
 		default:
 			return usage_error("unknown option or missing value: '%s'",
-					   argv[optind - 1]);
+			                   argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)
-		return usage_error("%s", optind >= argc ? "missing FILE"
-							: "exactly one FILE, please");
+		return usage_error("%s",
+		                   optind >= argc ? "missing FILE" : "exactly one FILE, please");
 	if (!format)
 		return usage_error("%s", "missing --format pprof|folded|metrics|top");
 	enum { PPROF, FOLDED, METRICS, TOP } kind;
@@ -157,10 +159,10 @@ int cmd_export(int argc, char **argv)
 		kind = TOP;
 	else
 		return usage_error("unknown --format '%s': use pprof, folded, metrics or top",
-				   format);
+		                   format);
 	const char *input = argv[optind];
 
-	ember_error err = { 0 };
+	ember_error err = {0};
 	ember_profile *p = NULL;
 	ember_buf out = EMBER_BUF_INIT;
 	char *base = strdup(input);
@@ -175,7 +177,7 @@ int cmd_export(int argc, char **argv)
 			break;
 		case METRICS:
 			rc = render_metrics(p, &mo, om, profile_id ? profile_id : basename(base),
-					    &out, &err);
+			                    &out, &err);
 			break;
 		case TOP:
 			rc = ember_report_top(p, nodes, &out, &err);
@@ -183,7 +185,8 @@ int cmd_export(int argc, char **argv)
 		}
 	}
 	if (rc == 0 && kind != PPROF)
-		rc = ember_write_file_atomic(output, out.data ? out.data : "", out.len, false, &err);
+		rc =
+		    ember_write_file_atomic(output, out.data ? out.data : "", out.len, false, &err);
 	ember_buf_free(&out);
 	ember_profile_free(p);
 	free(base);

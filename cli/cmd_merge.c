@@ -9,30 +9,29 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ember merge FILE... -o FILE\n"
-		"\n"
-		"Merges profiles (raw, gzip or zstd pprof) into one gzip pprof (zstd when the\n"
-		"output name ends in .zst). Mappings are shared by build id (else file name)\n"
-		"and rebased when a binary was loaded at another address; functions and\n"
-		"locations are deduplicated; samples with equal stacks and labels are\n"
-		"summed; the time is the earliest start, the duration spans all inputs.\n"
-		"All inputs must have the same sample types.\n"
-		"\n"
-		"options:\n"
-		"  -o, --output FILE   the merged profile ('-' for stdout; required)\n"
-		"  -h, --help          this text\n"
-		"\n"
-		"exit status: 0 ok, 1 an input could not be read or merged, or the output\n"
-		"not written, 2 usage error\n");
+	fprintf(f, "usage: ember merge FILE... -o FILE\n"
+	           "\n"
+	           "Merges profiles (raw, gzip or zstd pprof) into one gzip pprof (zstd when the\n"
+	           "output name ends in .zst). Mappings are shared by build id (else file name)\n"
+	           "and rebased when a binary was loaded at another address; functions and\n"
+	           "locations are deduplicated; samples with equal stacks and labels are\n"
+	           "summed; the time is the earliest start, the duration spans all inputs.\n"
+	           "All inputs must have the same sample types.\n"
+	           "\n"
+	           "options:\n"
+	           "  -o, --output FILE   the merged profile ('-' for stdout; required)\n"
+	           "  -h, --help          this text\n"
+	           "\n"
+	           "exit status: 0 ok, 1 an input could not be read or merged, or the output\n"
+	           "not written, 2 usage error\n");
 }
 
 int cmd_merge(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"output", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *output = NULL;
 	int c;
@@ -48,18 +47,18 @@ int cmd_merge(int argc, char **argv)
 			return EXIT_OK;
 		default:
 			fprintf(stderr,
-				"ember merge: unknown option or missing value: '%s' (see 'ember "
-				"merge --help')\n",
-				argv[optind - 1]);
+			        "ember merge: unknown option or missing value: '%s' (see 'ember "
+			        "merge --help')\n",
+			        argv[optind - 1]);
 			return EXIT_USAGE;
 		}
 	}
 	if (!output || optind >= argc) {
 		fprintf(stderr, "ember merge: %s (see 'ember merge --help')\n",
-			!output ? "missing -o FILE" : "no input FILE");
+		        !output ? "missing -o FILE" : "no input FILE");
 		return EXIT_USAGE;
 	}
-	ember_error err = { 0 };
+	ember_error err = {0};
 	ember_merger *m = NULL;
 	ember_profile *merged = NULL;
 	int rc = ember_merger_new(&m, &err);

@@ -18,12 +18,6 @@
 #include <sys/wait.h>
 #include <time.h>
 
-/* TEMPORARY until the symbolizer's branch lands its whole API in main: the
- * placeholder defines only ember_symbolizer_new (which fails with ENOSYS
- * before these are reached). Weak references link either way. */
-#pragma weak ember_symbolizer_run
-#pragma weak ember_symbolizer_free
-
 static volatile sig_atomic_t stop_requested;
 
 static void on_signal(int sig)

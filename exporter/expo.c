@@ -18,8 +18,8 @@
 const char *ember_expo_content_type(ember_expo_format f)
 {
 	return f == EMBER_EXPO_OPENMETRICS
-		       ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
-		       : "text/plain; version=0.0.4; charset=utf-8";
+	           ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+	           : "text/plain; version=0.0.4; charset=utf-8";
 }
 
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one
@@ -45,7 +45,7 @@ static size_t utf8_seq(const unsigned char *s)
 	}
 	for (size_t i = 1; i < n; i++) {
 		if ((s[i] & 0xc0) != 0x80)
-			return 0;   /* also stops at the terminating NUL */
+			return 0; /* also stops at the terminating NUL */
 		cp = (cp << 6) | (s[i] & 0x3f);
 	}
 	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
@@ -73,7 +73,7 @@ static void escape(ember_buf *out, const char *value, bool quote)
 	while (*u) {
 		size_t k = utf8_seq(u);
 		if (k == 0) {
-			ember_buf_puts(out, "\xef\xbf\xbd");   /* U+FFFD */
+			ember_buf_puts(out, "\xef\xbf\xbd"); /* U+FFFD */
 			u++;
 		} else if (*u == '\\') {
 			ember_buf_puts(out, "\\\\");
@@ -118,7 +118,7 @@ void ember_expo_value(ember_buf *out, double v)
 /* The name on TYPE/HELP lines: OpenMetrics names the counter family without
  * _total, text 0.0.4 names the sample. */
 static void family_name(ember_buf *out, ember_expo_format f, const char *name,
-			ember_metric_type type)
+                        ember_metric_type type)
 {
 	ember_buf_puts(out, name);
 	if (type == EMBER_COUNTER && f == EMBER_EXPO_TEXT)
@@ -126,7 +126,7 @@ static void family_name(ember_buf *out, ember_expo_format f, const char *name,
 }
 
 void ember_expo_family(ember_buf *out, ember_expo_format f, const char *name,
-		       ember_metric_type type, const char *help)
+                       ember_metric_type type, const char *help)
 {
 	if (help) {
 		ember_buf_puts(out, "# HELP ");
@@ -141,9 +141,9 @@ void ember_expo_family(ember_buf *out, ember_expo_format f, const char *name,
 }
 
 void ember_expo_sample_exemplar(ember_buf *out, ember_expo_format f, const char *name,
-				ember_metric_type type, const char *labels, double value,
-				const char *exemplar_labels, double exemplar_value,
-				double exemplar_timestamp)
+                                ember_metric_type type, const char *labels, double value,
+                                const char *exemplar_labels, double exemplar_value,
+                                double exemplar_timestamp)
 {
 	ember_buf_puts(out, name);
 	if (type == EMBER_COUNTER)
@@ -166,7 +166,7 @@ void ember_expo_sample_exemplar(ember_buf *out, ember_expo_format f, const char 
 }
 
 void ember_expo_sample(ember_buf *out, ember_expo_format f, const char *name,
-		       ember_metric_type type, const char *labels, double value)
+                       ember_metric_type type, const char *labels, double value)
 {
 	ember_expo_sample_exemplar(out, f, name, type, labels, value, NULL, 0, 0);
 }

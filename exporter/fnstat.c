@@ -58,7 +58,8 @@ static long lookup(fnstat *fs, const char *comm, const char *binary, const char 
 		h = (h + 1) & fs->mask;
 	}
 	if (fs->n_entries >= UINT32_MAX - 1 ||
-	    !exporter_grow((void **)&fs->entries, &fs->cap_entries, fs->n_entries + 1, sizeof *fs->entries))
+	    !exporter_grow((void **)&fs->entries, &fs->cap_entries, fs->n_entries + 1,
+	                   sizeof *fs->entries))
 		return -1;
 	size_t lc = strlen(comm) + 1, lb = strlen(binary) + 1, lf = strlen(function) + 1;
 	char *s = malloc(lc + lb + lf);
@@ -68,14 +69,14 @@ static long lookup(fnstat *fs, const char *comm, const char *binary, const char 
 	memcpy(s + lc, binary, lb);
 	memcpy(s + lc + lb, function, lf);
 	fnstat_entry *e = &fs->entries[fs->n_entries];
-	*e = (fnstat_entry){ .comm = s, .binary = s + lc, .function = s + lc + lb,
-			     .last_sample = SIZE_MAX };
+	*e = (fnstat_entry){
+	    .comm = s, .binary = s + lc, .function = s + lc + lb, .last_sample = SIZE_MAX};
 	fs->slots[h] = (uint32_t)(fs->n_entries + 1);
 	return (long)fs->n_entries++;
 }
 
 int fnstat_build(fnstat *fs, const ember_profile *p, const frame_weight *w, bool by_comm,
-		 ember_error *err)
+                 ember_error *err)
 {
 	memset(fs, 0, sizeof *fs);
 	fs->sample_start = calloc(p->n_samples + 1, sizeof *fs->sample_start);
@@ -101,15 +102,15 @@ int fnstat_build(fnstat *fs, const ember_profile *p, const frame_weight *w, bool
 			for (size_t fi = 0; fi < frame_count(l); fi++) {
 				long e = lookup(fs, comm, bin, frame_function(p, l, fi, buf));
 				if (e < 0 || !exporter_grow((void **)&fs->frames, &fs->cap_frames,
-						   fs->n_frames + 1, sizeof *fs->frames))
+				                            fs->n_frames + 1, sizeof *fs->frames))
 					goto oom;
 				fs->frames[fs->n_frames++] = (uint32_t)e;
 				fnstat_entry *ent = &fs->entries[e];
 				if (li == 0 && fi == 0)
-					ent->self += v;
+					ent->self = frame_sat_add(ent->self, v);
 				if (ent->last_sample != si) {
 					ent->last_sample = si;
-					ent->cum += v;
+					ent->cum = frame_sat_add(ent->cum, v);
 				}
 			}
 		}

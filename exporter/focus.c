@@ -14,7 +14,7 @@
 #include <stdlib.h>
 
 int ember_profile_focus(const ember_profile *src, const char *regex, ember_profile **out,
-			ember_error *err)
+                        ember_error *err)
 {
 	regex_t re;
 	int rc = regcomp(&re, regex, REG_EXTENDED | REG_NOSUB);
@@ -22,8 +22,8 @@ int ember_profile_focus(const ember_profile *src, const char *regex, ember_profi
 		char why[128];
 		regerror(rc, &re, why, sizeof why);
 		return ember_errorf(err, EINVAL,
-				    "focus: bad function regex '%s': %s (POSIX extended syntax)",
-				    regex, why);
+		                    "focus: bad function regex '%s': %s (POSIX extended syntax)",
+		                    regex, why);
 	}
 	/* per function: 0 unknown, 1 matches, 2 does not */
 	unsigned char *match = calloc(src->n_functions + 1, 1);
@@ -43,8 +43,8 @@ int ember_profile_focus(const ember_profile *src, const char *regex, ember_profi
 			for (size_t k = 0; k < l->n_lines && !hit; k++) {
 				uint64_t f = l->lines[k].function_id;
 				if (!match[f]) {
-					const char *name =
-						ember_profile_str(src, ember_profile_function(src, f)->name);
+					const char *name = ember_profile_str(
+					    src, ember_profile_function(src, f)->name);
 					match[f] = regexec(&re, name, 0, NULL, 0) == 0 ? 1 : 2;
 				}
 				hit = match[f] == 1;

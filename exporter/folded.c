@@ -81,7 +81,7 @@ int ember_report_folded(const ember_profile *p, ember_buf *out, ember_error *err
 		int64_t count = 0;
 		size_t j = i;
 		for (; j < n && strcmp(lines[j].stack, lines[i].stack) == 0; j++)
-			count += lines[j].count;
+			count = frame_sat_add(count, lines[j].count);
 		ember_buf_printf(out, "%s %lld\n", lines[i].stack, (long long)count);
 		i = j;
 	}

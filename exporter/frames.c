@@ -34,7 +34,7 @@ const char *frame_binary(const ember_profile *p, const ember_location *l)
 }
 
 const char *frame_function(const ember_profile *p, const ember_location *l, size_t i,
-			   char buf[FRAME_NAME_MAX])
+                           char buf[FRAME_NAME_MAX])
 {
 	if (i < l->n_lines) {
 		const ember_function *fn = ember_profile_function(p, l->lines[i].function_id);
@@ -54,7 +54,7 @@ const char *frame_function(const ember_profile *p, const ember_location *l, size
 	uint64_t off = l->address - m->memory_start + m->file_offset;
 	/* a binary name is at most ~255 bytes (a file name); cut it if not */
 	snprintf(buf, FRAME_NAME_MAX, "%.*s+0x%" PRIx64, FRAME_NAME_MAX - 24, frame_binary(p, l),
-		 off);
+	         off);
 	return buf;
 }
 
@@ -71,18 +71,18 @@ int frame_weight_cpu(const ember_profile *p, frame_weight *w, ember_error *err)
 {
 	int i = find_type(p, "cpu", "nanoseconds");
 	if (i >= 0) {
-		*w = (frame_weight){ i, 1, true };
+		*w = (frame_weight){i, 1, true};
 		return 0;
 	}
 	i = find_type(p, "samples", NULL);
 	if (i >= 0 && p->period > 0 &&
 	    strcmp(ember_profile_str(p, p->period_type.unit), "nanoseconds") == 0) {
-		*w = (frame_weight){ i, p->period, true };
+		*w = (frame_weight){i, p->period, true};
 		return 0;
 	}
 	return ember_errorf(err, EINVAL,
-			    "profile has no cpu/nanoseconds values and no samples with a "
-			    "period in nanoseconds: not a CPU profile");
+	                    "profile has no cpu/nanoseconds values and no samples with a "
+	                    "period in nanoseconds: not a CPU profile");
 }
 
 int frame_weight_report(const ember_profile *p, frame_weight *w, ember_error *err)
@@ -94,6 +94,6 @@ int frame_weight_report(const ember_profile *p, frame_weight *w, ember_error *er
 		i = 0;
 	if (i < 0)
 		return ember_errorf(err, EINVAL, "profile has no sample types");
-	*w = (frame_weight){ i, 1, false };
+	*w = (frame_weight){i, 1, false};
 	return 0;
 }

@@ -32,13 +32,13 @@ const char *frame_binary(const ember_profile *p, const ember_location *l);
  * offset (address - memory_start + file_offset, stable across ASLR), or
  * "0xADDRESS" without a mapping. Returns a string in p or in buf. */
 const char *frame_function(const ember_profile *p, const ember_location *l, size_t i,
-			   char buf[FRAME_NAME_MAX]);
+                           char buf[FRAME_NAME_MAX]);
 
 /* How a sample's value is weighed: values[index] * multiplier. */
 typedef struct frame_weight {
 	int index;
 	int64_t multiplier;
-	bool cpu_ns;   /* the weight is CPU nanoseconds (else a sample count) */
+	bool cpu_ns; /* the weight is CPU nanoseconds (else a sample count) */
 } frame_weight;
 
 /* CPU nanoseconds: the cpu/nanoseconds value, else samples x period.
@@ -47,35 +47,48 @@ int frame_weight_cpu(const ember_profile *p, frame_weight *w, ember_error *err);
 /* CPU nanoseconds when the profile has them, else the sample count (reports). */
 int frame_weight_report(const ember_profile *p, frame_weight *w, ember_error *err);
 
+/* a + b, saturating: a hostile file's values must not overflow (UB). */
+static inline int64_t frame_sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+/* A sample's weight: never negative (CPU time cannot be), saturating. */
 static inline int64_t frame_weigh(const frame_weight *w, const ember_sample *s)
 {
-	return s->values[w->index] * w->multiplier;
+	int64_t v = s->values[w->index], r;
+	if (v <= 0 || w->multiplier <= 0)
+		return 0;
+	return __builtin_mul_overflow(v, w->multiplier, &r) ? INT64_MAX : r;
 }
 
 /* Per-function flat ("self") and cumulative totals of one profile. Keys are
  * (comm, binary, function), comm "" when not split by comm. */
 typedef struct fnstat_entry {
-	const char *comm, *binary, *function;   /* owned by the table */
+	const char *comm, *binary, *function; /* owned by the table */
 	int64_t self, cum;
-	size_t last_sample;   /* private: cumulative counts once per sample */
+	size_t last_sample; /* private: cumulative counts once per sample */
 } fnstat_entry;
 
 typedef struct fnstat {
 	fnstat_entry *entries;
 	size_t n_entries, cap_entries;
-	uint32_t *slots;   /* open addressing: entry index + 1, 0 empty */
+	uint32_t *slots; /* open addressing: entry index + 1, 0 empty */
 	size_t mask;
 	/* each sample's frames as entry indices, leaf first:
 	 * frames[sample_start[i] .. sample_start[i + 1]) */
 	uint32_t *frames;
 	size_t n_frames, cap_frames;
 	size_t *sample_start;
-	int64_t *sample_value;   /* each sample's weight */
+	int64_t *sample_value; /* each sample's weight */
 } fnstat;
 
 /* Aggregates p weighed by w; by_comm splits keys by the "comm" label. */
 int fnstat_build(fnstat *fs, const ember_profile *p, const frame_weight *w, bool by_comm,
-		 ember_error *err);
+                 ember_error *err);
 void fnstat_free(fnstat *fs);
 /* Entry indices ranked by self desc, then cumulative desc, then by name
  * (function, binary, comm): deterministic. Caller frees; NULL on ENOMEM. */

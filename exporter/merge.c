@@ -28,7 +28,7 @@
 
 /* A hash table from a key of 64-bit words to a value. */
 typedef struct wentry {
-	size_t off, len;   /* key = words[off .. off + len) */
+	size_t off, len; /* key = words[off .. off + len) */
 	uint64_t value;
 } wentry;
 
@@ -37,7 +37,7 @@ typedef struct wtab {
 	size_t n_words, cap_words;
 	wentry *e;
 	size_t n, cap;
-	uint32_t *slots;   /* entry index + 1, 0 empty */
+	uint32_t *slots; /* entry index + 1, 0 empty */
 	size_t mask;
 } wtab;
 
@@ -86,12 +86,13 @@ static bool wtab_put(wtab *t, const uint64_t *k, size_t n, uint64_t value)
 	if ((!t->slots || (t->n + 1) * 2 > t->mask + 1) &&
 	    !wtab_rehash(t, t->slots ? (t->mask + 1) * 2 : 256))
 		return false;
-	if (!exporter_grow((void **)&t->words, &t->cap_words, t->n_words + n + 1, sizeof *t->words) ||
+	if (!exporter_grow((void **)&t->words, &t->cap_words, t->n_words + n + 1,
+	                   sizeof *t->words) ||
 	    !exporter_grow((void **)&t->e, &t->cap, t->n + 1, sizeof *t->e))
 		return false;
 	if (n)
 		memcpy(&t->words[t->n_words], k, n * sizeof *k);
-	t->e[t->n] = (wentry){ t->n_words, n, value };
+	t->e[t->n] = (wentry){t->n_words, n, value};
 	t->n_words += n;
 	size_t h = (size_t)whash(k, n) & t->mask;
 	while (t->slots[h])
@@ -110,11 +111,11 @@ static void wtab_free(wtab *t)
 struct ember_merger {
 	ember_profile *out;
 	bool started;
-	int64_t start, end;   /* ns; start 0 while no input had a time */
+	int64_t start, end; /* ns; start 0 while no input had a time */
 	wtab mappings, locations, samples;
-	uint64_t *key;    /* scratch: a sample's key */
+	uint64_t *key; /* scratch: a sample's key */
 	size_t cap_key;
-	uint64_t *lkey;   /* scratch: a location's key (built while key is in use) */
+	uint64_t *lkey; /* scratch: a location's key (built while key is in use) */
 	size_t cap_lkey;
 };
 
@@ -146,11 +147,11 @@ void ember_merger_free(ember_merger *m)
 typedef struct xlat {
 	ember_merger *m;
 	const ember_profile *src;
-	int64_t *str;       /* src string index -> out, -1 unknown */
-	uint64_t *map;      /* src mapping id - 1 -> out id, 0 unknown */
-	uint64_t *delta;    /* address rebase per src mapping */
-	uint64_t *fn;       /* src function id - 1 -> out id */
-	uint64_t *loc;      /* src location id - 1 -> out id */
+	int64_t *str;    /* src string index -> out, -1 unknown */
+	uint64_t *map;   /* src mapping id - 1 -> out id, 0 unknown */
+	uint64_t *delta; /* address rebase per src mapping */
+	uint64_t *fn;    /* src function id - 1 -> out id */
+	uint64_t *loc;   /* src location id - 1 -> out id */
 } xlat;
 
 static int64_t x_str(xlat *x, int64_t i)
@@ -179,8 +180,8 @@ static uint64_t x_mapping(xlat *x, uint64_t id)
 	if (bid < 0 || fname < 0)
 		return 0;
 	bool jit = is_jit(ember_profile_str(x->src, sm->filename));
-	uint64_t k[4] = { bid ? 1 : 2, (uint64_t)(bid ? bid : fname), sm->file_offset,
-			  jit ? sm->memory_start : 0 };
+	uint64_t k[4] = {bid ? 1 : 2, (uint64_t)(bid ? bid : fname), sm->file_offset,
+	                 jit ? sm->memory_start : 0};
 	wentry *e = wtab_find(&x->m->mappings, k, 4);
 	if (e) {
 		ember_mapping *om = ember_profile_mapping(out, e->value);
@@ -211,13 +212,12 @@ static uint64_t x_function(xlat *x, uint64_t id)
 		return x->fn[id - 1];
 	const ember_function *f = ember_profile_function(x->src, id);
 	int64_t name = x_str(x, f->name), sys = x_str(x, f->system_name),
-		file = x_str(x, f->filename);
+	        file = x_str(x, f->filename);
 	if (name < 0 || sys < 0 || file < 0)
 		return 0;
 	return x->fn[id - 1] =
-		       ember_profile_intern_function(x->m->out, name, sys, file, f->start_line);
+	           ember_profile_intern_function(x->m->out, name, sys, file, f->start_line);
 }
-
 
 static uint64_t x_location(xlat *x, uint64_t id)
 {
@@ -257,7 +257,7 @@ static uint64_t x_location(xlat *x, uint64_t id)
 	ol->is_folded = sl->is_folded;
 	for (size_t i = 0; i < sl->n_lines; i++) {
 		if (ember_profile_location_add_line(m->out, oid, m->lkey[4 + 3 * i],
-						    sl->lines[i].line) < 0)
+		                                    sl->lines[i].line) < 0)
 			return 0;
 		ol->lines[i].column = sl->lines[i].column;
 	}
@@ -299,8 +299,8 @@ static int x_sample(xlat *x, const ember_sample *s)
 	}
 	for (size_t i = 0; i < s->n_labels; i++) {
 		const ember_label *sl = &s->labels[i];
-		labels[i] = (ember_label){ x_str(x, sl->key), x_str(x, sl->str), sl->num,
-					   x_str(x, sl->num_unit) };
+		labels[i] = (ember_label){x_str(x, sl->key), x_str(x, sl->str), sl->num,
+		                          x_str(x, sl->num_unit)};
 		if (labels[i].key < 0 || labels[i].str < 0 || labels[i].num_unit < 0)
 			goto out;
 	}
@@ -317,13 +317,14 @@ static int x_sample(xlat *x, const ember_sample *s)
 	if (e) {
 		ember_sample *os = &out->samples[e->value];
 		for (size_t i = 0; i < out->n_sample_types; i++)
-			os->values[i] += s->values[i];
+			if (__builtin_add_overflow(os->values[i], s->values[i], &os->values[i]))
+				os->values[i] = s->values[i] > 0 ? INT64_MAX : INT64_MIN;
 		rc = 0;
 		goto out;
 	}
 	/* key[1 .. 1 + n_locations) is the translated stack */
 	if (ember_profile_add_sample(out, &m->key[1], s->n_locations, s->values, labels,
-				     s->n_labels) < 0 ||
+	                             s->n_labels) < 0 ||
 	    !wtab_put(&m->samples, m->key, n, out->n_samples - 1))
 		goto out;
 	rc = 0;
@@ -345,25 +346,25 @@ static int check_kind(const ember_merger *m, const ember_profile *src, ember_err
 	char a[128], b[128];
 	if (src->n_sample_types != out->n_sample_types)
 		return ember_errorf(err, EINVAL,
-				    "merge: a profile has %zu sample types where the first has "
-				    "%zu: only profiles of one kind can be merged",
-				    src->n_sample_types, out->n_sample_types);
+		                    "merge: a profile has %zu sample types where the first has "
+		                    "%zu: only profiles of one kind can be merged",
+		                    src->n_sample_types, out->n_sample_types);
 	for (size_t i = 0; i < src->n_sample_types; i++) {
 		type_str(src, src->sample_types[i], a, sizeof a);
 		type_str(out, out->sample_types[i], b, sizeof b);
 		if (strcmp(a, b) != 0)
 			return ember_errorf(err, EINVAL,
-					    "merge: sample type %zu is %s where the first profile "
-					    "has %s: only profiles of one kind can be merged",
-					    i, a, b);
+			                    "merge: sample type %zu is %s where the first profile "
+			                    "has %s: only profiles of one kind can be merged",
+			                    i, a, b);
 	}
 	type_str(src, src->period_type, a, sizeof a);
 	type_str(out, out->period_type, b, sizeof b);
 	if (strcmp(a, b) != 0)
 		return ember_errorf(err, EINVAL,
-				    "merge: period type is %s where the first profile has %s: "
-				    "only profiles of one kind can be merged",
-				    a, b);
+		                    "merge: period type is %s where the first profile has %s: "
+		                    "only profiles of one kind can be merged",
+		                    a, b);
 	return 0;
 }
 
@@ -373,11 +374,11 @@ static int first_profile(ember_merger *m, const ember_profile *src, xlat *x)
 	for (size_t i = 0; i < src->n_sample_types; i++) {
 		const ember_value_type *t = &src->sample_types[i];
 		if (ember_profile_add_sample_type(out, ember_profile_str(src, t->type),
-						  ember_profile_str(src, t->unit)) < 0)
+		                                  ember_profile_str(src, t->unit)) < 0)
 			return -ENOMEM;
 	}
 	if (ember_profile_set_period_type(out, ember_profile_str(src, src->period_type.type),
-					  ember_profile_str(src, src->period_type.unit)) < 0)
+	                                  ember_profile_str(src, src->period_type.unit)) < 0)
 		return -ENOMEM;
 	out->period = src->period;
 	out->drop_frames = x_str(x, src->drop_frames);
@@ -414,13 +415,17 @@ static void add_time(ember_merger *m, const ember_profile *src)
 {
 	if (!src->time_nanos)
 		return;
-	int64_t end = src->time_nanos + (src->duration_nanos > 0 ? src->duration_nanos : 0);
+	int64_t end;
+	if (__builtin_add_overflow(src->time_nanos,
+	                           src->duration_nanos > 0 ? src->duration_nanos : 0, &end))
+		end = INT64_MAX;
 	if (!m->start || src->time_nanos < m->start)
 		m->start = src->time_nanos;
 	if (end > m->end)
 		m->end = end;
 	m->out->time_nanos = m->start;
-	m->out->duration_nanos = m->end - m->start;
+	if (__builtin_sub_overflow(m->end, m->start, &m->out->duration_nanos))
+		m->out->duration_nanos = INT64_MAX;
 }
 
 int ember_merger_add(ember_merger *m, const ember_profile *src, ember_error *err)
@@ -430,7 +435,7 @@ int ember_merger_add(ember_merger *m, const ember_profile *src, ember_error *err
 		if (rc < 0)
 			return rc;
 	}
-	xlat x = { .m = m, .src = src };
+	xlat x = {.m = m, .src = src};
 	x.str = malloc(src->n_strings * sizeof *x.str);
 	x.map = calloc(src->n_mappings + 1, sizeof *x.map);
 	x.delta = calloc(src->n_mappings + 1, sizeof *x.delta);
@@ -463,7 +468,7 @@ out:
 int ember_merger_result(ember_merger *m, ember_profile **out, ember_error *err)
 {
 	char msg[256];
-	if (ember_profile_check(m->out, msg, sizeof msg) < 0)   /* a bug here, not bad input */
+	if (ember_profile_check(m->out, msg, sizeof msg) < 0) /* a bug here, not bad input */
 		return ember_errorf(err, EIO, "merge: produced an invalid profile: %s", msg);
 	ember_profile *p = ember_profile_clone(m->out);
 	if (!p)

@@ -40,14 +40,14 @@
 #define EXEMPLAR_MAX_CODEPOINTS 128
 
 typedef struct exemplar {
-	char *labels;   /* escaped `profile_id="..."`, NULL for none */
-	int64_t ns;     /* what that profile added */
+	char *labels; /* escaped `profile_id="..."`, NULL for none */
+	int64_t ns;   /* what that profile added */
 	int64_t ts_ms;
 } exemplar;
 
 typedef struct series {
-	char *comm, *binary, *function;   /* the full key (one allocation at comm) */
-	char *labels;                     /* escaped, shortened label set */
+	char *comm, *binary, *function; /* the full key (one allocation at comm) */
+	char *labels;                   /* escaped, shortened label set */
 	int64_t self_ns, cum_ns;
 	exemplar self_ex, cum_ex;
 	/* scratch of one add_profile */
@@ -68,10 +68,10 @@ struct ember_metrics {
 	regex_t regex;
 	series *s;
 	size_t n, cap;
-	sindex by_key;      /* (comm, binary, function) */
-	sindex by_labels;   /* rendered labels: no two series render alike */
+	sindex by_key;    /* (comm, binary, function) */
+	sindex by_labels; /* rendered labels: no two series render alike */
 	uint64_t dropped;
-	size_t *order;     /* render order (by labels), NULL when stale */
+	size_t *order; /* render order (by labels), NULL when stale */
 };
 
 static uint64_t key_hash(const char *comm, const char *binary, const char *function)
@@ -112,7 +112,7 @@ static bool index_grow(ember_metrics *m, sindex *ix, bool by_labels)
 }
 
 static long find_key(const ember_metrics *m, const char *comm, const char *binary,
-		     const char *function)
+                     const char *function)
 {
 	if (!m->by_key.slots)
 		return -1;
@@ -158,7 +158,7 @@ static void put_label(ember_buf *b, const char *name, const char *value, unsigne
 	} else {
 		size_t cut = len <= LABEL_MAX ? len : LABEL_MAX - 17;
 		while (cut > 0 && ((unsigned char)value[cut] & 0xc0) == 0x80)
-			cut--;   /* never split a UTF-8 sequence */
+			cut--; /* never split a UTF-8 sequence */
 		char *head = strndup(value, cut);
 		if (!head) {
 			b->oom = true;
@@ -168,7 +168,7 @@ static void put_label(ember_buf *b, const char *name, const char *value, unsigne
 		free(head);
 		if (len > LABEL_MAX)
 			ember_buf_printf(b, "~%016llx",
-					 (unsigned long long)ember_hash_bytes(value, len, 0x44));
+			                 (unsigned long long)ember_hash_bytes(value, len, 0x44));
 		if (suffix)
 			ember_buf_printf(b, "~%u", suffix);
 	}
@@ -176,7 +176,7 @@ static void put_label(ember_buf *b, const char *name, const char *value, unsigne
 }
 
 static char *render_labels(const char *comm, const char *binary, const char *function,
-			   unsigned suffix)
+                           unsigned suffix)
 {
 	ember_buf b = EMBER_BUF_INIT;
 	put_label(&b, "comm", comm, 0);
@@ -192,8 +192,7 @@ static char *render_labels(const char *comm, const char *binary, const char *fun
 }
 
 /* Index of a new series for the key; -1 on ENOMEM. */
-static long series_add(ember_metrics *m, const char *comm, const char *binary,
-		       const char *function)
+static long series_add(ember_metrics *m, const char *comm, const char *binary, const char *function)
 {
 	assert(find_key(m, comm, binary, function) < 0);
 	if (!index_grow(m, &m->by_key, false) || !index_grow(m, &m->by_labels, true))
@@ -224,8 +223,11 @@ static long series_add(ember_metrics *m, const char *comm, const char *binary,
 	memcpy(key + lc, binary, lb);
 	memcpy(key + lc + lb, function, lf);
 	series *s = &m->s[m->n];
-	*s = (series){ .comm = key, .binary = key + lc, .function = key + lc + lb,
-		       .labels = labels, .last_sample = SIZE_MAX };
+	*s = (series){.comm = key,
+	              .binary = key + lc,
+	              .function = key + lc + lb,
+	              .labels = labels,
+	              .last_sample = SIZE_MAX};
 	index_put(&m->by_key, series_hash(s, false), m->n);
 	index_put(&m->by_labels, series_hash(s, true), m->n);
 	free(m->order);
@@ -233,8 +235,7 @@ static long series_add(ember_metrics *m, const char *comm, const char *binary,
 	return (long)m->n++;
 }
 
-static long series_get(ember_metrics *m, const char *comm, const char *binary,
-		       const char *function)
+static long series_get(ember_metrics *m, const char *comm, const char *binary, const char *function)
 {
 	long i = find_key(m, comm, binary, function);
 	return i >= 0 ? i : series_add(m, comm, binary, function);
@@ -254,9 +255,9 @@ int ember_metrics_new(ember_metrics **out, const ember_metrics_opts *opts, ember
 			regerror(rc, &m->regex, why, sizeof why);
 			free(m);
 			return ember_errorf(err, EINVAL,
-					    "metrics: bad function regex '%s': %s (POSIX extended "
-					    "syntax)",
-					    opts->functions_regex, why);
+			                    "metrics: bad function regex '%s': %s (POSIX extended "
+			                    "syntax)",
+			                    opts->functions_regex, why);
 		}
 		m->has_regex = true;
 	}
@@ -300,7 +301,7 @@ static int assign(ember_metrics *m, const fnstat *fs, long *target)
 			continue;
 		}
 		bool wanted = r < m->top_n ||
-			      (m->has_regex && regexec(&m->regex, e->function, 0, NULL, 0) == 0);
+		              (m->has_regex && regexec(&m->regex, e->function, 0, NULL, 0) == 0);
 		if (t < 0 && wanted && m->n < m->max_series)
 			t = series_add(m, e->comm, e->binary, e->function);
 		if (t < 0) {
@@ -325,9 +326,8 @@ static void exemplar_set(exemplar *ex, const char *profile_id, int64_t ns, int64
 {
 	free(ex->labels);
 	ex->labels = NULL;
-	if (!profile_id ||
-	    ember_expo_codepoints("profile_id") + ember_expo_codepoints(profile_id) >
-		    EXEMPLAR_MAX_CODEPOINTS)
+	if (!profile_id || ember_expo_codepoints("profile_id") + ember_expo_codepoints(profile_id) >
+	                       EXEMPLAR_MAX_CODEPOINTS)
 		return;
 	ember_buf b = EMBER_BUF_INIT;
 	ember_buf_puts(&b, "profile_id=\"");
@@ -343,7 +343,7 @@ static void exemplar_set(exemplar *ex, const char *profile_id, int64_t ns, int64
 }
 
 int ember_metrics_add_profile(ember_metrics *m, const ember_profile *p, const char *profile_id,
-			      int64_t timestamp_ms, ember_error *err)
+                              int64_t timestamp_ms, ember_error *err)
 {
 	frame_weight w;
 	int rc = frame_weight_cpu(p, &w, err);
@@ -373,10 +373,10 @@ int ember_metrics_add_profile(ember_metrics *m, const ember_profile *p, const ch
 					continue;
 				series *s = &m->s[t];
 				if (k == fs.sample_start[si])
-					s->add_self += v;
+					s->add_self = frame_sat_add(s->add_self, v);
 				if (s->last_sample != si) {
 					s->last_sample = si;
-					s->add_cum += v;
+					s->add_cum = frame_sat_add(s->add_cum, v);
 				}
 			}
 		}
@@ -384,11 +384,11 @@ int ember_metrics_add_profile(ember_metrics *m, const ember_profile *p, const ch
 			series *s = &m->s[i];
 			/* counters never go down, whatever a file's values say */
 			if (s->add_self > 0) {
-				s->self_ns += s->add_self;
+				s->self_ns = frame_sat_add(s->self_ns, s->add_self);
 				exemplar_set(&s->self_ex, profile_id, s->add_self, timestamp_ms);
 			}
 			if (s->add_cum > 0) {
-				s->cum_ns += s->add_cum;
+				s->cum_ns = frame_sat_add(s->cum_ns, s->add_cum);
 				exemplar_set(&s->cum_ex, profile_id, s->add_cum, timestamp_ms);
 			}
 		}
@@ -411,21 +411,21 @@ static void render_family(ember_metrics *m, ember_expo_format f, ember_buf *out,
 {
 	const char *name = self ? SELF_FAMILY : CUM_FAMILY;
 	ember_expo_family(out, f, name, EMBER_COUNTER,
-			  self ? "CPU seconds spent in the function itself (it was the leaf of "
-				 "the sampled stack)"
-			       : "CPU seconds with the function anywhere on the sampled stack "
-				 "(once per sample)");
+	                  self ? "CPU seconds spent in the function itself (it was the leaf of "
+	                         "the sampled stack)"
+	                       : "CPU seconds with the function anywhere on the sampled stack "
+	                         "(once per sample)");
 	for (size_t i = 0; i < m->n; i++) {
 		const series *s = &m->s[m->order[i]];
 		const exemplar *ex = self ? &s->self_ex : &s->cum_ex;
 		ember_expo_sample_exemplar(out, f, name, EMBER_COUNTER, s->labels,
-					   (double)(self ? s->self_ns : s->cum_ns) / 1e9, ex->labels,
-					   (double)ex->ns / 1e9, (double)ex->ts_ms / 1e3);
+		                           (double)(self ? s->self_ns : s->cum_ns) / 1e9,
+		                           ex->labels, (double)ex->ns / 1e9,
+		                           (double)ex->ts_ms / 1e3);
 	}
 }
 
-int ember_metrics_render(ember_metrics *m, ember_expo_format f, ember_buf *out,
-			 ember_error *err)
+int ember_metrics_render(ember_metrics *m, ember_expo_format f, ember_buf *out, ember_error *err)
 {
 	pthread_mutex_lock(&m->mu);
 	if (!m->order && m->n) {

@@ -55,11 +55,11 @@ int ember_report_top(const ember_profile *p, size_t max_rows, ember_buf *out, em
 	}
 	int64_t total = 0;
 	for (size_t i = 0; i < p->n_samples; i++)
-		total += fs.sample_value[i];
+		total = frame_sat_add(total, fs.sample_value[i]);
 	size_t shown = max_rows && max_rows < fs.n_entries ? max_rows : fs.n_entries;
 	int64_t shown_flat = 0;
 	for (size_t i = 0; i < shown; i++)
-		shown_flat += fs.entries[rows[i]].self;
+		shown_flat = frame_sat_add(shown_flat, fs.entries[rows[i]].self);
 
 	ember_buf_puts(out, "Showing nodes accounting for ");
 	put_value(out, &w, shown_flat, 0);
@@ -69,11 +69,11 @@ int ember_report_top(const ember_profile *p, size_t max_rows, ember_buf *out, em
 	if (shown < fs.n_entries)
 		ember_buf_printf(out, "Dropped %zu nodes\n", fs.n_entries - shown);
 	ember_buf_printf(out, "%10s %7s %7s %10s %7s  %s  %s\n", "flat", "flat%", "sum%", "cum",
-			 "cum%", "function", "binary");
+	                 "cum%", "function", "binary");
 	int64_t sum = 0;
 	for (size_t i = 0; i < shown; i++) {
 		const fnstat_entry *e = &fs.entries[rows[i]];
-		sum += e->self;
+		sum = frame_sat_add(sum, e->self);
 		put_value(out, &w, e->self, 10);
 		ember_buf_printf(out, " %6.2f%% %6.2f%% ", pct(e->self, total), pct(sum, total));
 		put_value(out, &w, e->cum, 10);

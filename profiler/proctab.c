@@ -426,6 +426,29 @@ void proctab_on_comm(proctab *pt, const perf_comm *c)
 	}
 }
 
+/* Gives child what it inherits from parent: the name (when it has none) and
+ * the parent's mappings where it has none of its own. */
+static void inherit_from(proctab *pt, uint32_t child, uint32_t parent, const char *fallback)
+{
+	proc *c = &pt->procs[child];
+	c->seeded = true;
+	if (parent == PROCTAB_NONE) {
+		if (!c->comm[0])
+			memcpy(c->comm, fallback, sizeof c->comm);
+		return;
+	}
+	const proc *pp = &pt->procs[parent];
+	if (!c->comm[0])
+		memcpy(c->comm, pp->comm, sizeof c->comm);
+	for (size_t i = 0; i < pp->n_maps; i++) {
+		const proc_mapping *m = &pp->maps[i];
+		if (c->n_maps && (proc_find_mapping(c, m->start) || proc_find_mapping(c, m->end - 1)))
+			continue;   /* the child's own records are newer */
+		proc_add_mapping(c, m->start, m->end, m->pgoff, strdup(m->filename),
+				 strdup(m->build_id));
+	}
+}
+
 void proctab_on_fork(proctab *pt, const perf_task *t)
 {
 	int32_t pid = (int32_t)t->pid, ppid = (int32_t)t->ppid;
@@ -434,32 +457,21 @@ void proctab_on_fork(proctab *pt, const perf_task *t)
 	if (pname)
 		set_name(name, pname);
 	if (pid != ppid) {
-		/* a new process: it starts as a copy of its parent */
-		uint32_t cur = current(pt, pid);
-		if (cur == PROCTAB_NONE || pt->procs[cur].dead) {
-			uint32_t parent = current(pt, ppid);
-			uint32_t h = proc_create(pt, pid);
-			if (h != PROCTAB_NONE) {
-				proc *c = &pt->procs[h];
-				c->seeded = true;
-				if (parent != PROCTAB_NONE) {
-					const proc *pp = &pt->procs[parent];
-					memcpy(c->comm, pp->comm, sizeof c->comm);
-					for (size_t i = 0; i < pp->n_maps; i++) {
-						const proc_mapping *m = &pt->procs[parent].maps[i];
-						proc_add_mapping(&pt->procs[h], m->start, m->end,
-								 m->pgoff, strdup(m->filename),
-								 strdup(m->build_id));
-					}
-				} else {
-					memcpy(c->comm, name, sizeof c->comm);
-				}
-			}
-		}
+		/* a new process starts as a copy of its parent. It may already be
+		 * known: records of other CPUs' rings can come first, and /proc may
+		 * not have had it any more */
+		uint32_t h = current(pt, pid);
+		if (h == PROCTAB_NONE || pt->procs[h].dead)
+			h = proc_create(pt, pid);
+		else if (pt->procs[h].seeded)
+			h = PROCTAB_NONE;
+		if (h != PROCTAB_NONE)
+			inherit_from(pt, h, current(pt, ppid), name);
 	}
 	thread_entry *te = thread_get(pt, (int32_t)t->tid, true);
 	if (te) {
-		memcpy(te->name, name, sizeof te->name);
+		if (!te->name[0] || te->dead)
+			memcpy(te->name, name, sizeof te->name);
 		te->dead = false;
 	}
 }
@@ -482,7 +494,7 @@ void proctab_on_exit(proctab *pt, const perf_task *t)
  * was lost, or another CPU's ring held the FORK and was read after the
  * EXIT (a fork storm does that; the late FORK creates the process again).
  * One kill(pid, 0) per live entry and window finds the ones that are gone. */
-static void mark_vanished(proctab *pt)
+void proctab_mark_vanished(proctab *pt)
 {
 	for (size_t i = 0; i < pt->n_procs; i++) {
 		proc *p = &pt->procs[i];
@@ -499,7 +511,6 @@ static void mark_vanished(proctab *pt)
 
 void proctab_reap(proctab *pt)
 {
-	mark_vanished(pt);
 	for (size_t i = 0; i < pt->n_procs; i++) {
 		proc *p = &pt->procs[i];
 		if (!p->used || !p->dead)
@@ -554,7 +565,9 @@ int proctab_unwind_find_mapping(void *ctx, int32_t pid, uint64_t addr, ember_unw
 	const proc_mapping *m = proc_find_mapping(&pt->procs[h], addr);
 	if (!m)
 		return -ENOENT;
-	if (m->filename[0] == '/')
+	if (strcmp(m->filename, "[vdso]") == 0)
+		snprintf(pt->scratch, sizeof pt->scratch, "[vdso]");   /* the unwinder's own vDSO */
+	else if (m->filename[0] == '/')
 		snprintf(pt->scratch, sizeof pt->scratch, "/proc/%d/root%s", pid, m->filename);
 	else
 		snprintf(pt->scratch, sizeof pt->scratch, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64,

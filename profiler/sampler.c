@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -59,6 +60,7 @@ struct ember_sampler {
 	uint64_t kernel_start;
 
 	target_child child;         /* EMBER_TARGET_COMMAND */
+	int cgroup_fd;              /* EMBER_TARGET_CGROUP, -1 otherwise */
 	bool started;
 	int child_status;           /* wait status once exited, else -1 */
 
@@ -142,17 +144,23 @@ static void on_record(ember_sampler *s, const struct perf_event_header *h)
 		return;
 	case PERF_RECORD_MMAP2: {
 		perf_mmap2 m;
-		if (perf_mmap2_parse(h, &m) == 0)
+		if (perf_mmap2_parse(h, &m) == 0) {
 			proctab_on_mmap2(s->pt, &m);
-		else
+			/* new code at an address may replace old code there: drop the
+			 * unwinder's per-process rules (cheap; binaries stay cached) */
+			if (s->unwinder && (m.prot & PROT_EXEC))
+				ember_unwinder_forget(s->unwinder, (int32_t)m.pid);
+		} else
 			s->bad_records++;
 		return;
 	}
 	case PERF_RECORD_COMM: {
 		perf_comm c;
-		if (perf_comm_parse(h, &c) == 0)
+		if (perf_comm_parse(h, &c) == 0) {
 			proctab_on_comm(s->pt, &c);
-		else
+			if (s->unwinder && c.exec)
+				ember_unwinder_forget(s->unwinder, (int32_t)c.pid);
+		} else
 			s->bad_records++;
 		return;
 	}
@@ -165,6 +173,8 @@ static void on_record(ember_sampler *s, const struct perf_event_header *h)
 			proctab_on_fork(s->pt, &t);
 		else
 			proctab_on_exit(s->pt, &t);
+		if (h->type == PERF_RECORD_EXIT && s->unwinder && t.pid == t.tid)
+			ember_unwinder_forget(s->unwinder, (int32_t)t.pid);
 		return;
 	}
 	case PERF_RECORD_LOST: {
@@ -322,7 +332,10 @@ static int open_target(ember_sampler *s, ember_error *err)
 			return fd;
 		s->ev.attr.exclude_idle = 1;
 		int rc = open_per_cpu(s, fd, PERF_FLAG_PID_CGROUP, false, err);
-		close(fd);
+		if (rc < 0)
+			close(fd);
+		else
+			s->cgroup_fd = fd;   /* start() seeds the processes inside */
 		return rc;
 	}
 	case EMBER_TARGET_PIDS:
@@ -382,6 +395,7 @@ int ember_sampler_open(ember_sampler **out, const ember_sampler_opts *opts, embe
 		return ember_errorf(err, ENOMEM, "out of memory");
 	s->opts = *opts;
 	s->child = (target_child){ 0, -1, -1 };
+	s->cgroup_fd = -1;
 	s->child_status = -1;
 	s->period_ns = 1000000000ULL / opts->freq_hz;
 	int rc = check_limits(s, err);
@@ -450,9 +464,18 @@ int ember_sampler_start(ember_sampler *s, ember_error *err)
 	/* what existed before the events: from /proc (records keep it current) */
 	switch (s->opts.kind) {
 	case EMBER_TARGET_ALL:
-	case EMBER_TARGET_CGROUP:
 		proctab_seed_all(s->pt);
 		break;
+	case EMBER_TARGET_CGROUP: {
+		pid_t *pids;
+		size_t n;
+		if (target_cgroup_pids(s->cgroup_fd, &pids, &n) == 0) {
+			for (size_t i = 0; i < n; i++)
+				proctab_seed(s->pt, pids[i]);
+			free(pids);
+		}
+		break;
+	}
 	case EMBER_TARGET_PIDS:
 		for (size_t i = 0; i < s->opts.n_pids; i++)
 			proctab_seed(s->pt, s->opts.pids[i]);
@@ -512,8 +535,10 @@ int ember_sampler_poll(ember_sampler *s, uint64_t deadline_ns, volatile sig_atom
 {
 	for (;;) {
 		drain(s);
-		if (stop && *stop)
+		if (stop && *stop) {
+			target_gone(s);   /* collects the command's status if it is done */
 			return 0;
+		}
 		if (target_gone(s)) {
 			drain(s);
 			return 1;
@@ -552,6 +577,7 @@ int ember_sampler_take_window(ember_sampler *s, ember_profile **out, ember_error
 	if (rc < 0)
 		return rc;
 	stacktab_reset(&s->st);
+	proctab_mark_vanished(s->pt);
 	proctab_reap(s->pt);
 	s->window_real_ns += (uint64_t)wi.duration_nanos;
 	s->window_mono_ns = now_mono;
@@ -588,6 +614,8 @@ void ember_sampler_close(ember_sampler *s)
 	for (size_t i = 0; i < s->n_watch; i++)
 		if (s->pidfds[i] >= 0)
 			close(s->pidfds[i]);
+	if (s->cgroup_fd >= 0)
+		close(s->cgroup_fd);
 	free(s->watch);
 	free(s->pidfds);
 	free(s->alive);

@@ -121,6 +121,63 @@ int target_cgroup_open(const char *cgroup, ember_error *err)
 			    path, mnt);
 }
 
+static int cgroup_walk(int dirfd, pid_t **pids, size_t *n, size_t *cap, int depth)
+{
+	int fd = openat(dirfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		FILE *f = fdopen(fd, "re");
+		if (!f) {
+			close(fd);
+			return -ENOMEM;
+		}
+		long v;
+		while (fscanf(f, "%ld", &v) == 1) {
+			if (!vec_grow((void **)pids, cap, *n + 1, sizeof **pids)) {
+				fclose(f);
+				return -ENOMEM;
+			}
+			(*pids)[(*n)++] = (pid_t)v;
+		}
+		fclose(f);
+	}
+	if (depth >= 64)
+		return 0;
+	int dup = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+	if (!d) {
+		if (dup >= 0)
+			close(dup);
+		return 0;
+	}
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sub < 0)
+			continue;
+		rc = cgroup_walk(sub, pids, n, cap, depth + 1);
+		close(sub);
+	}
+	closedir(d);
+	return rc;
+}
+
+int target_cgroup_pids(int cgroup_fd, pid_t **pids, size_t *n)
+{
+	size_t cap = 0;
+	*pids = NULL;
+	*n = 0;
+	int rc = cgroup_walk(cgroup_fd, pids, n, &cap, 0);
+	if (rc < 0) {
+		free(*pids);
+		*pids = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
 int target_child_spawn(target_child *c, char *const argv[], ember_error *err)
 {
 	int go[2], ex[2];

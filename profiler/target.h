@@ -18,6 +18,11 @@ int target_tasks(pid_t pid, pid_t **tids, size_t *n, ember_error *err);
  * of the directory, or -errno with a message naming what was looked for. */
 int target_cgroup_open(const char *cgroup, ember_error *err);
 
+/* The pids in a cgroup v2 directory (an fd from target_cgroup_open) and
+ * its descendants, from their cgroup.procs files. 0 (possibly none), or
+ * -ENOMEM. */
+int target_cgroup_pids(int cgroup_fd, pid_t **pids, size_t *n);
+
 typedef struct target_child {
 	pid_t pid;
 	int go_fd;    /* write end: closing it lets the child exec */

@@ -297,51 +297,93 @@ static int bins_grow(ember_unwinder *u)
 
 /* The cached binary of a mapping, loading it on first sight. NULL only when
  * out of memory; a binary without usable unwind info has b->err set. */
-static ud_binary *binary_get(ember_unwinder *u, const ember_unwind_mapping *m)
+static ud_binary *bins_find(const ember_unwinder *u, const char *key)
 {
-	const char *key = m->build_id && m->build_id[0] ? m->build_id : m->path;
-	if (!key || !key[0])
-		key = "//anon";
-	if (u->bins_cap) {
-		size_t j = hash_str(key) & (u->bins_cap - 1);
-		for (ud_binary *b; (b = u->bins[j]); j = (j + 1) & (u->bins_cap - 1))
-			if (strcmp(b->key, key) == 0)
-				return b;
-	}
+	size_t j = hash_str(key) & (u->bins_cap - 1);
+	for (ud_binary *b; (b = u->bins[j]); j = (j + 1) & (u->bins_cap - 1))
+		if (strcmp(b->key, key) == 0)
+			return b;
+	return NULL;
+}
+
+/* Inserts b under key (copied); false when out of memory. */
+static bool bins_insert(ember_unwinder *u, ud_binary *b, const char *key)
+{
 	if ((u->n_bins + 1) * 2 > u->bins_cap && bins_grow(u) != 0)
-		return NULL;
-	ud_binary *b = calloc(1, sizeof *b);
+		return false;
 	size_t klen = strlen(key);
-	char *k = b ? malloc(klen + 1) : NULL;
-	if (!k) {
-		free(b);
-		return NULL;
-	}
-	memcpy(k, key, klen + 1);
-	b->key = k;
-	const char *path = m->path ? m->path : "";
-	if (strcmp(path, "[vdso]") == 0)
-		b->err = binary_open_vdso(b);
-	else if (path[0] == '/')
-		b->err = binary_open_file(b, path);
-	else
-		b->err = -ENOENT; /* anonymous or special: no file to read */
-	if (b->err) {
-		if (b->mapped)
-			munmap((void *)b->image, b->image_size);
-		b->image = NULL;
-		b->image_size = 0;
-		b->mapped = false;
-		u->stats.binaries_failed++;
-	}
-	u->stats.binaries_loaded++;
+	b->key = malloc(klen + 1);
+	if (!b->key)
+		return false;
+	memcpy(b->key, key, klen + 1);
 	size_t j = hash_str(key) & (u->bins_cap - 1);
 	while (u->bins[j])
 		j = (j + 1) & (u->bins_cap - 1);
 	u->bins[j] = b;
 	u->n_bins++;
 	assert(u->n_bins * 2 <= u->bins_cap);
+	return true;
+}
+
+/* The cached binary of a mapping, loading it on first sight. NULL only when
+ * out of memory; a binary without usable unwind info has b->err set.
+ * What a file holds is cached under its build id (else its path). A file
+ * that could not be opened is remembered under its path only: the path
+ * names one process's view (/proc/PID/root/...), and the next process with
+ * the same build id may well be readable. */
+static ud_binary *binary_get(ember_unwinder *u, const ember_unwind_mapping *m)
+{
+	const char *path = m->path && m->path[0] ? m->path : "//anon";
+	const char *key = m->build_id && m->build_id[0] ? m->build_id : path;
+	ud_binary *b = bins_find(u, key);
+	if (!b && key != path)
+		b = bins_find(u, path);
+	if (b)
+		return b;
+	b = calloc(1, sizeof *b);
+	if (!b)
+		return NULL;
+	bool access_failed = false;
+	if (strcmp(path, "[vdso]") == 0) {
+		b->err = binary_open_vdso(b);
+	} else if (path[0] == '/') {
+		b->err = binary_open_file(b, path);
+		access_failed = b->err && !b->image;
+	} else {
+		b->err = -ENOENT; /* anonymous or special: no file to read */
+	}
+	if (b->err) {
+		if (b->mapped)
+			munmap((void *)b->image, b->image_size);
+		b->image = NULL;
+		b->image_size = 0;
+		b->mapped = false;
+	}
+	if (!bins_insert(u, b, access_failed ? path : key)) {
+		binary_free(b);
+		return NULL;
+	}
+	u->stats.binaries_loaded++;
+	if (b->err)
+		u->stats.binaries_failed++;
 	return b;
+}
+
+/* Bounds the cache: past MAX_BINS entries (a long-running agent seeing many
+ * short-lived binaries) everything is dropped and reloaded on demand. Only
+ * between unwinds: ud_map entries point into the cache. */
+#define MAX_BINS 1024
+
+static void bins_trim(ember_unwinder *u)
+{
+	if (u->n_bins < MAX_BINS)
+		return;
+	for (size_t i = 0; i < u->bins_cap; i++) {
+		binary_free(u->bins[i]);
+		u->bins[i] = NULL;
+	}
+	u->n_bins = 0;
+	u->stats.cache_trims++;
 }
 
 /* Load bias of a mapping of b: runtime address = ELF vaddr + bias. */
@@ -663,6 +705,7 @@ int ember_unwinder_unwind(ember_unwinder *u, int32_t pid, const uint64_t *regs, 
 		}
 		u->regs[r] = regs[idx];
 	}
+	bins_trim(u);
 	u->pid = pid;
 	u->sp = u->regs[UNW_X86_64_RSP];
 	u->stack = stack;

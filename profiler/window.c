@@ -157,13 +157,23 @@ static int add_stack(builder *b, const stacktab *st, const stack_entry *e, uint6
 		if (!((*ids)[i] = frame_location(b, pr, frames[i])))
 			return -ENOMEM;
 	const char *thread = proctab_thread_name(b->pt, (int32_t)e->tid);
+	const char *comm = pr->comm;
+	if (!comm[0]) {
+		/* never seen in /proc nor born under our eyes: the best we know */
+		const char *main_thread = proctab_thread_name(b->pt, pr->pid);
+		comm = main_thread && *main_thread ? main_thread
+		       : thread && *thread	   ? thread
+						   : "[unknown]";
+	}
+	if (!thread || !*thread)
+		thread = comm;
 	ember_label labels[4] = {
 		{ .key = ember_profile_intern(b->p, "pid"), .num = pr->pid },
 		{ .key = ember_profile_intern(b->p, "tid"), .num = e->tid },
 		{ .key = ember_profile_intern(b->p, "comm"),
-		  .str = ember_profile_intern(b->p, pr->comm) },
+		  .str = ember_profile_intern(b->p, comm) },
 		{ .key = ember_profile_intern(b->p, "thread"),
-		  .str = ember_profile_intern(b->p, thread ? thread : pr->comm) },
+		  .str = ember_profile_intern(b->p, thread) },
 	};
 	for (size_t i = 0; i < 4; i++)
 		if (labels[i].key < 0 || labels[i].str < 0)

@@ -49,6 +49,10 @@ typedef struct ei_node {
 	uint32_t decl_line;
 	uint32_t call_line;
 	bool demangle_tried;
+	bool mangling_lang;     /* its CU's language mangles names (C++, Rust...) */
+	bool symtab_checked;    /* binutils mode: the symbol table was asked */
+	const char *renamed;    /* binutils mode: the name it then took */
+	uint64_t low;           /* its first range's start */
 } ei_node;
 
 typedef struct ei_range {
@@ -78,7 +82,8 @@ typedef struct ei_sym {
 } ei_sym;
 
 typedef struct ei_seg {
-	uint64_t off, vaddr, filesz;
+	uint64_t off, vaddr, filesz, memsz;
+	bool exec;
 } ei_seg;
 
 struct elf_index {
@@ -103,10 +108,12 @@ struct elf_index {
 
 typedef struct builder {
 	ember_buf nodes, ranges, rows, syms;
+	ember_buf runs;   /* size_t: where each CU's rows start */
 	uint32_t row_order;
 	/* per CU: relative file names joined to DW_AT_comp_dir, as binutils
 	 * prints them; a small cache from libdw's string to ours */
 	const char *comp_dir;
+	bool mangling_lang;
 	struct {
 		const char *from, *to;
 	} paths[64];
@@ -140,6 +147,31 @@ static const char *cu_path(elf_index *ix, builder *b, const char *f)
 	return j;
 }
 
+/* Whether a language's function names are mangled into linkage names; for
+ * these binutils trusts only DW_AT_linkage_name and otherwise asks the
+ * symbol table (its dwarf2.c non_mangled()). */
+static bool lang_mangles(int lang)
+{
+	switch (lang) {
+	case DW_LANG_C89:
+	case DW_LANG_C:
+	case DW_LANG_Ada83:
+	case DW_LANG_Cobol74:
+	case DW_LANG_Cobol85:
+	case DW_LANG_Fortran77:
+	case DW_LANG_Pascal83:
+	case DW_LANG_C99:
+	case DW_LANG_Ada95:
+	case DW_LANG_PLI:
+	case DW_LANG_UPC:
+	case DW_LANG_C11:
+	case DW_LANG_Mips_Assembler:
+		return false;
+	default:
+		return true;
+	}
+}
+
 static const char *attr_string(Dwarf_Die *die, int name)
 {
 	Dwarf_Attribute a;
@@ -168,7 +200,8 @@ static int add_ranges(builder *b, Dwarf_Die *die, int32_t node, uint32_t depth, 
 			continue;
 		ei_range r = { lo, hi, node, depth };
 		ember_buf_append(&b->ranges, &r, sizeof r);
-		n++;
+		if (n++ == 0 && ember_buf_ok(&b->nodes))
+			((ei_node *)b->nodes.data)[node].low = lo;
 	}
 	if (off < 0)
 		*bad = true;
@@ -188,6 +221,7 @@ static int32_t add_node(elf_index *ix, builder *b, Dwarf_Die *die, int32_t paren
 	if (dwarf_decl_line(die, &line) == 0 && line > 0)
 		n.decl_line = (uint32_t)line;
 	n.parent = parent;
+	n.mangling_lang = b->mangling_lang;
 	if (parent >= 0) {
 		const ei_node *p = (const ei_node *)b->nodes.data + parent;
 		n.depth = p->depth + 1;
@@ -299,6 +333,8 @@ static void read_lines(elf_index *ix, builder *b, Dwarf_Die *cudie)
 	size_t n;
 	if (dwarf_getsrclines(cudie, &lines, &n) != 0)
 		return;
+	size_t start = b->rows.len / sizeof(ei_row);
+	ember_buf_append(&b->runs, &start, sizeof start);
 	for (size_t i = 0; i < n; i++) {
 		Dwarf_Line *l = dwarf_onesrcline(lines, i);
 		Dwarf_Addr addr;
@@ -408,16 +444,78 @@ static int cmp_row(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
+/* Sorts rows and keeps one per address: the last real row, else the hole.
+ * libdw sorts an end_sequence before a normal row at the same address, and
+ * does not say whether that row is an empty last row of the ending sequence
+ * or the first of one starting there. Function ranges decide: a row at an
+ * address inside a function starts code; outside, it is the empty tail. */
+static bool rows_sorted(const ei_row *rows, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (cmp_row(&rows[i - 1], &rows[i]) > 0)
+			return false;
+	return true;
+}
+
+/* Puts rows in cmp_row order. libdw hands each CU's rows already sorted
+ * that way, so the CU runs are merged pairwise (O(n log runs)) instead of
+ * sorted afresh; a full sort is the fallback when a run is not in order.
+ * Returns the array to use (rows itself, or a new one; the other is freed). */
+static ei_row *sort_rows(ei_row *rows, size_t n, const size_t *starts, size_t n_runs)
+{
+	if (rows_sorted(rows, n))
+		return rows;
+	size_t *bound = malloc((n_runs + 1) * sizeof *bound);
+	ei_row *tmp = malloc((n ? n : 1) * sizeof *tmp);
+	bool runs_ok = bound && tmp && n_runs;
+	for (size_t i = 0; runs_ok && i < n_runs; i++) {
+		size_t end = i + 1 < n_runs ? starts[i + 1] : n;
+		runs_ok = rows_sorted(rows + starts[i], end - starts[i]);
+		bound[i] = starts[i];
+	}
+	if (!runs_ok) {
+		free(bound);
+		free(tmp);
+		qsort(rows, n, sizeof *rows, cmp_row);
+		return rows;
+	}
+	bound[n_runs] = n;
+	size_t k = n_runs;
+	while (k > 1) {
+		size_t nk = 0;
+		for (size_t i = 0; i < k; i += 2) {
+			size_t lo = bound[i], mid = bound[i + 1 < k ? i + 1 : k];
+			size_t hi = i + 2 <= k ? bound[i + 2 < k ? i + 2 : k] : mid;
+			size_t x = lo, y = mid, o = lo;
+			while (x < mid && y < hi)
+				tmp[o++] = cmp_row(&rows[y], &rows[x]) < 0 ? rows[y++] : rows[x++];
+			while (x < mid)
+				tmp[o++] = rows[x++];
+			while (y < hi)
+				tmp[o++] = rows[y++];
+			bound[nk++] = lo;
+		}
+		bound[nk] = n;
+		ei_row *t = rows;
+		rows = tmp;
+		tmp = t;
+		k = nk;
+	}
+	free(bound);
+	free(tmp);
+	assert(rows_sorted(rows, n));
+	return rows;
+}
+
 static const ei_range *find_range(const elf_index *ix, uint64_t a);
 
-/* Sorts rows and keeps one per address: the last real row, else the hole.
+/* Keeps one row per address: the last real row, else the hole.
  * libdw sorts an end_sequence before a normal row at the same address, and
  * does not say whether that row is an empty last row of the ending sequence
  * or the first of one starting there. Function ranges decide: a row at an
  * address inside a function starts code; outside, it is the empty tail. */
 static void finish_rows(elf_index *ix, ei_row *rows, size_t n)
 {
-	qsort(rows, n, sizeof *rows, cmp_row);
 	size_t o = 0;
 	for (size_t i = 0; i < n;) {
 		size_t j = i;
@@ -525,7 +623,8 @@ static void read_segments(elf_index *ix)
 	for (size_t i = 0; i < n; i++) {
 		GElf_Phdr ph;
 		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD)
-			ix->segs[ix->n_segs++] = (ei_seg){ ph.p_offset, ph.p_vaddr, ph.p_filesz };
+			ix->segs[ix->n_segs++] = (ei_seg){ ph.p_offset, ph.p_vaddr, ph.p_filesz,
+							   ph.p_memsz, (ph.p_flags & PF_X) != 0 };
 	}
 }
 
@@ -584,6 +683,21 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
 		elf_index_free(ix);
 		return ember_errorf(err, EINVAL, "corrupt ELF header: %s", elf_errmsg(-1));
 	}
+	Elf *both[2] = { ix->bin.elf, ix->dbg.elf };
+	for (int i = 0; i < 2; i++) {
+		size_t shnum, shstrndx;
+		GElf_Ehdr h;
+		if (!both[i] || !gelf_getehdr(both[i], &h) || h.e_shoff == 0)
+			continue;
+		/* Section headers promised but unreadable (libelf then
+		 * shows none). */
+		if (elf_getshdrnum(both[i], &shnum) != 0 || shnum == 0 ||
+		    elf_getshdrstrndx(both[i], &shstrndx) != 0 || !elf_nextscn(both[i], NULL)) {
+			elf_index_free(ix);
+			return ember_errorf(err, EINVAL, "corrupt section headers: %s",
+					    elf_errmsg(-1));
+		}
+	}
 
 	builder b = { .nodes = EMBER_BUF_INIT, .rows = EMBER_BUF_INIT };
 	b.ranges = (ember_buf)EMBER_BUF_INIT;
@@ -606,6 +720,7 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
 			Dwarf_Attribute cda;
 			b.comp_dir = dwarf_formstring(dwarf_attr(&cudie, DW_AT_comp_dir, &cda));
 			b.n_paths = 0;
+			b.mangling_lang = lang_mangles(dwarf_srclang(&cudie));
 			if (!walk_cu(ix, &b, &cudie))
 				break;
 			read_lines(ix, &b, &cudie);
@@ -626,7 +741,11 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
 		ok = flatten_ranges(ix, (ei_range *)b.ranges.data, b.ranges.len / sizeof(ei_range));
 	ember_buf_free(&b.ranges);
 	/* after flatten_ranges: finish_rows asks find_range */
-	finish_rows(ix, (ei_row *)b.rows.data, b.rows.len / sizeof(ei_row));
+	size_t n_rows = b.rows.len / sizeof(ei_row);
+	ei_row *rows = sort_rows((ei_row *)b.rows.data, n_rows, (const size_t *)b.runs.data,
+				 b.runs.len / sizeof(size_t));
+	ember_buf_free(&b.runs);
+	finish_rows(ix, rows, n_rows);
 	b.rows.data = NULL;
 	ix->syms = (ei_sym *)b.syms.data;
 	ix->n_syms = b.syms.len / sizeof(ei_sym);
@@ -737,7 +856,7 @@ static const char *sym_function(ei_sym *s, bool demangle)
 
 static void fill_node(ember_frame *f, ei_node *n, bool demangle)
 {
-	f->function = node_function(n, demangle);
+	f->function = n->renamed ? n->renamed : node_function(n, demangle);
 	f->linkage_name = n->linkage;
 	f->decl_file = n->decl_file;
 	f->start_line = (int)n->decl_line;
@@ -754,7 +873,26 @@ size_t elf_index_lookup(elf_index *ix, uint64_t vaddr, unsigned flags, ember_fra
 	ember_frame *f = &out[0];
 	*f = (ember_frame){ 0 };
 	if (r) {
-		fill_node(f, &ix->nodes[r->node], demangle);
+		ei_node *node = &ix->nodes[r->node];
+		ei_sym *s;
+		if ((flags & EI_NEAREST_SYMBOL) && node->mangling_lang && !node->linkage &&
+		    !node->symtab_checked) {
+			/* binutils (dwarf2.c): the first time a function of a
+			 * mangling language without a linkage name is hit, the
+			 * symbol table names it; if that symbol starts where
+			 * the function does, the function keeps that name. */
+			node->symtab_checked = true;
+			s = find_sym(ix, vaddr, true);
+			fill_node(f, node, demangle);
+			if (s) {
+				f->function = sym_function(s, demangle);
+				f->linkage_name = s->name;
+				if (s->lo == node->low)
+					node->renamed = s->name;
+			}
+		} else {
+			fill_node(f, node, demangle);
+		}
 	} else {
 		ei_sym *s = find_sym(ix, vaddr, flags & EI_NEAREST_SYMBOL);
 		if (s) {
@@ -785,12 +923,27 @@ size_t elf_index_lookup(elf_index *ix, uint64_t vaddr, unsigned flags, ember_fra
 	return n;
 }
 
-bool elf_index_offset_to_vaddr(const elf_index *ix, uint64_t off, uint64_t *vaddr)
+bool elf_index_map_address(const elf_index *ix, uint64_t addr, uint64_t map_start,
+			   uint64_t map_offset, uint64_t *vaddr)
 {
+	if (addr < map_start)
+		return false;
+	uint64_t off = addr - map_start + map_offset;
 	for (size_t i = 0; i < ix->n_segs; i++) {
 		const ei_seg *s = &ix->segs[i];
 		if (off >= s->off && off - s->off < s->filesz) {
 			*vaddr = off - s->off + s->vaddr;
+			return true;
+		}
+	}
+	/* A debug-only file (objcopy --only-keep-debug) keeps the executable
+	 * segment's address but not its contents or file offset: take the
+	 * mapping as that segment's first page, which is how it was mapped. */
+	for (size_t i = 0; i < ix->n_segs; i++) {
+		const ei_seg *s = &ix->segs[i];
+		uint64_t page = s->vaddr & ~(uint64_t)0xfff;
+		if (s->exec && s->filesz == 0 && addr - map_start < s->vaddr + s->memsz - page) {
+			*vaddr = addr - map_start + page;
 			return true;
 		}
 	}

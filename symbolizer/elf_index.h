@@ -45,9 +45,11 @@ enum {
 size_t elf_index_lookup(elf_index *ix, uint64_t vaddr, unsigned flags, ember_frame *out,
 			size_t max);
 
-/* File offset (as mapped) -> link-time virtual address through the PT_LOAD
- * program headers. False when no segment holds the offset. */
-bool elf_index_offset_to_vaddr(const elf_index *ix, uint64_t off, uint64_t *vaddr);
+/* A process address in a mapping (start, file offset) -> link-time virtual
+ * address, through the PT_LOAD program headers. False when no segment holds
+ * it. */
+bool elf_index_map_address(const elf_index *ix, uint64_t addr, uint64_t map_start,
+			   uint64_t map_offset, uint64_t *vaddr);
 
 typedef struct elf_index_info {
 	bool has_dwarf;    /* function DIEs were found */

@@ -247,8 +247,9 @@ static int lookup_batch(ember_symbolizer *s, batch *b, elf_index *ix)
 	unsigned flags = s->demangle ? EI_DEMANGLE : 0;
 	for (size_t i = 0; i < b->n; i++) {
 		ember_location *loc = ember_profile_location(b->p, b->locs[i]);
-		uint64_t off = loc->address - b->m->memory_start + b->m->file_offset, va;
-		if (loc->address < b->m->memory_start || !elf_index_offset_to_vaddr(ix, off, &va))
+		uint64_t va;
+		if (!elf_index_map_address(ix, loc->address, b->m->memory_start, b->m->file_offset,
+					   &va))
 			continue;
 		size_t n = elf_index_lookup(ix, va, flags, s->frames, MAX_FRAMES);
 		if (n && s->frames[0].function && add_frames(b, loc->id, s->frames, n) < 0)

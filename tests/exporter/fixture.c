@@ -35,17 +35,23 @@ static ember_profile *process(uint64_t base, int64_t pid, bool symbolized)
 		p->samples[i].labels[0].num = pid;
 	if (!symbolized)
 		p->mappings[0].has_functions = p->mappings[0].has_filenames =
-			p->mappings[0].has_line_numbers = p->mappings[0].has_inline_frames = false;
+		    p->mappings[0].has_line_numbers = p->mappings[0].has_inline_frames = false;
 	return p;
 }
 
 static int metrics(ember_expo_format f)
 {
-	const char *names[] = { "main", "quote\"back\\slash\nnewline", "gr\xc3\xbc\xc3\x9f" "e",
-				"bad\xff" "byte", "std::vector<int, std::allocator<int> >::push_back",
-				"f5", "f6" };
-	int64_t counts[] = { 40, 30, 20, 10, 5, 3, 1 };
-	ember_metrics_opts o = { .top_n = 5 };
+	const char *names[] = {"main",
+	                       "quote\"back\\slash\nnewline",
+	                       "gr\xc3\xbc\xc3\x9f"
+	                       "e",
+	                       "bad\xff"
+	                       "byte",
+	                       "std::vector<int, std::allocator<int> >::push_back",
+	                       "f5",
+	                       "f6"};
+	int64_t counts[] = {40, 30, 20, 10, 5, 3, 1};
+	ember_metrics_opts o = {.top_n = 5};
 	ember_metrics *m;
 	ember_error err;
 	if (ember_metrics_new(&m, &o, &err) < 0)
@@ -74,7 +80,7 @@ static int write_kind(const char *kind, const char *path)
 {
 	ember_profile *p = process(0x400000, 1, true);
 	ember_compression c = EMBER_COMPRESS_NONE;
-	size_t cut = 0;   /* 0: whole file; else keep len / cut bytes */
+	size_t cut = 0; /* 0: whole file; else keep len / cut bytes */
 	if (strcmp(kind, "good") == 0) {
 		c = EMBER_COMPRESS_GZIP;
 	} else if (strcmp(kind, "raw") == 0) {
@@ -128,7 +134,7 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "metrics") == 0)
 		return metrics(strcmp(argv[2], "openmetrics") == 0 ? EMBER_EXPO_OPENMETRICS
-								  : EMBER_EXPO_TEXT);
+		                                                   : EMBER_EXPO_TEXT);
 	if (argc == 4 && strcmp(argv[1], "write") == 0)
 		return write_kind(argv[2], argv[3]);
 	fprintf(stderr, "usage: fixture metrics text|openmetrics | fixture write KIND PATH\n");

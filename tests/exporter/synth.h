@@ -9,7 +9,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#define SYNTH_PERIOD 10000000LL   /* 10 ms: 100 Hz */
+#define SYNTH_PERIOD 10000000LL /* 10 ms: 100 Hz */
 
 static inline ember_profile *synth_new_kind(const char *type, const char *unit)
 {
@@ -29,13 +29,17 @@ static inline ember_profile *synth_new(void)
 }
 
 static inline uint64_t synth_mapping(ember_profile *p, const char *file, const char *build_id,
-				     uint64_t start, uint64_t limit, uint64_t offset)
+                                     uint64_t start, uint64_t limit, uint64_t offset)
 {
-	ember_mapping m = { .memory_start = start, .memory_limit = limit, .file_offset = offset,
-			    .filename = ember_profile_intern(p, file),
-			    .build_id = ember_profile_intern(p, build_id),
-			    .has_functions = true, .has_filenames = true,
-			    .has_line_numbers = true, .has_inline_frames = true };
+	ember_mapping m = {.memory_start = start,
+	                   .memory_limit = limit,
+	                   .file_offset = offset,
+	                   .filename = ember_profile_intern(p, file),
+	                   .build_id = ember_profile_intern(p, build_id),
+	                   .has_functions = true,
+	                   .has_filenames = true,
+	                   .has_line_numbers = true,
+	                   .has_inline_frames = true};
 	return ember_profile_add_mapping(p, &m);
 }
 
@@ -53,7 +57,7 @@ static inline uint64_t synth_loc(ember_profile *p, uint64_t mapping, uint64_t ad
 	va_start(ap, n);
 	for (int i = 0; i < n; i++)
 		ember_profile_location_add_line(p, id, synth_fn(p, va_arg(ap, const char *)),
-						10 + i);
+		                                10 + i);
 	va_end(ap);
 	return id;
 }
@@ -67,17 +71,17 @@ static inline void synth_sample(ember_profile *p, const char *comm, int64_t coun
 	for (int i = 0; i < n && i < 64; i++)
 		stack[i] = va_arg(ap, uint64_t);
 	va_end(ap);
-	int64_t v[2] = { count, count * SYNTH_PERIOD };
+	int64_t v[2] = {count, count * SYNTH_PERIOD};
 	ember_label labels[2] = {
-		{ .key = ember_profile_intern(p, "pid"), .num = 100 },
-		{ .key = ember_profile_intern(p, "comm"), .str = ember_profile_intern(p, comm) },
+	    {.key = ember_profile_intern(p, "pid"), .num = 100},
+	    {.key = ember_profile_intern(p, "comm"), .str = ember_profile_intern(p, comm)},
 	};
 	ember_profile_add_sample(p, stack, (size_t)n, v, labels, 2);
 }
 
 /* Leaf-only samples of functions named by the caller: fn i gets counts[i]. */
 static inline ember_profile *synth_flat(const char *comm, int n, const char *const *names,
-					const int64_t *counts)
+                                        const int64_t *counts)
 {
 	ember_profile *p = synth_new();
 	uint64_t m = synth_mapping(p, "/usr/bin/app", "b1d", 0x400000, 0x500000, 0);

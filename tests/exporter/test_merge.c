@@ -17,8 +17,8 @@ static ember_profile *process(uint64_t base, int64_t pid, bool symbolized)
 {
 	ember_profile *p = synth_new();
 	uint64_t m = synth_mapping(p, "/usr/bin/app", "b1d", base, base + 0x100000, 0x1000);
-	uint64_t lib = synth_mapping(p, "/lib/libc.so.6", "c0ffee", base + 0x1000000,
-				     base + 0x1100000, 0);
+	uint64_t lib =
+	    synth_mapping(p, "/lib/libc.so.6", "c0ffee", base + 0x1000000, base + 0x1100000, 0);
 	int n = symbolized ? 1 : 0;
 	uint64_t lw = synth_loc(p, m, base + 0x1100, symbolized ? 2 : 0, "inl", "work");
 	uint64_t lm = synth_loc(p, m, base + 0x1200, n, "main");
@@ -59,8 +59,8 @@ static int64_t leaf_total(const ember_profile *p, const char *fn, size_t vi)
 	int64_t t = 0;
 	for (size_t i = 0; i < p->n_samples; i++) {
 		const ember_location *l = ember_profile_location(p, p->samples[i].location_ids[0]);
-		const ember_function *f = l->n_lines ? ember_profile_function(p, l->lines[0].function_id)
-						     : NULL;
+		const ember_function *f =
+		    l->n_lines ? ember_profile_function(p, l->lines[0].function_id) : NULL;
 		if (f && strcmp(ember_profile_str(p, f->name), fn) == 0)
 			t += p->samples[i].values[vi];
 	}
@@ -77,7 +77,7 @@ static void test_twice(void)
 			CHECK_EQ_INT(aa->samples[i].values[v], 2 * a->samples[i].values[v]);
 	CHECK_EQ_INT(leaf_total(aa, "inl", 1), 2 * leaf_total(a, "inl", 1));
 	CHECK_EQ_INT(aa->n_mappings, 2);
-	CHECK_EQ_INT(aa->n_locations, 3);   /* "unused" is dropped */
+	CHECK_EQ_INT(aa->n_locations, 3); /* "unused" is dropped */
 	CHECK_EQ_INT(aa->n_functions, 4);
 	CHECK_EQ_INT(aa->time_nanos, a->time_nanos);
 	CHECK_EQ_INT(aa->duration_nanos, a->duration_nanos);
@@ -86,8 +86,9 @@ static void test_twice(void)
 	/* inline chains survive: the work location still has inl inside work */
 	const ember_location *l = ember_profile_location(aa, aa->samples[0].location_ids[0]);
 	CHECK_EQ_INT(l->n_lines, 2);
-	CHECK(strcmp(ember_profile_str(aa, ember_profile_function(aa, l->lines[1].function_id)->name),
-		     "work") == 0);
+	CHECK(
+	    strcmp(ember_profile_str(aa, ember_profile_function(aa, l->lines[1].function_id)->name),
+	           "work") == 0);
 	/* and through the codec */
 	ember_buf b = EMBER_BUF_INIT;
 	ember_error err;
@@ -106,12 +107,12 @@ static void test_two_processes(void)
 	for (int symbolized = 0; symbolized < 2; symbolized++) {
 		ember_profile *a = process(0x400000, 1, symbolized);
 		ember_profile *b = process(0x7f0000000000, 2, symbolized);
-		b->time_nanos += 5000000000LL;   /* starts 5 s later, ends 15 s after a */
+		b->time_nanos += 5000000000LL; /* starts 5 s later, ends 15 s after a */
 		ember_profile *ab = merge(a, b);
 		CHECK_EQ_INT(ab->n_mappings, 2);
-		CHECK_EQ_INT(ab->n_locations, 3);   /* rebased onto a's addresses */
+		CHECK_EQ_INT(ab->n_locations, 3); /* rebased onto a's addresses */
 		CHECK_EQ_INT(ab->n_functions, symbolized ? 4 : 0);
-		CHECK_EQ_INT(ab->n_samples, 4);      /* pids differ */
+		CHECK_EQ_INT(ab->n_samples, 4); /* pids differ */
 		for (size_t i = 0; i < ab->n_locations; i++) {
 			CHECK(ab->locations[i].address >= 0x400000);
 			CHECK(ab->locations[i].address < 0x400000 + 0x1100000);
@@ -141,7 +142,7 @@ static void test_by_filename_and_labels(void)
 	synth_sample(a, "x", 1, 1, synth_loc(a, ma, 0x1010, 1, "f"));
 	uint64_t lb = synth_loc(b, mb, 0x1010, 1, "f");
 	synth_sample(b, "x", 2, 1, lb);
-	ember_label t = b->samples[0].labels[0];   /* reversed label order */
+	ember_label t = b->samples[0].labels[0]; /* reversed label order */
 	b->samples[0].labels[0] = b->samples[0].labels[1];
 	b->samples[0].labels[1] = t;
 	/* same address, different function (JIT reuse): a distinct location */
@@ -186,7 +187,7 @@ static void test_focus(void)
 	CHECK(ember_profile_focus(a, "^in", &f, &err) == 0);
 	CHECK_EQ_INT(f->n_samples, 1);
 	CHECK_EQ_INT(f->samples[0].values[0], 7);
-	CHECK_EQ_INT(f->n_mappings, 1);   /* libc no longer referenced */
+	CHECK_EQ_INT(f->n_mappings, 1); /* libc no longer referenced */
 	CHECK_EQ_INT(f->n_functions, 3);
 	CHECK_EQ_INT(f->n_locations, 2);
 	CHECK_EQ_INT(f->time_nanos, a->time_nanos);

@@ -50,7 +50,7 @@ static double near(double a, double b)
 
 static ember_metrics *registry(size_t top_n, const char *regex, size_t max_series)
 {
-	ember_metrics_opts o = { top_n, regex, max_series };
+	ember_metrics_opts o = {top_n, regex, max_series};
 	ember_metrics *m = NULL;
 	ember_error err;
 	CHECK(ember_metrics_new(&m, &o, &err) == 0);
@@ -72,7 +72,7 @@ static void test_self_cumulative(void)
 {
 	ember_profile *p = synth_new();
 	uint64_t m = synth_mapping(p, "/usr/bin/app", "b1d", 0x400000, 0x500000, 0x1000);
-	uint64_t lwork = synth_loc(p, m, 0x401000, 2, "inl", "work");   /* inl inlined in work */
+	uint64_t lwork = synth_loc(p, m, 0x401000, 2, "inl", "work"); /* inl inlined in work */
 	uint64_t lrec = synth_loc(p, m, 0x402000, 1, "rec");
 	uint64_t lmain = synth_loc(p, m, 0x403000, 1, "main");
 	uint64_t lraw = synth_loc(p, m, 0x404321, 0);
@@ -95,8 +95,8 @@ static void test_self_cumulative(void)
 	CHECK(near(value_of(t, CUM, L("main")), 0.17));
 	/* unsymbolized: binary + file offset (0x404321 - 0x400000 + 0x1000) */
 	CHECK(near(value_of(t, SELF, L("app+0x5321")), 0.02));
-	CHECK(near(value_of(t, SELF, "comm=\"app\",binary=\"[unknown]\",function=\"0xdead\""),
-		   0.01));
+	CHECK(
+	    near(value_of(t, SELF, "comm=\"app\",binary=\"[unknown]\",function=\"0xdead\""), 0.01));
 	/* text 0.0.4: the TYPE line names the sample, no exemplars */
 	CHECK(strstr(t, "# TYPE " SELF " counter\n") != NULL);
 	CHECK(strstr(t, "# HELP " CUM " ") != NULL);
@@ -111,7 +111,7 @@ static void test_self_cumulative(void)
 	CHECK(strstr(t, "# TYPE ember_function_cumulative_seconds counter\n") != NULL);
 	CHECK(strstr(t, SELF "{" L("inl") "} 0.1 # {profile_id=\"w1\"} 0.1 1700000010.000\n"));
 	CHECK(strstr(t, CUM "{" L("rec") "} 0.15 # {profile_id=\"w1\"} 0.15 1700000010.000\n"));
-	CHECK(strstr(t, "# EOF") == NULL);   /* the caller ends the exposition */
+	CHECK(strstr(t, "# EOF") == NULL); /* the caller ends the exposition */
 	free(t);
 
 	/* a second window doubles the counters and moves the exemplars */
@@ -123,8 +123,8 @@ static void test_self_cumulative(void)
 	ember_profile_free(p);
 }
 
-static const char *const five[] = { "f1", "f2", "f3", "f4", "f5" };
-static const int64_t five_counts[] = { 50, 40, 30, 20, 10 };
+static const char *const five[] = {"f1", "f2", "f3", "f4", "f5"};
+static const int64_t five_counts[] = {50, 40, 30, 20, 10};
 
 static void test_other_folding(void)
 {
@@ -159,7 +159,7 @@ static void test_other_folding(void)
 	CHECK(value_of(t, SELF, L("f4")) < 0);
 	CHECK(value_of(t, SELF, L("[other]")) < 0);
 	CHECK(near(value_of(t, SELF, "comm=\"[other]\",binary=\"[other]\",function=\"[other]\""),
-		   0.3));
+	           0.3));
 	CHECK_EQ_INT(ember_metrics_series(r), 4);
 	free(t);
 	ember_metrics_free(r);
@@ -169,7 +169,7 @@ static void test_other_folding(void)
 	p = synth_new();
 	uint64_t mp = synth_mapping(p, "/usr/bin/app", "b1d", 0x400000, 0x500000, 0);
 	synth_sample(p, "app", 4, 3, synth_loc(p, mp, 0x401000, 1, "leaf"),
-		     synth_loc(p, mp, 0x402000, 1, "g1"), synth_loc(p, mp, 0x403000, 1, "g2"));
+	             synth_loc(p, mp, 0x402000, 1, "g1"), synth_loc(p, mp, 0x403000, 1, "g2"));
 	r = registry(1, NULL, 0);
 	add(r, p, "w1", 1);
 	t = render(r, EMBER_EXPO_TEXT);
@@ -183,7 +183,7 @@ static void test_other_folding(void)
 
 	ember_error err;
 	ember_metrics *bad = NULL;
-	ember_metrics_opts o = { 0, "(", 0 };
+	ember_metrics_opts o = {0, "(", 0};
 	CHECK(ember_metrics_new(&bad, &o, &err) == -EINVAL);
 	CHECK(strstr(err.msg, "regex") != NULL);
 }
@@ -204,8 +204,8 @@ static void check_monotonic(const char *before, const char *after)
 		snprintf(labels, sizeof labels, "%.*s", (int)(close - open - 1), open + 1);
 		double a = strtod(close + 2, NULL), b = value_of(after, name, labels);
 		if (b < a)
-			fprintf(stderr, "went down or vanished: %s{%s} %g -> %g\n", name, labels,
-				a, b);
+			fprintf(stderr, "went down or vanished: %s{%s} %g -> %g\n", name, labels, a,
+			        b);
 		CHECK(b >= a);
 	}
 }
@@ -213,8 +213,8 @@ static void check_monotonic(const char *before, const char *after)
 static void test_never_vanish(void)
 {
 	ember_metrics *r = registry(1, NULL, 0);
-	const char *names[] = { "hot_then", "hot_later" };
-	int64_t a_counts[] = { 90, 10 }, b_counts[] = { 5, 80 }, c_counts[] = { 0, 0 };
+	const char *names[] = {"hot_then", "hot_later"};
+	int64_t a_counts[] = {90, 10}, b_counts[] = {5, 80}, c_counts[] = {0, 0};
 	ember_profile *a = synth_flat("app", 2, names, a_counts);
 	ember_profile *b = synth_flat("app", 2, names, b_counts);
 	ember_profile *c = synth_flat("app", 2, names, c_counts);
@@ -229,7 +229,7 @@ static void test_never_vanish(void)
 	CHECK(near(value_of(tb, SELF, L("hot_later")), 0.8));
 	CHECK(near(value_of(tb, SELF, L("[other]")), 0.1));
 	check_monotonic(ta, tb);
-	add(r, c, "c", 3);   /* an idle window: nothing vanishes */
+	add(r, c, "c", 3); /* an idle window: nothing vanishes */
 	char *tc = render(r, EMBER_EXPO_TEXT);
 	check_monotonic(tb, tc);
 	CHECK_EQ_INT(count_lines(tc, SELF "{"), 3);
@@ -244,17 +244,22 @@ static void test_never_vanish(void)
 
 static void test_escaping(void)
 {
-	const char *names[] = { "quote\"back\\slash\nnewline", "gr\xc3\xbc\xc3\x9f" "e_\xe2\x82\xac",
-				"bad\xff\xfe" "bytes" };
-	int64_t counts[] = { 3, 2, 1 };
+	const char *names[] = {"quote\"back\\slash\nnewline",
+	                       "gr\xc3\xbc\xc3\x9f"
+	                       "e_\xe2\x82\xac",
+	                       "bad\xff\xfe"
+	                       "bytes"};
+	int64_t counts[] = {3, 2, 1};
 	ember_profile *p = synth_flat("we\"ird\\comm", 3, names, counts);
 	ember_metrics *r = registry(0, NULL, 0);
 	add(r, p, "id\"with\\quote", 1000);
 	char *t = render(r, EMBER_EXPO_OPENMETRICS);
 	CHECK(strstr(t, "function=\"quote\\\"back\\\\slash\\nnewline\"") != NULL);
 	CHECK(strstr(t, "comm=\"we\\\"ird\\\\comm\"") != NULL);
-	CHECK(strstr(t, "function=\"gr\xc3\xbc\xc3\x9f" "e_\xe2\x82\xac\"") != NULL);
-	CHECK(strstr(t, "function=\"bad\xef\xbf\xbd\xef\xbf\xbd" "bytes\"") != NULL);
+	CHECK(strstr(t, "function=\"gr\xc3\xbc\xc3\x9f"
+	                "e_\xe2\x82\xac\"") != NULL);
+	CHECK(strstr(t, "function=\"bad\xef\xbf\xbd\xef\xbf\xbd"
+	                "bytes\"") != NULL);
 	CHECK(strstr(t, "# {profile_id=\"id\\\"with\\\\quote\"}") != NULL);
 	/* no raw newline inside any sample line: every line starts as it should */
 	for (const char *l = t; *l; l = strchr(l, '\n') + 1) {
@@ -275,8 +280,8 @@ static void test_long_names(void)
 	memcpy(b, a, sizeof a);
 	a[999] = 'A';
 	b[999] = 'B';
-	const char *names[] = { a, b };
-	int64_t counts[] = { 2, 1 };
+	const char *names[] = {a, b};
+	int64_t counts[] = {2, 1};
 	ember_profile *p = synth_flat("app", 2, names, counts);
 	ember_metrics *r = registry(0, NULL, 0);
 	add(r, p, "w", 1);
@@ -299,8 +304,8 @@ static void test_long_names(void)
 	free(t);
 
 	/* a function literally named like a shortened name does not take it over */
-	const char *names2[] = { first };
-	int64_t one[] = { 7 };
+	const char *names2[] = {first};
+	int64_t one[] = {7};
 	ember_profile *q = synth_flat("app", 1, names2, one);
 	add(r, q, "w2", 2);
 	t = render(r, EMBER_EXPO_TEXT);
@@ -316,8 +321,8 @@ static void test_long_names(void)
 
 static void test_exemplar_cap(void)
 {
-	const char *names[] = { "f" };
-	int64_t counts[] = { 1 };
+	const char *names[] = {"f"};
+	int64_t counts[] = {1};
 	ember_profile *p = synth_flat("app", 1, names, counts);
 	/* "profile_id" is 10 code points: ids of 118 fit, 119 do not; counted in
 	 * code points, not bytes (é is two bytes) */
@@ -332,7 +337,7 @@ static void test_exemplar_cap(void)
 	free(t);
 	add(r, p, over, 2);
 	t = render(r, EMBER_EXPO_OPENMETRICS);
-	CHECK(strstr(t, " # {") == NULL);   /* dropped, not cut */
+	CHECK(strstr(t, " # {") == NULL); /* dropped, not cut */
 	CHECK(near(value_of(t, SELF, L("f")), 0.02));
 	free(t);
 	ember_metrics_free(r);
@@ -347,14 +352,14 @@ static void test_helpers(void)
 	ember_expo_family(&b, EMBER_EXPO_OPENMETRICS, "ember_up", EMBER_GAUGE, "Up\\ok\nyes");
 	ember_expo_sample(&b, EMBER_EXPO_OPENMETRICS, "ember_up", EMBER_GAUGE, "a=\"b\"", 0.1);
 	ember_expo_sample_exemplar(&b, EMBER_EXPO_OPENMETRICS, "ember_up", EMBER_GAUGE, NULL, 1,
-				   "x=\"y\"", 1, 1);
+	                           "x=\"y\"", 1, 1);
 	CHECK(strcmp(b.data, "# HELP ember_samples_total Samples taken.\n"
-			     "# TYPE ember_samples_total counter\n"
-			     "ember_samples_total 12\n"
-			     "# HELP ember_up Up\\\\ok\\nyes\n"
-			     "# TYPE ember_up gauge\n"
-			     "ember_up{a=\"b\"} 0.1\n"
-			     "ember_up 1\n") == 0);
+	                     "# TYPE ember_samples_total counter\n"
+	                     "ember_samples_total 12\n"
+	                     "# HELP ember_up Up\\\\ok\\nyes\n"
+	                     "# TYPE ember_up gauge\n"
+	                     "ember_up{a=\"b\"} 0.1\n"
+	                     "ember_up 1\n") == 0);
 	ember_buf_reset(&b);
 	ember_expo_value(&b, 0.1 + 0.2);
 	ember_buf_putc(&b, ' ');
@@ -366,9 +371,9 @@ static void test_helpers(void)
 	CHECK(strcmp(b.data, "0.30000000000000004 +Inf NaN 1e+21") == 0);
 	ember_buf_free(&b);
 	CHECK(strcmp(ember_expo_content_type(EMBER_EXPO_OPENMETRICS),
-		     "application/openmetrics-text; version=1.0.0; charset=utf-8") == 0);
+	             "application/openmetrics-text; version=1.0.0; charset=utf-8") == 0);
 	CHECK(strcmp(ember_expo_content_type(EMBER_EXPO_TEXT),
-		     "text/plain; version=0.0.4; charset=utf-8") == 0);
+	             "text/plain; version=0.0.4; charset=utf-8") == 0);
 	CHECK_EQ_INT(ember_expo_codepoints("a\xc3\xa9\xff"), 3);
 
 	/* not a CPU profile: refused */
@@ -389,7 +394,7 @@ static void test_helpers(void)
 	add(r, p, NULL, 1);
 	char *t = render(r, EMBER_EXPO_OPENMETRICS);
 	CHECK(near(value_of(t, SELF, "comm=\"x\",binary=\"x\",function=\"g\""), 0.03));
-	CHECK(strstr(t, " # {") == NULL);   /* no profile id, no exemplar */
+	CHECK(strstr(t, " # {") == NULL); /* no profile id, no exemplar */
 	free(t);
 	ember_metrics_free(r);
 	ember_profile_free(p);
@@ -410,9 +415,9 @@ static void *adder(void *arg)
 
 static void test_concurrent_render(void)
 {
-	const char *names[] = { "f1", "f2", "f3" };
-	int64_t counts[] = { 1, 1, 1 };
-	struct race x = { registry(0, NULL, 0), synth_flat("app", 3, names, counts) };
+	const char *names[] = {"f1", "f2", "f3"};
+	int64_t counts[] = {1, 1, 1};
+	struct race x = {registry(0, NULL, 0), synth_flat("app", 3, names, counts)};
 	pthread_t t;
 	pthread_create(&t, NULL, adder, &x);
 	for (int i = 0; i < 200; i++) {

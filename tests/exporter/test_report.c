@@ -21,7 +21,7 @@ static ember_profile *profile(void)
 	synth_sample(p, "app", 1, 1, lm);
 	synth_sample(p, "other", 3, 2, lw, lm);   /* same stack, other labels: summed */
 	synth_sample(p, "app", 0, 1, ls);         /* zero: not printed */
-	synth_sample(p, "app", 4, 3, ls, lm, lm);   /* recursion */
+	synth_sample(p, "app", 4, 3, ls, lm, lm); /* recursion */
 	return p;
 }
 
@@ -32,9 +32,9 @@ static void test_folded(void)
 	ember_error err;
 	CHECK(ember_report_folded(p, &b, &err) == 0);
 	CHECK(b.data && strcmp(b.data, "main 1\n"
-				       "main;app+0xabcd 2\n"
-				       "main;main;odd:name here 4\n"
-				       "main;work;inl 10\n") == 0);
+	                               "main;app+0xabcd 2\n"
+	                               "main;main;odd:name here 4\n"
+	                               "main;work;inl 10\n") == 0);
 	fprintf(stderr, "%s", b.data);
 	ember_buf_free(&b);
 	ember_profile_free(p);
@@ -47,10 +47,12 @@ static void test_top(void)
 	ember_error err;
 	CHECK(ember_report_top(p, 0, &b, &err) == 0);
 	fprintf(stderr, "%s", b.data);
-	CHECK(strstr(b.data, "Showing nodes accounting for 0.17s, 100.00% of 0.17s total\n") != NULL);
+	CHECK(strstr(b.data, "Showing nodes accounting for 0.17s, 100.00% of 0.17s total\n") !=
+	      NULL);
 	CHECK(strstr(b.data, "      flat   flat%    sum%        cum    cum%  function  binary\n"));
 	CHECK(strstr(b.data, "\n     0.10s  58.82%  58.82%      0.10s  58.82%  inl  app\n"));
-	CHECK(strstr(b.data, "\n     0.04s  23.53%  82.35%      0.04s  23.53%  odd;name here  app\n"));
+	CHECK(strstr(b.data,
+	             "\n     0.04s  23.53%  82.35%      0.04s  23.53%  odd;name here  app\n"));
 	CHECK(strstr(b.data, "\n     0.02s  11.76%  94.12%      0.02s  11.76%  app+0xabcd  app\n"));
 	/* main: recursion counted once in cum */
 	CHECK(strstr(b.data, "\n     0.01s   5.88% 100.00%      0.17s 100.00%  main  app\n"));
@@ -61,7 +63,7 @@ static void test_top(void)
 	ember_buf_reset(&b);
 	CHECK(ember_report_top(p, 2, &b, &err) == 0);
 	CHECK(strstr(b.data, "Showing nodes accounting for 0.14s, 82.35% of 0.17s total\n"
-			     "Dropped 3 nodes\n") != NULL);
+	                     "Dropped 3 nodes\n") != NULL);
 	CHECK(strstr(b.data, "  main ") == NULL);
 	ember_buf_free(&b);
 	ember_profile_free(p);

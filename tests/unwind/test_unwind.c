@@ -84,6 +84,17 @@ static void load_maps(void)
 	fclose(f);
 }
 
+/* What find_mapping reports (section 9 varies it): a real view of our
+ * maps, or every path replaced by a unique unreadable one, or one build id
+ * for every binary with the path made unreadable or not. */
+static struct {
+	int unique_bad_paths;
+	const char *build_id;
+	int bad_path;
+	char scratch[64];
+	unsigned serial;
+} fm;
+
 static int find_mapping(void *ctx, int32_t pid, uint64_t addr, ember_unwind_mapping *out)
 {
 	(void)ctx;
@@ -95,7 +106,14 @@ static int find_mapping(void *ctx, int32_t pid, uint64_t addr, ember_unwind_mapp
 			out->end = maps[i].end;
 			out->pgoff = maps[i].pgoff;
 			out->path = maps[i].path;
-			out->build_id = "";
+			out->build_id = fm.build_id ? fm.build_id : "";
+			if (fm.unique_bad_paths) {
+				snprintf(fm.scratch, sizeof fm.scratch, "/nonexistent/%u",
+				         fm.serial++);
+				out->path = fm.scratch;
+			} else if (fm.bad_path) {
+				out->path = "/nonexistent/file";
+			}
 			return 0;
 		}
 	return -ENOENT;
@@ -429,6 +447,37 @@ int main(void)
 	CHECK_EQ_INT(st1.binaries_loaded, st0.binaries_loaded);
 	CHECK_EQ_INT(why, EMBER_UNWIND_STACK_TOO_SMALL);
 
+	/* 9. a file that cannot be opened does not poison its build id: the
+	 * failure is remembered under its path, and the next readable path with
+	 * the same build id loads */
+	ember_unwinder_free(u);
+	if (ember_unwinder_new(&u, &cb, &err) != 0)
+		return 1;
+	fm.build_id = "0123abcd";
+	fm.bad_path = 1;
+	ember_unwinder_get_stats(u, &st0);
+	n = ember_unwinder_unwind(u, 1, regs, N_REGS, stack, size, ips, MAX_IPS, &why);
+	n = ember_unwinder_unwind(u, 1, regs, N_REGS, stack, size, ips, MAX_IPS, &why);
+	ember_unwinder_get_stats(u, &st1);
+	CHECK_EQ_INT(why, EMBER_UNWIND_NO_INFO);
+	CHECK_EQ_INT(st1.binaries_loaded - st0.binaries_loaded, 1); /* once, not per unwind */
+	CHECK_EQ_INT(st1.binaries_failed - st0.binaries_failed, 1);
+	fm.bad_path = 0;
+	n = ember_unwinder_unwind(u, 1, regs, N_REGS, stack, size, ips, 8, &why);
+	CHECK_EQ_INT(n, 8); /* the test binary loaded under the same build id */
+	ember_unwinder_free(u);
+
+	/* 10. the binary cache is bounded: many distinct binaries trim it */
+	if (ember_unwinder_new(&u, &cb, &err) != 0)
+		return 1;
+	fm.build_id = NULL;
+	fm.unique_bad_paths = 1;
+	for (int k = 0; k < 1100; k++)
+		ember_unwinder_unwind(u, 1, regs, N_REGS, stack, size, ips, MAX_IPS, &why);
+	ember_unwinder_get_stats(u, &st1);
+	CHECK(st1.cache_trims >= 1);
+	CHECK(st1.binaries_loaded >= 1100);
+	fm.unique_bad_paths = 0;
 	ember_unwinder_free(u);
 	dlclose(h);
 	fprintf(stderr, "find_mapping calls: %lu\n", n_find_calls);

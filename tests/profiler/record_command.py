@@ -1,0 +1,68 @@
+"""`ember record --raw -F 999 -- split 2`: the profile go tool pprof reads
+has about F x CPU-seconds samples, the split functions in 50/30/20 shares,
+labels, a mapping with the binary's build id; without --raw the functions
+are named in the file; record exits with the command's status."""
+import os
+import re
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(__file__))
+from recordlib import (EMBER, SPLIT, build_id, check_shares, only_workload, pprof_raw, run,
+                       split_counts)
+
+F = 999
+with tempfile.TemporaryDirectory() as tmp:
+    out = os.path.join(tmp, "split.pb.gz")
+    r = run([EMBER, "record", "--raw", "-F", str(F), "-o", out, "--", SPLIT, "2"])
+    print(r.stdout, r.stderr)
+    assert r.returncode == 0, r.returncode
+    cpu = float(re.search(r"cpu=([0-9.]+)", r.stdout).group(1))
+    summary = re.search(r"(\d+) samples, lost (\d+) of (\d+)", r.stderr)
+    assert summary, "no summary line"
+    prof = pprof_raw(out, tmp)
+    assert prof["period"] == 1000000000 // F, prof["period"]
+    n = sum(s[0] for s in prof["samples"])
+    assert n == int(summary.group(1)), (n, summary.group(0))
+    want = F * cpu
+    print("samples %d, want %.0f (cpu %.3f s)" % (n, want, cpu))
+    assert abs(n - want) <= 0.15 * want, "sample count %d not within 15%% of %.0f" % (n, want)
+    # cpu/nanoseconds = samples x period
+    ns = sum(s[1] for s in prof["samples"])
+    assert abs(ns - n * prof["period"]) <= n, (ns, n)
+
+    counts, total = split_counts(prof)
+    print("shares", counts, total)
+    check_shares(counts, total)
+
+    # labels: the command's pid, its two threads, comm split
+    pid = max({s[3].get("pid") for s in prof["samples"]},
+              key=lambda p: sum(s[0] for s in prof["samples"] if s[3].get("pid") == p))
+    only_workload(prof, int(pid))
+    mine = [s for s in prof["samples"] if s[3].get("pid") == pid]
+    assert len({s[3].get("tid") for s in mine}) == 2, {s[3].get("tid") for s in mine}
+    assert {s[3].get("comm") for s in mine} == {"split"}
+    assert all(s[3].get("thread") for s in prof["samples"])
+    # the workload's mapping carries its build id
+    bid = build_id(SPLIT)
+    assert bid and any(m[4] == bid and os.path.realpath(m[3]) == os.path.realpath(SPLIT)
+                       for m in prof["mappings"].values()), (bid, prof["mappings"])
+
+    # without --raw the profile comes out symbolized: go tool pprof names the
+    # split functions without looking for the binary itself
+    out = os.path.join(tmp, "sym.pb.gz")
+    r = run([EMBER, "record", "-q", "-o", out, "--", SPLIT, "1"])
+    assert r.returncode == 0, r.stderr
+    env = dict(os.environ, HOME=tmp, GOCACHE=os.path.join(tmp, "gocache"),
+               PPROF_BINARY_PATH="/nonexistent")
+    top = run(["go", "tool", "pprof", "-top", "-sample_index=samples", out], env=env)
+    assert top.returncode == 0, top.stderr
+    for fn in ("split_a", "split_b", "split_c", "main", "spin_cpu"):
+        assert re.search(r"\s%s$" % fn, top.stdout, re.M), (fn, top.stdout)
+
+    # exit status of the command is record's
+    r = run([EMBER, "record", "--raw", "-q", "-o", os.path.join(tmp, "x.pb.gz"),
+             "--", "sh", "-c", "exit 3"])
+    assert r.returncode == 3, (r.returncode, r.stderr)
+    assert os.path.exists(os.path.join(tmp, "x.pb.gz"))
+print("ok")

@@ -1,0 +1,151 @@
+"""Helpers of the `ember record` end-to-end tests: run ember, read the
+profile back with `go tool pprof -raw` (the reference reader), and map
+sample addresses to the split workload's functions with its ELF symbol
+table (nm) and program headers (readelf), accounting for the PIE load
+address through each Mapping's start and file offset."""
+import os
+import re
+import subprocess
+import tempfile
+
+EMBER = os.environ["EMBER"]
+SPLIT = os.environ["EMBER_WORKLOAD_SPLIT"]
+SHARES = {"split_a": 0.50, "split_b": 0.30, "split_c": 0.20}
+
+
+def run(args, **kw):
+    return subprocess.run(args, capture_output=True, text=True, **kw)
+
+
+def pprof_raw(path, tmp):
+    env = dict(os.environ, HOME=tmp, GOCACHE=os.path.join(tmp, "gocache"),
+               PPROF_TMPDIR=tmp, PPROF_BINARY_PATH="/nonexistent")
+    out = run(["go", "tool", "pprof", "-raw", path], env=env)
+    assert out.returncode == 0, "go tool pprof failed: " + out.stderr
+    return parse_raw(out.stdout)
+
+
+def parse_raw(text):
+    """-> dict(samples=[(count, ns, [loc ids], labels)], locations={id: (addr, mapping)},
+    mappings={id: (start, limit, offset, file, build_id)}, period=int)"""
+    prof = {"samples": [], "locations": {}, "mappings": {}, "period": None}
+    section = None
+    for line in text.splitlines():
+        if line.startswith("Period:"):
+            prof["period"] = int(line.split()[1])
+            continue
+        if line in ("Samples:", "Locations", "Mappings"):
+            section = line
+            continue
+        if section == "Samples:":
+            m = re.match(r"^\s+(\d+)\s+(\d+):((?:\s+\d+)*)\s*$", line)
+            if m:
+                prof["samples"].append([int(m.group(1)), int(m.group(2)),
+                                        [int(x) for x in m.group(3).split()], {}])
+            elif prof["samples"] and ":[" in line:
+                for k, v in re.findall(r"(\w+):\[([^\]]*)\]", line):
+                    prof["samples"][-1][3][k] = v
+        elif section == "Locations":
+            m = re.match(r"^\s*(\d+): 0x([0-9a-f]+)(?: M=(\d+))?", line)
+            if m:
+                prof["locations"][int(m.group(1))] = (int(m.group(2), 16),
+                                                      int(m.group(3) or 0))
+        elif section == "Mappings":
+            m = re.match(r"^(\d+): 0x([0-9a-f]+)/0x([0-9a-f]+)/0x([0-9a-f]+) (\S+)\s*([0-9a-f]*)",
+                         line)
+            if m:
+                prof["mappings"][int(m.group(1))] = (
+                    int(m.group(2), 16), int(m.group(3), 16), int(m.group(4), 16),
+                    m.group(5), m.group(6))
+    return prof
+
+
+def elf_symbols(binary):
+    """{name: (start, end)} of the split functions in ELF virtual addresses,
+    and the bias (p_vaddr - p_offset) of the executable PT_LOAD."""
+    syms = {}
+    for line in run(["nm", "-S", "--defined-only", binary]).stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[3] in SHARES:
+            syms[parts[3]] = (int(parts[0], 16), int(parts[0], 16) + int(parts[1], 16))
+    assert set(syms) == set(SHARES), syms
+    bias = None
+    for line in run(["readelf", "-lW", binary]).stdout.splitlines():
+        p = line.split()
+        if p and p[0] == "LOAD" and "E" in p[6:-1]:
+            bias = int(p[2], 16) - int(p[1], 16)
+    assert bias is not None
+    return syms, bias
+
+
+def build_id(binary):
+    out = run(["readelf", "-n", binary]).stdout
+    m = re.search(r"Build ID: ([0-9a-f]+)", out)
+    return m.group(1) if m else ""
+
+
+def split_counts(prof, pid=None):
+    """Samples per split function (the innermost split_* frame of each
+    stack), and the number of samples considered."""
+    syms, bias = elf_symbols(SPLIT)
+    counts = {k: 0 for k in SHARES}
+    total = 0
+    real = os.path.realpath(SPLIT)
+    for count, _ns, locs, labels in prof["samples"]:
+        if pid is not None and labels.get("pid") != str(pid):
+            continue
+        total += count
+        for lid in locs:
+            addr, mid = prof["locations"][lid]
+            if mid not in prof["mappings"]:
+                continue
+            start, _limit, off, fname, _bid = prof["mappings"][mid]
+            if os.path.realpath(fname) != real:
+                continue
+            vaddr = addr - start + off + bias
+            hit = [k for k, (lo, hi) in syms.items() if lo <= vaddr < hi]
+            if hit:
+                counts[hit[0]] += count
+                break
+    return counts, total
+
+
+def check_shares(counts, total, tol=0.04, min_attributed=0.9):
+    attributed = sum(counts.values())
+    assert total > 0, "no samples of the workload"
+    assert attributed >= min_attributed * total, (
+        "only %d of %d samples have a split_* frame" % (attributed, total))
+    for k, want in SHARES.items():
+        got = counts[k] / attributed
+        assert abs(got - want) <= tol, "%s: %.3f of samples, want %.2f +- %.2f (%s)" % (
+            k, got, want, tol, counts)
+
+
+def only_workload(prof, pid, at_least=0.97):
+    """Asserts the samples are the workload's. (A sanitizer build's workload
+    forks a leak checker at exit; it is the workload's child and may show up
+    as a handful of samples of its own pid.)"""
+    total = sum(s[0] for s in prof["samples"])
+    mine = sum(s[0] for s in prof["samples"] if s[3].get("pid") == str(pid))
+    others = {s[3].get("pid") for s in prof["samples"]} - {str(pid)}
+    assert total and mine >= at_least * total, (
+        "%d of %d samples are pid %d; others: %s" % (mine, total, pid, others))
+
+
+def start_split(seconds, threads=2):
+    return subprocess.Popen([SPLIT, str(seconds), str(threads)], stdout=subprocess.PIPE,
+                            text=True)
+
+
+def wait_running(proc, threads=2, timeout=5.0):
+    """Waits until the workload's threads exist."""
+    import time
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            if len(os.listdir("/proc/%d/task" % proc.pid)) >= threads:
+                return
+        except FileNotFoundError:
+            pass
+        time.sleep(0.02)
+    raise AssertionError("workload did not start")

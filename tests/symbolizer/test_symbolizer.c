@@ -1,0 +1,757 @@
+/* tests/symbolizer/test_symbolizer.c — the symbolizer against its referee,
+ * binutils addr2line, and against files it must survive.
+ *
+ * usage: test_symbolizer MODE ARGS...
+ *   agree [-C] BIN...        every .text address (or a dense sample of
+ *                            20,000) answers exactly as `addr2line -a -f -i`
+ *   inline BIN               helper_mix is an inline frame of work_inline
+ *   cxx BIN                  demangled C++ names, mangled system names
+ *   debugdir BIN OTHER       stripped BIN + build-id tree; wrong build id refused
+ *   corrupt BIN              truncated / flipped copies warn, never crash
+ *   tables                   kallsyms and perf-map parsing and lookups
+ *   raw BIN OUT              writes a raw pprof of BIN loaded as PIE to OUT
+ *   profile BIN [OUT]        a raw pprof of BIN loaded as PIE symbolizes like
+ *                            addr2line; twice is a no-op; OUT gets the result
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../check.h"
+#include "ember/buf.h"
+#include "ember/pprof.h"
+#include "ember/profile.h"
+#include "ember/symbolize.h"
+
+enum { MAXF = 64 };
+
+/* ---- helpers ----------------------------------------------------------- */
+
+typedef struct elf_facts {
+	uint64_t text_lo, text_hi;              /* .text */
+	uint64_t x_off, x_vaddr, x_filesz;      /* the executable PT_LOAD */
+	bool pie;
+	char build_id[129];
+} elf_facts;
+
+static bool read_facts(const char *path, elf_facts *f)
+{
+	memset(f, 0, sizeof *f);
+	elf_version(EV_CURRENT);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return false;
+	Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
+	GElf_Ehdr eh;
+	bool ok = elf && gelf_getehdr(elf, &eh);
+	size_t shstrndx = 0;
+	if (ok)
+		ok = elf_getshdrstrndx(elf, &shstrndx) == 0;
+	f->pie = ok && eh.e_type == ET_DYN;
+	Elf_Scn *scn = NULL;
+	while (ok && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh))
+			continue;
+		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (name && strcmp(name, ".text") == 0) {
+			f->text_lo = sh.sh_addr;
+			f->text_hi = sh.sh_addr + sh.sh_size;
+		}
+		if (sh.sh_type == SHT_NOTE) {
+			Elf_Data *d = elf_getdata(scn, NULL);
+			size_t off = 0, no, doff;
+			GElf_Nhdr nh;
+			while (d && (off = gelf_getnote(d, off, &nh, &no, &doff)) > 0) {
+				if (nh.n_type != NT_GNU_BUILD_ID || nh.n_descsz > 64)
+					continue;
+				for (size_t i = 0; i < nh.n_descsz; i++)
+					sprintf(f->build_id + 2 * i, "%02x",
+						((unsigned char *)d->d_buf)[doff + i]);
+			}
+		}
+	}
+	size_t nph = 0;
+	if (ok && elf_getphdrnum(elf, &nph) == 0) {
+		for (size_t i = 0; i < nph; i++) {
+			GElf_Phdr ph;
+			if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD &&
+			    (ph.p_flags & PF_X)) {
+				f->x_off = ph.p_offset;
+				f->x_vaddr = ph.p_vaddr;
+				f->x_filesz = ph.p_filesz;
+			}
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return ok && f->text_hi > f->text_lo && f->x_filesz;
+}
+
+/* Formats frames exactly as binutils `addr2line -f -i` prints them. */
+static void format_frames(ember_buf *b, const ember_frame *fr, int n)
+{
+	if (n <= 0) {
+		ember_buf_puts(b, "??\n??:0\n");
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		ember_buf_printf(b, "%s\n%s:", fr[i].function ? fr[i].function : "??",
+				 fr[i].file ? fr[i].file : "??");
+		if (fr[i].line <= 0)
+			ember_buf_puts(b, "?\n");
+		else if (fr[0].discriminator)
+			ember_buf_printf(b, "%d (discriminator %u)\n", fr[i].line,
+					 fr[0].discriminator);
+		else
+			ember_buf_printf(b, "%d\n", fr[i].line);
+	}
+}
+
+static ember_symbolizer *new_symbolizer(bool demangle, const char *const *dirs, size_t n_dirs)
+{
+	ember_symbolizer_opts o = { .debug_dirs = dirs, .n_debug_dirs = n_dirs,
+				    .no_demangle = !demangle };
+	ember_symbolizer *s = NULL;
+	ember_error err = { 0 };
+	if (ember_symbolizer_new(&s, &o, &err) < 0)
+		fprintf(stderr, "symbolizer: %s\n", err.msg);
+	return s;
+}
+
+static char tmpdir[] = "/tmp/ember-symtest-XXXXXX";
+
+static void make_tmpdir(void)
+{
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+}
+
+static void remove_tmpdir(void)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup of %s failed\n", tmpdir);
+}
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	int r = system(cmd);
+	if (r != 0)
+		fprintf(stderr, "command failed (%d): %s\n", r, cmd);
+	return r;
+}
+
+/* ---- agree: every address as binutils addr2line says -------------------- */
+
+static void agree(const char *bin, bool demangle)
+{
+	elf_facts f;
+	CHECK(read_facts(bin, &f));
+	uint64_t span = f.text_hi - f.text_lo, step = span / 20000 + 1;
+	char in[512], out[512];
+	snprintf(in, sizeof in, "%s/addrs", tmpdir);
+	snprintf(out, sizeof out, "%s/binutils", tmpdir);
+	FILE *fp = fopen(in, "w");
+	size_t n_addrs = 0;
+	for (uint64_t a = f.text_lo; a < f.text_hi; a += step, n_addrs++)
+		fprintf(fp, "%" PRIx64 "\n", a);
+	fclose(fp);
+	if (sh("addr2line -a -f -i %s -e '%s' < '%s' > '%s'", demangle ? "-C" : "", bin, in, out))
+		return;
+	/* Split binutils' answer per address (each starts with 0x%016x). */
+	fp = fopen(out, "r");
+	ember_symbolizer *s = new_symbolizer(demangle, NULL, 0);
+	CHECK(s != NULL);
+	if (!fp || !s)
+		return;
+	char *line = NULL;
+	size_t cap = 0;
+	ember_buf want = EMBER_BUF_INIT, got = EMBER_BUF_INIT;
+	ember_frame fr[MAXF];
+	size_t compared = 0, differ = 0, with_inline = 0;
+	uint64_t cur = 0;
+	bool have = false;
+	for (;;) {
+		ssize_t len = getline(&line, &cap, fp);
+		bool header = len > 0 && strncmp(line, "0x", 2) == 0 && len == 19;
+		if ((len <= 0 || header) && have) {
+			ember_buf_reset(&got);
+			ember_error err = { 0 };
+			int n = ember_symbolizer_addr2line(s, bin, cur, fr, MAXF, &err);
+			format_frames(&got, fr, n);
+			with_inline += n > 1;
+			compared++;
+			if (strcmp(want.data ? want.data : "", got.data) != 0 && differ++ < 5)
+				fprintf(stderr, "%s 0x%" PRIx64 ":\n binutils:\n%s ember:\n%s", bin, cur,
+					want.data, got.data);
+		}
+		if (len <= 0)
+			break;
+		if (header) {
+			cur = strtoull(line, NULL, 16);
+			have = true;
+			ember_buf_reset(&want);
+		} else {
+			ember_buf_puts(&want, line);
+		}
+	}
+	fprintf(stderr, "%s%s: %zu addresses compared, %zu with inline frames, %zu differ\n", bin,
+		demangle ? " (-C)" : "", compared, with_inline, differ);
+	CHECK_EQ_INT(compared, n_addrs);
+	CHECK_EQ_INT(differ, 0);
+	free(line);
+	fclose(fp);
+	ember_buf_free(&want);
+	ember_buf_free(&got);
+	ember_symbolizer_free(s);
+}
+
+/* ---- inline / cxx: named frames ---------------------------------------- */
+
+/* Scans .text for an address whose frames[k].function equals want (and,
+ * when outer is set, frames[k+1] equals outer); returns it or 0. */
+static uint64_t find_frame(ember_symbolizer *s, const char *bin, const elf_facts *f,
+			   const char *want, const char *outer, ember_frame *fr, int *n_out)
+{
+	for (uint64_t a = f->text_lo; a < f->text_hi; a++) {
+		int n = ember_symbolizer_addr2line(s, bin, a, fr, MAXF, NULL);
+		for (int k = 0; k < n; k++) {
+			if (!fr[k].function || strcmp(fr[k].function, want) != 0)
+				continue;
+			if (outer && (k + 1 >= n || !fr[k + 1].function ||
+				      strcmp(fr[k + 1].function, outer) != 0))
+				continue;
+			*n_out = n;
+			return a;
+		}
+	}
+	return 0;
+}
+
+static void test_inline(const char *bin)
+{
+	elf_facts f;
+	CHECK(read_facts(bin, &f));
+	ember_symbolizer *s = new_symbolizer(true, NULL, 0);
+	ember_frame fr[MAXF];
+	int n = 0;
+	uint64_t a = find_frame(s, bin, &f, "helper_mix", "work_inline", fr, &n);
+	CHECK(a != 0);
+	if (a) {
+		CHECK(n >= 2);
+		CHECK(strcmp(fr[0].function, "helper_mix") == 0);
+		CHECK(fr[0].file && strstr(fr[0].file, "inline_work.c"));
+		/* the call site in work_inline is the line of `s += helper_mix(...)` */
+		CHECK(fr[1].line > fr[0].line);
+		CHECK(fr[0].start_line > 0 && fr[1].start_line > fr[0].start_line);
+	}
+	ember_symbolizer_free(s);
+}
+
+static void test_cxx(const char *bin)
+{
+	elf_facts f;
+	CHECK(read_facts(bin, &f));
+	ember_symbolizer *s = new_symbolizer(true, NULL, 0);
+	static const char *want[][2] = {
+		{ "ember_test::Accumulator<long>::add(long)", "_ZN10ember_test11AccumulatorIlE3addEl" },
+		{ "ember_test::Accumulator<double>::add(double)",
+		  "_ZN10ember_test11AccumulatorIdE3addEd" },
+		{ "ember_test::scale(long)", "_ZN10ember_test5scaleEl" },
+		{ "ember_test::scale(double)", "_ZN10ember_test5scaleEd" },
+	};
+	ember_frame fr[MAXF];
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		int n = 0;
+		uint64_t a = find_frame(s, bin, &f, want[i][0], NULL, fr, &n);
+		if (!a)
+			fprintf(stderr, "no address names %s\n", want[i][0]);
+		CHECK(a != 0);
+		if (a)
+			CHECK(fr[0].linkage_name && strcmp(fr[0].linkage_name, want[i][1]) == 0);
+	}
+	ember_symbolizer_free(s);
+	/* Without demangling the linker name is the function, as addr2line. */
+	s = new_symbolizer(false, NULL, 0);
+	int n = 0;
+	CHECK(find_frame(s, bin, &f, "_ZN10ember_test5scaleEd", NULL, fr, &n) != 0);
+	ember_symbolizer_free(s);
+}
+
+/* ---- profiles ------------------------------------------------------------ */
+
+static const uint64_t PIE_BASE = 0x5555550000ULL;
+
+/* A raw profile of bin as a process would have mapped it (PIE at PIE_BASE),
+ * with one sample per address; *vaddrs gets the link-time addresses. */
+static ember_profile *raw_profile(const char *bin, const elf_facts *f, const char *build_id,
+				  int64_t pid, uint64_t *vaddrs, size_t n)
+{
+	ember_profile *p = ember_profile_new();
+	ember_profile_add_sample_type(p, "samples", "count");
+	ember_profile_add_sample_type(p, "cpu", "nanoseconds");
+	ember_profile_set_period_type(p, "cpu", "nanoseconds");
+	p->period = 10000000;
+	uint64_t base = f->pie ? PIE_BASE : 0;
+	ember_mapping m = { 0 };
+	m.memory_start = base + (f->x_vaddr & ~0xfffULL);
+	m.memory_limit = base + f->x_vaddr + f->x_filesz;
+	m.file_offset = f->x_off & ~0xfffULL;
+	m.filename = ember_profile_intern(p, bin);
+	m.build_id = ember_profile_intern(p, build_id);
+	uint64_t mid = ember_profile_add_mapping(p, &m);
+	ember_label lab = { ember_profile_intern(p, "pid"), 0, pid, 0 };
+	uint64_t span = f->text_hi - f->text_lo;
+	for (size_t i = 0; i < n; i++) {
+		vaddrs[i] = f->text_lo + span * i / n;
+		uint64_t loc = ember_profile_add_location(p, mid, base + vaddrs[i]);
+		int64_t v[2] = { 1, 10000000 };
+		ember_profile_add_sample(p, &loc, 1, v, &lab, 1);
+	}
+	return p;
+}
+
+static bool bytes_equal(const ember_profile *a, const ember_profile *b)
+{
+	ember_buf x = EMBER_BUF_INIT, y = EMBER_BUF_INIT;
+	bool eq = ember_pprof_encode(a, EMBER_COMPRESS_NONE, &x, NULL) == 0 &&
+		  ember_pprof_encode(b, EMBER_COMPRESS_NONE, &y, NULL) == 0 && x.len == y.len &&
+		  memcmp(x.data, y.data, x.len) == 0;
+	ember_buf_free(&x);
+	ember_buf_free(&y);
+	return eq;
+}
+
+/* Every location's lines equal the addr2line answer for its address. */
+static size_t check_profile_lines(ember_profile *p, const char *bin, const uint64_t *vaddrs,
+				  size_t n, const char *const *dirs, size_t n_dirs, size_t *with_line)
+{
+	*with_line = 0;
+	ember_symbolizer *ref = new_symbolizer(true, dirs, n_dirs);
+	ember_frame fr[MAXF];
+	size_t matched = 0;
+	for (size_t i = 0; i < n; i++) {
+		ember_location *l = ember_profile_location(p, i + 1);
+		int k = ember_symbolizer_addr2line(ref, bin, vaddrs[i], fr, MAXF, NULL);
+		/* Profiles name only what a symbol covers (sized); addr2line
+		 * also takes the nearest symbol before: those may stay empty. */
+		bool same = k == (int)l->n_lines || (k == 1 && fr[0].line == 0 && !l->n_lines);
+		for (int j = 0; same && j < k && j < (int)l->n_lines; j++) {
+			ember_function *fn = ember_profile_function(p, l->lines[j].function_id);
+			same = fn && fr[j].function &&
+			       strcmp(ember_profile_str(p, fn->name), fr[j].function) == 0 &&
+			       l->lines[j].line == fr[j].line;
+		}
+		*with_line += k > 0 && fr[0].line > 0;
+		if (!same)
+			fprintf(stderr, "location at 0x%" PRIx64 " differs from addr2line (%d vs %zu)\n",
+				vaddrs[i], k, l->n_lines);
+		matched += same;
+	}
+	ember_symbolizer_free(ref);
+	return matched;
+}
+
+static void test_profile(const char *bin, const char *out)
+{
+	elf_facts f;
+	CHECK(read_facts(bin, &f));
+	enum { N = 400 };
+	uint64_t vaddrs[N];
+	ember_profile *p = raw_profile(bin, &f, f.build_id, getpid(), vaddrs, N);
+	ember_symbolizer *s = new_symbolizer(true, NULL, 0);
+	ember_error err = { 0 };
+	CHECK_EQ_INT(ember_symbolizer_run(s, p, &err), 0);
+	char msg[256];
+	CHECK_EQ_INT(ember_profile_check(p, msg, sizeof msg), 0);
+	size_t with_line;
+	CHECK_EQ_INT(check_profile_lines(p, bin, vaddrs, N, NULL, 0, &with_line), N);
+	ember_mapping *m = ember_profile_mapping(p, 1);
+	CHECK(m->has_functions && m->has_filenames && m->has_line_numbers && m->has_inline_frames);
+	ember_symbolizer_stats st;
+	ember_symbolizer_get_stats(s, &st);
+	CHECK_EQ_INT(st.binaries, 1);
+	/* all with DWARF lines, and sized symbols without (crt code) */
+	CHECK(with_line > N / 4 && N - st.unsymbolized >= with_line);
+	/* Twice is a no-op, with the same symbolizer and with a fresh one. */
+	ember_profile *again = ember_profile_clone(p);
+	CHECK_EQ_INT(ember_symbolizer_run(s, again, &err), 0);
+	CHECK(bytes_equal(p, again));
+	ember_symbolizer *s2 = new_symbolizer(true, NULL, 0);
+	CHECK_EQ_INT(ember_symbolizer_run(s2, again, &err), 0);
+	CHECK(bytes_equal(p, again));
+	ember_symbolizer_free(s2);
+	ember_profile_free(again);
+	if (out)
+		CHECK_EQ_INT(ember_pprof_write_file(p, out, &err), 0);
+	ember_profile_free(p);
+
+	/* A second profile of the same binary costs lookups only: the cache
+	 * holds one index. Without build id it is keyed by path. */
+	p = raw_profile(bin, &f, "", getpid(), vaddrs, N);
+	CHECK_EQ_INT(ember_symbolizer_run(s, p, &err), 0);
+	CHECK_EQ_INT(check_profile_lines(p, bin, vaddrs, N, NULL, 0, &with_line), N);
+	ember_profile_free(p);
+	ember_symbolizer_get_stats(s, &st);
+	CHECK_EQ_INT(st.binaries, 2); /* one by build id, one by path */
+
+	/* A missing binary: reported once, locations keep addresses only. */
+	p = raw_profile("/nonexistent/ember-test-binary", &f, "", 0, vaddrs, N);
+	ember_symbolizer *s3 = new_symbolizer(true, NULL, 0);
+	CHECK_EQ_INT(ember_symbolizer_run(s3, p, &err), 0);
+	ember_symbolizer_get_stats(s3, &st);
+	CHECK_EQ_INT(st.missing, 1);
+	CHECK_EQ_INT(st.unsymbolized, N);
+	CHECK_EQ_INT(p->n_functions, 0);
+	CHECK(!ember_profile_mapping(p, 1)->has_functions);
+	ember_symbolizer_free(s3);
+	ember_profile_free(p);
+	ember_symbolizer_free(s);
+}
+
+/* ---- debug dirs ------------------------------------------------------------ */
+
+static void test_debugdir(const char *bin, const char *other)
+{
+	elf_facts f;
+	CHECK(read_facts(bin, &f));
+	CHECK(strlen(f.build_id) > 4);
+	char app[600], stripped[600], dbg[600], bad[600];
+	snprintf(app, sizeof app, "%s/app", tmpdir);
+	snprintf(stripped, sizeof stripped, "%s/app.stripped", tmpdir);
+	snprintf(dbg, sizeof dbg, "%s/debug", tmpdir);
+	snprintf(bad, sizeof bad, "%s/bad", tmpdir);
+	CHECK_EQ_INT(sh("cp '%s' '%s' && objcopy --only-keep-debug '%s' '%s.debug' && "
+			"objcopy --strip-all '%s' '%s' && mkdir -p '%s/.build-id/%.2s' && "
+			"mv '%s.debug' '%s/.build-id/%.2s/%s.debug'",
+			bin, app, app, app, app, stripped, dbg, f.build_id, app, dbg, f.build_id,
+			f.build_id + 2),
+		     0);
+	/* A debug file of another binary, filed under this build id. */
+	CHECK_EQ_INT(sh("mkdir -p '%s/.build-id/%.2s' && objcopy --only-keep-debug '%s' "
+			"'%s/.build-id/%.2s/%s.debug'",
+			bad, f.build_id, other, bad, f.build_id, f.build_id + 2),
+		     0);
+
+	/* The reference answer, from the unstripped copy, which then goes. */
+	ember_symbolizer *s = new_symbolizer(true, NULL, 0);
+	ember_frame fr[MAXF], want[MAXF];
+	int n_want = 0;
+	uint64_t a = find_frame(s, app, &f, "helper_mix", "work_inline", want, &n_want);
+	CHECK(a != 0);
+	char want_file[512];
+	snprintf(want_file, sizeof want_file, "%s", want[0].file ? want[0].file : "");
+	int want_line = want[0].line;
+	ember_symbolizer_free(s);
+	CHECK_EQ_INT(unlink(app), 0);
+
+	/* Stripped, no debug dir: helper_mix cannot be known. */
+	s = new_symbolizer(true, NULL, 0);
+	int n = ember_symbolizer_addr2line(s, stripped, a, fr, MAXF, NULL);
+	CHECK(n <= 0 || !fr[0].function || strcmp(fr[0].function, "helper_mix") != 0);
+	ember_symbolizer_free(s);
+
+	/* Through --debug-dir: the same answer as the unstripped binary. */
+	const char *dirs[] = { dbg };
+	s = new_symbolizer(true, dirs, 1);
+	n = ember_symbolizer_addr2line(s, stripped, a, fr, MAXF, NULL);
+	CHECK_EQ_INT(n, n_want);
+	if (n >= 2) {
+		CHECK(strcmp(fr[0].function, "helper_mix") == 0);
+		CHECK(strcmp(fr[1].function, "work_inline") == 0);
+		CHECK(fr[0].file && strcmp(fr[0].file, want_file) == 0);
+		CHECK_EQ_INT(fr[0].line, want_line);
+	}
+	ember_symbolizer_free(s);
+
+	/* A profile of the stripped binary, offline, after the binary is gone
+	 * too: the build id finds the debug file, which alone serves. */
+	enum { N = 200 };
+	uint64_t vaddrs[N];
+	for (int gone = 0; gone < 2; gone++) {
+		if (gone)
+			CHECK_EQ_INT(unlink(stripped), 0);
+		ember_profile *p = raw_profile(stripped, &f, f.build_id, 0, vaddrs, N);
+		s = new_symbolizer(true, dirs, 1);
+		CHECK_EQ_INT(ember_symbolizer_run(s, p, NULL), 0);
+		ember_symbolizer_stats st;
+		ember_symbolizer_get_stats(s, &st);
+		CHECK_EQ_INT(st.missing, 0);
+		/* the unstripped reference is gone; compare with the debug file */
+		char ref[1024];
+		snprintf(ref, sizeof ref, "%s/.build-id/%.2s/%s.debug", dbg, f.build_id,
+			 f.build_id + 2);
+		size_t with_line;
+		CHECK_EQ_INT(check_profile_lines(p, ref, vaddrs, N, NULL, 0, &with_line), N);
+		CHECK(with_line > N / 4 && N - st.unsymbolized >= with_line);
+		bool saw_inline = false;
+		for (size_t i = 0; i < p->n_locations; i++)
+			saw_inline |= p->locations[i].n_lines >= 2;
+		CHECK(saw_inline);
+		ember_symbolizer_free(s);
+		ember_profile_free(p);
+	}
+
+	/* The wrong debug file is refused (counted), never used. */
+	const char *bad_dirs[] = { bad };
+	ember_profile *p = raw_profile(stripped, &f, f.build_id, 0, vaddrs, N);
+	s = new_symbolizer(true, bad_dirs, 1);
+	CHECK_EQ_INT(ember_symbolizer_run(s, p, NULL), 0);
+	ember_symbolizer_stats st;
+	ember_symbolizer_get_stats(s, &st);
+	CHECK(st.buildid_mismatch >= 1);
+	CHECK_EQ_INT(st.unsymbolized, N);
+	CHECK_EQ_INT(p->n_functions, 0);
+	ember_symbolizer_free(s);
+	ember_profile_free(p);
+}
+
+/* ---- corrupt files ----------------------------------------------------------- */
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+static uint64_t next_rand(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static void symbolize_copy(const char *path, const elf_facts *f, bool quiet,
+			   ember_symbolizer_stats *st)
+{
+	ember_symbolizer_opts o = { .quiet = quiet };
+	ember_symbolizer *s = NULL;
+	CHECK_EQ_INT(ember_symbolizer_new(&s, &o, NULL), 0);
+	ember_frame fr[MAXF];
+	for (uint64_t a = f->text_lo; a < f->text_hi; a += 7)
+		(void)ember_symbolizer_addr2line(s, path, a, fr, MAXF, NULL);
+	enum { N = 64 };
+	uint64_t vaddrs[N];
+	ember_profile *p = raw_profile(path, f, "", 0, vaddrs, N);
+	CHECK_EQ_INT(ember_symbolizer_run(s, p, NULL), 0);
+	char msg[256];
+	CHECK_EQ_INT(ember_profile_check(p, msg, sizeof msg), 0);
+	ember_symbolizer_get_stats(s, st);
+	ember_profile_free(p);
+	ember_symbolizer_free(s);
+}
+
+static void test_corrupt(const char *bin)
+{
+	elf_facts f;
+	CHECK(read_facts(bin, &f));
+	FILE *fp = fopen(bin, "rb");
+	fseek(fp, 0, SEEK_END);
+	long len = ftell(fp);
+	rewind(fp);
+	unsigned char *orig = malloc(len), *buf = malloc(len);
+	CHECK(fread(orig, 1, len, fp) == (size_t)len);
+	fclose(fp);
+	char path[600];
+	snprintf(path, sizeof path, "%s/corrupt", tmpdir);
+	ember_symbolizer_stats st;
+
+	/* Truncated: the header alone, half, all but the end. */
+	long cuts[] = { 0, 16, 63, 200, len / 10, len / 3, len / 2, len - 100, len - 1 };
+	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+		fp = fopen(path, "wb");
+		fwrite(orig, 1, cuts[i], fp);
+		fclose(fp);
+		symbolize_copy(path, &f, i != 2, &st); /* one shows its warning */
+		if (cuts[i] < 64)
+			CHECK(st.corrupt >= 1); /* not even an ELF header */
+		CHECK(st.corrupt + st.binaries >= 1);
+	}
+	/* Flipped bytes anywhere, and in runs. */
+	for (int round = 0; round < 120; round++) {
+		memcpy(buf, orig, len);
+		int flips = round < 60 ? 8 : 1;
+		for (int k = 0; k < flips; k++) {
+			long at = (long)(next_rand() % (uint64_t)len);
+			long run = round < 60 ? 1 : 1 + (long)(next_rand() % 512);
+			for (long j = at; j < at + run && j < len; j++)
+				buf[j] ^= (unsigned char)(next_rand() | 1);
+		}
+		fp = fopen(path, "wb");
+		fwrite(buf, 1, len, fp);
+		fclose(fp);
+		symbolize_copy(path, &f, true, &st);
+	}
+	/* The ELF header's section table pointer past the end of the file. */
+	memcpy(buf, orig, len);
+	memset(buf + 0x28, 0x7f, 8);
+	fp = fopen(path, "wb");
+	fwrite(buf, 1, len, fp);
+	fclose(fp);
+	symbolize_copy(path, &f, false, &st);
+	fprintf(stderr, "bad e_shoff: corrupt %d binaries %d missing %d\n", (int)st.corrupt,
+		(int)st.binaries, (int)st.missing);
+	CHECK(st.corrupt >= 1);
+	free(orig);
+	free(buf);
+}
+
+/* ---- kallsyms and perf maps ------------------------------------------------ */
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+	fputs(text, fp);
+	fclose(fp);
+}
+
+static const char *line_name(ember_profile *p, uint64_t loc_id)
+{
+	ember_location *l = ember_profile_location(p, loc_id);
+	if (!l || l->n_lines == 0)
+		return NULL;
+	return ember_profile_str(p, ember_profile_function(p, l->lines[0].function_id)->name);
+}
+
+static void test_tables(void)
+{
+	char ks[600], zero[600];
+	snprintf(ks, sizeof ks, "%s/kallsyms", tmpdir);
+	snprintf(zero, sizeof zero, "%s/kallsyms0", tmpdir);
+	write_file(ks, "ffffffff81000000 T _text\n"
+		       "ffffffff81001000 T do_one\n"
+		       "ffffffff81001800 D some_data\n"
+		       "ffffffff81002000 t helper_two\n"
+		       "ffffffff81003000 T _etext\n"
+		       "ffffffffc0001000 t mod_fn\t[mymod]\n"
+		       "garbage line\n");
+	write_file(zero, "0000000000000000 T _text\n0000000000000000 T do_one\n");
+	char pm[600];
+	snprintf(pm, sizeof pm, "%s/perf-4242.map", tmpdir);
+	write_file(pm, "7f0000001000 100 jit_alpha\n"
+		       "0x7f0000001100 0x80 _ZN2ns3jitEv\n"
+		       "not a line\n"
+		       "7f0000002000 40 LazyCompile:*foo bar.js:1\n");
+
+	for (int variant = 0; variant < 2; variant++) {
+		ember_profile *p = ember_profile_new();
+		ember_profile_add_sample_type(p, "samples", "count");
+		ember_mapping km = { .memory_start = 0xffffffff81000000ULL,
+				     .memory_limit = 0xffffffffffffffffULL,
+				     .filename = ember_profile_intern(p, "[kernel.kallsyms]"),
+				     .build_id = 0 };
+		ember_mapping am = { .memory_start = 0x7f0000000000ULL,
+				     .memory_limit = 0x7f0000100000ULL,
+				     .filename = ember_profile_intern(p, "//anon") };
+		uint64_t k = ember_profile_add_mapping(p, &km), an = ember_profile_add_mapping(p, &am);
+		uint64_t addrs[][2] = {
+			{ k, 0xffffffff81001010ULL }, { k, 0xffffffff81002fffULL },
+			{ k, 0xffffffffc0001004ULL }, { k, 0xffffffff80000000ULL },
+			{ an, 0x7f0000001010ULL },    { an, 0x7f0000001150ULL },
+			{ an, 0x7f0000001200ULL },    { an, 0x7f0000002004ULL },
+			{ an, 0x7f0000001010ULL },
+		};
+		ember_label lab = { ember_profile_intern(p, "pid"), 0, 4242, 0 };
+		for (size_t i = 0; i < 9; i++) {
+			uint64_t id = ember_profile_add_location(p, addrs[i][0], addrs[i][1]);
+			int64_t v = 1;
+			lab.num = i == 8 ? 9999 : 4242; /* pid 9999 has no map */
+			ember_profile_add_sample(p, &id, 1, &v, &lab, 1);
+		}
+		ember_symbolizer_opts o = { .kallsyms_path = variant ? zero : ks,
+					    .perfmap_dir = tmpdir };
+		ember_symbolizer *s = NULL;
+		CHECK_EQ_INT(ember_symbolizer_new(&s, &o, NULL), 0);
+		CHECK_EQ_INT(ember_symbolizer_run(s, p, NULL), 0);
+		ember_symbolizer_stats st;
+		ember_symbolizer_get_stats(s, &st);
+		if (variant == 0) {
+			CHECK(line_name(p, 1) && strcmp(line_name(p, 1), "do_one") == 0);
+			CHECK(line_name(p, 2) && strcmp(line_name(p, 2), "helper_two") == 0);
+			CHECK(line_name(p, 3) && strcmp(line_name(p, 3), "mod_fn") == 0);
+			ember_function *fn = ember_profile_function(
+				p, ember_profile_location(p, 3)->lines[0].function_id);
+			CHECK(strcmp(ember_profile_str(p, fn->filename), "[mymod]") == 0);
+			CHECK(line_name(p, 4) == NULL); /* below the first symbol */
+			CHECK(ember_profile_mapping(p, k)->has_functions);
+			CHECK_EQ_INT(st.unsymbolized, 3); /* 4, 7 and 9 */
+		} else {
+			/* kptr_restrict: no kernel names at all, never wrong ones */
+			for (uint64_t id = 1; id <= 4; id++)
+				CHECK(line_name(p, id) == NULL);
+			CHECK(!ember_profile_mapping(p, k)->has_functions);
+		}
+		CHECK(line_name(p, 5) && strcmp(line_name(p, 5), "jit_alpha") == 0);
+		CHECK(line_name(p, 6) && strcmp(line_name(p, 6), "ns::jit()") == 0);
+		if (line_name(p, 6)) {
+			ember_function *fn = ember_profile_function(
+				p, ember_profile_location(p, 6)->lines[0].function_id);
+			CHECK(strcmp(ember_profile_str(p, fn->system_name), "_ZN2ns3jitEv") == 0);
+		}
+		CHECK(line_name(p, 7) == NULL); /* past jit_beta's 0x80 bytes */
+		CHECK(line_name(p, 8) && strcmp(line_name(p, 8), "LazyCompile:*foo bar.js:1") == 0);
+		CHECK(line_name(p, 9) == NULL);      /* pid 9999: no perf map */
+		CHECK(st.missing >= 1);
+		CHECK(ember_profile_mapping(p, an)->has_functions);
+		CHECK(!ember_profile_mapping(p, an)->has_line_numbers);
+		ember_symbolizer_free(s);
+		ember_profile_free(p);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: test_symbolizer MODE ARGS...\n");
+		return 2;
+	}
+	make_tmpdir();
+	const char *mode = argv[1];
+	if (strcmp(mode, "agree") == 0) {
+		bool demangle = argc > 2 && strcmp(argv[2], "-C") == 0;
+		for (int i = demangle ? 3 : 2; i < argc; i++)
+			agree(argv[i], demangle);
+	} else if (strcmp(mode, "inline") == 0 && argc == 3) {
+		test_inline(argv[2]);
+	} else if (strcmp(mode, "cxx") == 0 && argc == 3) {
+		test_cxx(argv[2]);
+	} else if (strcmp(mode, "debugdir") == 0 && argc == 4) {
+		test_debugdir(argv[2], argv[3]);
+	} else if (strcmp(mode, "corrupt") == 0 && argc == 3) {
+		test_corrupt(argv[2]);
+	} else if (strcmp(mode, "tables") == 0) {
+		test_tables();
+	} else if (strcmp(mode, "raw") == 0 && argc == 4) {
+		/* a raw profile of BIN (for the CLI and go tool pprof tests) */
+		elf_facts f;
+		CHECK(read_facts(argv[2], &f));
+		enum { N = 300 };
+		uint64_t vaddrs[N];
+		ember_profile *p = raw_profile(argv[2], &f, f.build_id, getpid(), vaddrs, N);
+		CHECK_EQ_INT(ember_pprof_write_file(p, argv[3], NULL), 0);
+		ember_profile_free(p);
+	} else if (strcmp(mode, "profile") == 0 && argc >= 3) {
+		test_profile(argv[2], argc > 3 ? argv[3] : NULL);
+	} else {
+		fprintf(stderr, "test_symbolizer: bad mode or arguments\n");
+		remove_tmpdir();
+		return 2;
+	}
+	remove_tmpdir();
+	return check_exit();
+}
