@@ -458,6 +458,18 @@ static void test_profile(const char *bin, const char *out)
 	ember_symbolizer_get_stats(s, &st);
 	CHECK_EQ_INT(st.binaries, 2); /* one by build id, one by path */
 
+	/* The kernel's name for a replaced file, "PATH (deleted)". */
+	char deleted[600];
+	snprintf(deleted, sizeof deleted, "%s (deleted)", bin);
+	p = raw_profile(deleted, &f, "", getpid(), vaddrs, N);
+	ember_symbolizer *s4 = new_symbolizer(true, NULL, 0);
+	CHECK_EQ_INT(ember_symbolizer_run(s4, p, &err), 0);
+	CHECK_EQ_INT(check_profile_lines(p, bin, &f, vaddrs, N, NULL, 0, &with_line), N);
+	ember_symbolizer_get_stats(s4, &st);
+	CHECK_EQ_INT(st.missing, 0);
+	ember_symbolizer_free(s4);
+	ember_profile_free(p);
+
 	/* A missing binary: reported once, locations keep addresses only. */
 	p = raw_profile("/nonexistent/ember-test-binary", &f, "", 0, vaddrs, N);
 	ember_symbolizer *s3 = new_symbolizer(true, NULL, 0);
