@@ -60,6 +60,7 @@ struct ember_symbolizer {
 	/* addr2line's last file, to skip the cache lookup per address */
 	char *last_path;
 	symcache_entry *last_entry;
+	uint64_t last_evictions;   /* last_entry is valid while this holds */
 
 	char vdso_id[129];   /* build id of our vDSO image */
 	bool vdso_warned;
@@ -95,7 +96,7 @@ int ember_symbolizer_new(ember_symbolizer **out, const ember_symbolizer_opts *op
 		return ember_errorf(err, ENOMEM, "out of memory");
 	s->demangle = !opts->no_demangle;
 	s->quiet = opts->quiet;
-	s->cache = symcache_new();
+	s->cache = symcache_new(opts->max_binaries ? opts->max_binaries : 512);
 	bool ok = s->cache != NULL;
 	if (opts->n_debug_dirs) {
 		s->debug_dirs = calloc(opts->n_debug_dirs, sizeof *s->debug_dirs);
@@ -521,7 +522,8 @@ int ember_symbolizer_addr2line(ember_symbolizer *s, const char *elf_path, uint64
 			       ember_frame *frames, size_t max, ember_error *err)
 {
 	symcache_entry *e = s->last_entry;
-	if (!e || strcmp(s->last_path, elf_path) != 0) {
+	if (!e || s->last_evictions != symcache_evictions(s->cache) ||
+	    strcmp(s->last_path, elf_path) != 0) {
 		char *key = NULL;
 		if (asprintf(&key, "a:%s", elf_path) < 0)
 			return ember_errorf(err, ENOMEM, "out of memory");
@@ -537,6 +539,7 @@ int ember_symbolizer_addr2line(ember_symbolizer *s, const char *elf_path, uint64
 		free(s->last_path);
 		s->last_path = lp;
 		s->last_entry = e;
+		s->last_evictions = symcache_evictions(s->cache);
 	}
 	if (!e->ix)
 		return ember_errorf(err, -e->err, "%s", e->msg);

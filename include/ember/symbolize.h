@@ -9,8 +9,9 @@
  * A file whose build id does not match the mapping's is never used.
  *
  * Per binary (keyed by build id, else path + size + mtime) an index of
- * function ranges, inline ranges and line rows is built once and cached for
- * the life of the symbolizer; lookups answer from the index.
+ * function ranges, inline ranges and line rows is built once and cached
+ * (up to opts.max_binaries, least recently used evicted); lookups answer
+ * from the index.
  */
 #ifndef EMBER_SYMBOLIZE_H
 #define EMBER_SYMBOLIZE_H
@@ -43,6 +44,8 @@ typedef struct ember_symbolizer_opts {
 	const char *perfmap_dir;         /* NULL: /tmp (perf-PID.map files) */
 	const ember_symbolizer_callbacks *callbacks;   /* NULL: defaults */
 	bool quiet;                      /* no warnings on stderr */
+	size_t max_binaries;             /* indexes kept, least recently used
+					  * evicted; 0: 512 */
 } ember_symbolizer_opts;
 
 typedef struct ember_symbolizer_stats {

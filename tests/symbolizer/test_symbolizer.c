@@ -470,6 +470,23 @@ static void test_profile(const char *bin, const char *out)
 	ember_symbolizer_free(s4);
 	ember_profile_free(p);
 
+	/* A cache of one binary: alternating keys evict and re-index, and
+	 * answers stay right (addr2line's remembered file included). */
+	ember_symbolizer_opts one = { .max_binaries = 1, .quiet = true };
+	ember_symbolizer *s5 = NULL;
+	CHECK_EQ_INT(ember_symbolizer_new(&s5, &one, NULL), 0);
+	for (int round = 0; round < 4; round++) {
+		p = raw_profile(bin, &f, round % 2 ? f.build_id : "", getpid(), vaddrs, N);
+		CHECK_EQ_INT(ember_symbolizer_run(s5, p, &err), 0);
+		CHECK_EQ_INT(check_profile_lines(p, bin, &f, vaddrs, N, NULL, 0, &with_line), N);
+		ember_profile_free(p);
+		ember_frame fr[MAXF];
+		CHECK(ember_symbolizer_addr2line(s5, bin, vaddrs[N / 2], fr, MAXF, NULL) >= 0);
+	}
+	ember_symbolizer_get_stats(s5, &st);
+	CHECK(st.binaries >= 4);
+	ember_symbolizer_free(s5);
+
 	/* A missing binary: reported once, locations keep addresses only. */
 	p = raw_profile("/nonexistent/ember-test-binary", &f, "", 0, vaddrs, N);
 	ember_symbolizer *s3 = new_symbolizer(true, NULL, 0);
