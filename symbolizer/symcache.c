@@ -19,12 +19,12 @@
 typedef struct slot {
 	char *key;
 	symcache_entry *e;
-	uint64_t used;   /* tick of the last get or put */
+	uint64_t used; /* tick of the last get or put */
 } slot;
 
 struct symcache {
 	slot *slots;
-	size_t cap;   /* power of two */
+	size_t cap; /* power of two */
 	size_t n, max;
 	uint64_t tick, evictions;
 };
@@ -82,13 +82,14 @@ static void evict_one(symcache *c)
 {
 	size_t victim = c->cap;
 	for (size_t i = 0; i < c->cap; i++)
-		if (c->slots[i].key && (victim == c->cap || c->slots[i].used < c->slots[victim].used))
+		if (c->slots[i].key &&
+		    (victim == c->cap || c->slots[i].used < c->slots[victim].used))
 			victim = i;
 	assert(victim < c->cap);
 	elf_index_free(c->slots[victim].e->ix);
 	free(c->slots[victim].e);
 	free(c->slots[victim].key);
-	c->slots[victim] = (slot){ 0 };
+	c->slots[victim] = (slot){0};
 	c->n--;
 	c->evictions++;
 	/* Re-place the entries after the hole so every probe chain still
@@ -97,9 +98,10 @@ static void evict_one(symcache *c)
 	slot *ns = calloc(c->cap, sizeof *ns);
 	if (!ns) {
 		/* keep the table; fill the hole the slow way */
-		for (size_t i = (victim + 1) & (c->cap - 1); old[i].key; i = (i + 1) & (c->cap - 1)) {
+		for (size_t i = (victim + 1) & (c->cap - 1); old[i].key;
+		     i = (i + 1) & (c->cap - 1)) {
 			slot moved = old[i];
-			old[i] = (slot){ 0 };
+			old[i] = (slot){0};
 			old[probe(c, moved.key)] = moved;
 		}
 		return;

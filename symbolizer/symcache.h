@@ -9,9 +9,9 @@ typedef struct symcache symcache;
 
 /* What is known about one key: an index, or why there is none. */
 typedef struct symcache_entry {
-	elf_index *ix;     /* NULL: failed (err says why) */
-	int err;           /* 0, or the negative errno of the failure */
-	char msg[512];     /* the failure's one line */
+	elf_index *ix; /* NULL: failed (err says why) */
+	int err;       /* 0, or the negative errno of the failure */
+	char msg[512]; /* the failure's one line */
 } symcache_entry;
 
 /* A cache of at most max_entries (>= 1); adding past that evicts the least
