@@ -210,12 +210,14 @@ static int parse_args(int argc, char **argv, serve_args *a)
 	return -1;
 }
 
-static volatile sig_atomic_t *sig_terminate, *sig_wake;
+static volatile sig_atomic_t no_state;   /* where signals land without a serve state */
+static volatile sig_atomic_t *sig_terminate = &no_state, *sig_wake = &no_state;
 
+/* Runs on the sampling thread only (every other thread blocks these). */
 static void on_signal(int sig)
 {
-	(void)sig;
-	*sig_terminate = 1;
+	if (sig != SIGUSR1)
+		*sig_terminate = 1;
 	*sig_wake = 1;
 }
 
@@ -342,13 +344,16 @@ int cmd_serve(int argc, char **argv)
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGUSR1);
 	sigaddset(&block, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	struct sigaction sa = { .sa_handler = on_signal };   /* no SA_RESTART */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	st->sampling_thread = pthread_self();
 
 	ember_http_api api;
 	serve_api_init(st, &api);
@@ -387,6 +392,7 @@ int cmd_serve(int argc, char **argv)
 close_sampler:
 	ember_sampler_close(st->sampler);
 free_state:
+	sig_terminate = sig_wake = &no_state;
 	ember_symbolizer_free(st->sym);
 	ember_store_free(st->store);
 	ember_metrics_free(st->metrics);

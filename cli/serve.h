@@ -90,8 +90,12 @@ typedef struct serve_state {
 	size_t n_requests;
 	bool finished;             /* worker has exited: requests fail fast */
 
+	/* Both are written only by signal handlers running on the sampling
+	 * thread (the other threads block the signals): other threads wake it
+	 * with SIGUSR1 (serve_collect_wake), which also interrupts its poll. */
 	volatile sig_atomic_t terminate;   /* SIGTERM/SIGINT */
 	volatile sig_atomic_t wake;        /* the sampler poll's stop flag */
+	pthread_t sampling_thread;
 
 	_Atomic int64_t last_poll_ns;      /* CLOCK_MONOTONIC of the last good poll */
 	atomic_bool sampling_failed;
@@ -106,7 +110,7 @@ int64_t serve_mono_ns(void);   /* CLOCK_MONOTONIC */
 /* serve_collect.c: the sampling loop; returns 0 on stop/target gone, -errno
  * on a sampler error. Pushes the final slice before returning. */
 int serve_collect_run(serve_state *st, ember_error *err);
-/* Wakes the sampling thread (a profile request arrived). */
+/* Wakes the sampling thread (a profile request arrived): SIGUSR1 to it. */
 void serve_collect_wake(serve_state *st);
 
 /* serve_worker.c */

@@ -10,6 +10,7 @@
 #include "serve.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -34,7 +35,7 @@ int64_t serve_mono_ns(void)
 
 void serve_collect_wake(serve_state *st)
 {
-	st->wake = 1;
+	pthread_kill(st->sampling_thread, SIGUSR1);
 }
 
 /* Queues a slice; drops it when the worker is behind, except the final. */
