@@ -213,6 +213,32 @@ static int parse_args(int argc, char **argv, serve_args *a)
 static volatile sig_atomic_t no_state;   /* where signals land without a serve state */
 static volatile sig_atomic_t *sig_terminate = &no_state, *sig_wake = &no_state;
 
+/* serve_ops over the real sampler and symbolizer. */
+static int op_poll(void *s, uint64_t deadline_ns, volatile sig_atomic_t *stop, ember_error *err)
+{
+	return ember_sampler_poll(s, deadline_ns, stop, err);
+}
+
+static int op_take_window(void *s, ember_profile **out, ember_error *err)
+{
+	return ember_sampler_take_window(s, out, err);
+}
+
+static void op_sampler_stats(void *s, ember_sampler_stats *out)
+{
+	ember_sampler_get_stats(s, out);
+}
+
+static int op_symbolize(void *s, ember_profile *p, ember_error *err)
+{
+	return ember_symbolizer_run(s, p, err);
+}
+
+static void op_symbolizer_stats(void *s, ember_symbolizer_stats *out)
+{
+	ember_symbolizer_get_stats(s, out);
+}
+
 /* Runs on the sampling thread only (every other thread blocks these). */
 static void on_signal(int sig)
 {
@@ -285,21 +311,15 @@ int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 
+	ember_sampler *sampler = NULL;
+	ember_symbolizer *sym = NULL;
 	serve_state *st = calloc(1, sizeof *st);
 	if (!st) {
 		fprintf(stderr, "ember serve: out of memory\n");
 		ec = EXIT_RUNTIME;
 		goto out;
 	}
-	pthread_mutex_init(&st->mu, NULL);
-	pthread_cond_init(&st->work, NULL);
-	pthread_cond_init(&st->space, NULL);
-	pthread_mutex_init(&st->req_mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&st->done, &ca);
-	pthread_condattr_destroy(&ca);
+	serve_state_init(st);
 	st->cfg.window_ns = window_ns;
 	st->cfg.freq_hz = a.so.freq_hz;
 
@@ -327,14 +347,23 @@ int cmd_serve(int argc, char **argv)
 	}
 	ember_symbolizer_opts syo = { .debug_dirs = a.debug_dirs,
 				      .n_debug_dirs = a.n_debug_dirs };
-	if (ember_symbolizer_new(&st->sym, &syo, &err) < 0) {
+	if (ember_symbolizer_new(&sym, &syo, &err) < 0) {
 		fprintf(stderr, "ember serve: %s\n", err.msg);
 		goto free_state;
 	}
-	if (ember_sampler_open(&st->sampler, &a.so, &err) < 0) {
+	if (ember_sampler_open(&sampler, &a.so, &err) < 0) {
 		fprintf(stderr, "ember serve: %s\n", err.msg);
 		goto free_state;
 	}
+	st->ops = (serve_ops){
+		.sampler = sampler,
+		.poll = op_poll,
+		.take_window = op_take_window,
+		.sampler_stats = op_sampler_stats,
+		.symbolizer = sym,
+		.symbolize = op_symbolize,
+		.symbolizer_stats = op_symbolizer_stats,
+	};
 
 	/* Signals go to this (the sampling) thread only: block them while the
 	 * other threads are created, which inherit the mask. */
@@ -372,7 +401,7 @@ int cmd_serve(int argc, char **argv)
 		goto close_sampler;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ember_sampler_start(st->sampler, &err) < 0) {
+	if (ember_sampler_start(sampler, &err) < 0) {
 		fprintf(stderr, "ember serve: %s\n", err.msg);
 		st->terminate = 1;
 	}
@@ -390,17 +419,13 @@ int cmd_serve(int argc, char **argv)
 	fprintf(stderr, "ember serve: stopped; %llu windows stored this run\n",
 		(unsigned long long)atomic_load(&st->windows_stored));
 close_sampler:
-	ember_sampler_close(st->sampler);
+	ember_sampler_close(sampler);
 free_state:
 	sig_terminate = sig_wake = &no_state;
-	ember_symbolizer_free(st->sym);
+	ember_symbolizer_free(sym);
 	ember_store_free(st->store);
 	ember_metrics_free(st->metrics);
-	pthread_cond_destroy(&st->done);
-	pthread_mutex_destroy(&st->req_mu);
-	pthread_cond_destroy(&st->space);
-	pthread_cond_destroy(&st->work);
-	pthread_mutex_destroy(&st->mu);
+	serve_state_destroy(st);
 	free(st);
 out:
 	free(a.pids);

@@ -61,6 +61,19 @@ typedef struct serve_request {
 	struct serve_request *next;
 } serve_request;
 
+/* What serve's threads call to sample and to symbolize: the real sampler
+ * and symbolizer (cmd_serve.c), or fakes (tests/serve/test_pipeline.c). */
+typedef struct serve_ops {
+	void *sampler;
+	int (*poll)(void *sampler, uint64_t deadline_ns, volatile sig_atomic_t *stop,
+		    ember_error *err);
+	int (*take_window)(void *sampler, ember_profile **out, ember_error *err);
+	void (*sampler_stats)(void *sampler, ember_sampler_stats *out);   /* any thread */
+	void *symbolizer;
+	int (*symbolize)(void *symbolizer, ember_profile *p, ember_error *err);
+	void (*symbolizer_stats)(void *symbolizer, ember_symbolizer_stats *out);
+} serve_ops;
+
 typedef struct serve_config {
 	uint64_t window_ns;
 	unsigned freq_hz;
@@ -68,8 +81,8 @@ typedef struct serve_config {
 
 typedef struct serve_state {
 	serve_config cfg;
-	ember_sampler *sampler;
-	ember_symbolizer *sym;     /* worker thread only */
+	serve_ops ops;             /* sampler: sampling thread only (stats: any);
+				      symbolizer: worker thread only */
 	ember_store *store;
 	ember_metrics *metrics;
 
@@ -103,6 +116,10 @@ typedef struct serve_state {
 	atomic_uint_fast64_t slices_dropped, store_errors, scrapes;
 	char fail_msg[512];                /* written once before sampling_failed */
 } serve_state;
+
+/* serve_state.c: locks and condition variables of a zeroed state. */
+void serve_state_init(serve_state *st);
+void serve_state_destroy(serve_state *st);
 
 int64_t serve_now_ns(void);    /* CLOCK_REALTIME */
 int64_t serve_mono_ns(void);   /* CLOCK_MONOTONIC */

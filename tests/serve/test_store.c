@@ -238,6 +238,24 @@ static void test_errors(const char *dir)
 	ember_store_opts o = { .path = file };
 	CHECK(ember_store_open(&s, &o, &err) < 0);
 	CHECK(strstr(err.msg, "--storage.path") != NULL);
+	/* ids round out to whole ms: a 0.3 ms window still gets a name, and
+	 * windows meeting on a whole ms (as serve's do) stay back to back */
+	snprintf(file, sizeof file, "%s/round", dir);
+	o.path = file;
+	o.no_fsync = true;
+	CHECK(ember_store_open(&s, &o, &err) == 0);
+	int64_t t = 1764032400LL * S;
+	ember_profile *a = window(t + 256700000, 143300000, 1);   /* .2567 .. .4000 */
+	ember_profile *b = window(t + 400000000, 300000, 1);      /* .4000 .. .4003 */
+	ember_window_info ia, ib;
+	CHECK(ember_store_put(s, a, &ia, &err) == 0);
+	CHECK(ember_store_put(s, b, &ib, &err) == 0);
+	CHECK(strcmp(ia.id, "20251125T010000.256Z-144ms") == 0);
+	CHECK(strcmp(ib.id, "20251125T010000.400Z-1ms") == 0);
+	CHECK(ia.end_ns == t + 400000000 && ib.start_ns == t + 400000000);
+	ember_profile_free(a);
+	ember_profile_free(b);
+	ember_store_free(s);
 	/* a window without a time cannot be named */
 	snprintf(file, sizeof file, "%s/ok", dir);
 	o.path = file;
