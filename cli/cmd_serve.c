@@ -401,9 +401,12 @@ int cmd_serve(int argc, char **argv)
 		goto close_sampler;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ember_sampler_start(sampler, &err) < 0) {
+	sigdelset(&block, SIGPIPE);   /* whatever mask we inherited: take these here */
+	pthread_sigmask(SIG_UNBLOCK, &block, NULL);
+	bool start_failed = ember_sampler_start(sampler, &err) < 0;
+	if (start_failed) {
 		fprintf(stderr, "ember serve: %s\n", err.msg);
-		st->terminate = 1;
+		st->terminate = 1;   /* store nothing more, stop the threads in order */
 	}
 	fprintf(stderr,
 		"ember serve: listening on http://%s (port %u), %u Hz, %s windows, storing in %s\n",
@@ -415,7 +418,7 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "ember serve: %s\n", err.msg);
 	pthread_join(worker, NULL);   /* the partial window is stored */
 	ember_http_stop(http);
-	ec = rc < 0 ? EXIT_RUNTIME : EXIT_OK;
+	ec = rc < 0 || start_failed ? EXIT_RUNTIME : EXIT_OK;
 	fprintf(stderr, "ember serve: stopped; %llu windows stored this run\n",
 		(unsigned long long)atomic_load(&st->windows_stored));
 close_sampler:
