@@ -166,7 +166,7 @@ scrape_configs:
     b_b = (time.time() - 1.9) // WINDOW * WINDOW
     total_q = 'sum(ember_function_self_seconds_total{comm="split"})'
     b_a = next((b for b in (b_b - k * WINDOW for k in (6, 5, 4, 3, 2))
-                if query(total_q, b + 1.8) and b + 1.8 > cpu_log[0][0]), None)
+                if query(total_q, b + 1.8) and b > cpu_log[0][0]), None)
     assert b_a is not None, "Prometheus has fewer than 2 windows of data"
     span = int(b_b - b_a)
     sel = '{comm="split",function=~"split_[abc]"}'
