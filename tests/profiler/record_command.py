@@ -48,6 +48,20 @@ with tempfile.TemporaryDirectory() as tmp:
     assert bid and any(m[4] == bid and os.path.realpath(m[3]) == os.path.realpath(SPLIT)
                        for m in prof["mappings"].values()), (bid, prof["mappings"])
 
+    # a command's children are followed (inherit): the shell forks and execs
+    # split, whose samples carry split's name, pid and mappings
+    out = os.path.join(tmp, "sh.pb.gz")
+    r = run([EMBER, "record", "--raw", "-q", "-o", out, "--", "sh", "-c", SPLIT + " 1; true"])
+    assert r.returncode == 0, r.stderr
+    prof = pprof_raw(out, tmp)
+    by_comm = {}
+    for s in prof["samples"]:
+        by_comm[s[3].get("comm")] = by_comm.get(s[3].get("comm"), 0) + s[0]
+    assert by_comm.get("split", 0) >= 0.95 * sum(by_comm.values()), by_comm
+    counts, total = split_counts(prof)
+    print("via sh:", counts, total)
+    check_shares(counts, total)
+
     # without --raw the profile comes out symbolized: go tool pprof names the
     # split functions without looking for the binary itself
     out = os.path.join(tmp, "sym.pb.gz")
