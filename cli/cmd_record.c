@@ -41,7 +41,8 @@ static void usage(FILE *f)
 		"  -G, --cgroup CGROUP    processes in this cgroup v2 directory (absolute, or\n"
 		"                         relative to the cgroup2 mount)\n"
 		"  -- COMMAND [ARGS...]   run COMMAND and record it until it exits; ember record\n"
-		"                         then exits with its status\n"
+		"                         then exits with its status. If -d or a signal ends\n"
+		"                         the recording first, COMMAND gets SIGTERM\n"
 		"\n"
 		"options:\n"
 		"  -F, --freq HZ          samples per CPU second (default 999)\n"
@@ -213,6 +214,7 @@ int cmd_record(int argc, char **argv)
 	if (ember_sampler_poll(s, deadline, &stop_requested, &err) < 0 ||
 	    ember_sampler_take_window(s, &prof, &err) < 0)
 		goto fail;
+	ember_sampler_end_child(s);   /* a command still running when we stop */
 	ember_sampler_stats st;
 	ember_sampler_get_stats(s, &st);
 	int child = ember_sampler_child_status(s);
