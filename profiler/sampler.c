@@ -593,6 +593,7 @@ int ember_sampler_take_window(ember_sampler *s, ember_profile **out, ember_error
 	if (rc < 0)
 		return rc;
 	stacktab_reset(&s->st);
+	proctab_mark_vanished(s->pt);
 	proctab_reap(s->pt);
 	s->window_real_ns += (uint64_t)wi.duration_nanos;
 	s->window_mono_ns = now_mono;
