@@ -11,7 +11,11 @@
 2. The unwinder alone: bench/unwind_rate captures real samples of the same
    workload and unwinds them repeatedly (samples per second per core).
 
+Each round also runs `ember record --raw` (no symbolization) to separate
+the profiling cost from the symbolizer's.
+
 usage: bench/unwind_dwarf.py [BUILD_DIR] [--rounds N] [--seconds S] [--freq HZ]
+                             [--no-symbolize]
 """
 import argparse
 import os
@@ -58,16 +62,24 @@ def workload_cpu(text):
     return float(m.group(1))
 
 
+def ember_record(ember, args, extra, out, work):
+    """CPU of `ember record` minus the workload's own, and its sample count."""
+    with tempfile.TemporaryFile() as err:
+        cpu, text = run_tree([ember, "record", "-F", str(args.freq), "--call-graph", "dwarf"]
+                             + extra + ["-o", out, "--"] + work, stdout=None, stderr=err)
+        err.seek(0)
+        m = re.search(r"ember record: (\d+) samples", err.read().decode())
+    return cpu - workload_cpu(text), int(m.group(1)) if m else 0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build", nargs="?", default="build")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=4.0)
     ap.add_argument("--freq", type=int, default=999)
-    ap.add_argument("--ember-raw", action="store_true",
-                    help="ember record --raw (no symbolization; for builds without the symbolizer)")
-    ap.add_argument("--no-ember", action="store_true",
-                    help="measure perf and the unwinder only (before ember record has dwarf mode)")
+    ap.add_argument("--no-symbolize", action="store_true",
+                    help="only ember record --raw (for builds without the symbolizer)")
     args = ap.parse_args()
     b = os.path.abspath(args.build)
     ember = os.path.join(b, "cli", "ember")
@@ -75,30 +87,31 @@ def main():
     rate = os.path.join(b, "bench", "unwind_rate")
     perf = shutil.which("perf")
     tmp = tempfile.mkdtemp(prefix="ember-bench-dwarf-")
-    rows = {"ember": [], "perf_record": [], "perf_total": []}
-    samples = {"ember": [], "perf": []}
+    rows = {"ember_raw": [], "ember": [], "perf_record": [], "perf_total": []}
+    samples = {"ember_raw": [], "ember": [], "perf": []}
     try:
         for r in range(args.rounds):
-            # ember: record + symbolize in one command
             out = os.path.join(tmp, "ember.pb.gz")
-            if not args.no_ember:
-                raw = ["--raw"] if args.ember_raw else []
-                with tempfile.TemporaryFile() as err:
-                    cpu, text = run_tree([ember, "record", "-F", str(args.freq), "--call-graph",
-                                          "dwarf"] + raw + ["-o", out, "--"] + work,
-                                         stdout=None, stderr=err)
-                    err.seek(0)
-                    m = re.search(r"ember record: (\d+) samples", err.read().decode())
-                samples["ember"].append(int(m.group(1)) if m else 0)
-                rows["ember"].append(cpu - workload_cpu(text))
-            else:
-                rows["ember"].append(float("nan"))
-            # perf: record, then report
+            cpu, n = ember_record(ember, args, ["--raw"], out, work)
+            rows["ember_raw"].append(cpu)
+            samples["ember_raw"].append(n)
+            if not args.no_symbolize:
+                cpu, n = ember_record(ember, args, [], out, work)
+                rows["ember"].append(cpu)
+                samples["ember"].append(n)
+            # perf: record, then report. -N: no ~/.debug build-id cache (ember
+            # keeps none; perf 6.1 aborted in it on this machine)
             data = os.path.join(tmp, "perf.data")
-            # -N: no ~/.debug build-id cache (ember keeps none; perf 6.1 crashed in it here)
-            cpu_rec, text = run_tree([perf, "record", "-q", "-N", "-F", str(args.freq), "-g",
-                                      "--call-graph", "dwarf", "-o", data, "--"] + work,
-                                     stdout=None)
+            for attempt in range(3):  # perf 6.1 sometimes aborts at build-id.c:1010
+                try:
+                    cpu_rec, text = run_tree([perf, "record", "-q", "-N", "-F",
+                                              str(args.freq), "-g", "--call-graph", "dwarf",
+                                              "-o", data, "--"] + work, stdout=None)
+                    break
+                except RuntimeError as e:
+                    print(f"perf record failed ({e}); retrying", file=sys.stderr)
+            else:
+                raise RuntimeError("perf record failed three times")
             cpu_rep, _ = run_tree([perf, "report", "--stdio", "-i", data])
             prof = cpu_rec - workload_cpu(text)
             rows["perf_record"].append(prof)
@@ -106,24 +119,23 @@ def main():
             n = subprocess.run([perf, "script", "-i", data, "-F", "ip"], capture_output=True,
                                text=True).stdout.count("\n\n")
             samples["perf"].append(n)
-            print(f"round {r + 1}: ember {rows['ember'][-1]:.3f}s   perf record "
+            print(f"round {r + 1}: ember --raw {rows['ember_raw'][-1]:.3f}s, ember "
+                  f"{rows['ember'][-1] if rows['ember'] else float('nan'):.3f}s, perf record "
                   f"{prof:.3f}s + report {cpu_rep:.3f}s", file=sys.stderr)
-        m = {k: statistics.median(v) for k, v in rows.items()}
+        m = {k: statistics.median(v) for k, v in rows.items() if v}
+        ns = {k: statistics.median(v) for k, v in samples.items() if v}
         print(f"end to end, {args.rounds} rounds, {args.seconds:g} s of split_nofp (2 threads) "
-              f"at {args.freq} Hz, profiler CPU seconds (median):")
-        what = "--raw, NOT symbolized" if args.ember_raw else "+symbolize"
-        print(f"  ember record --call-graph dwarf ({what}): {m['ember']:.3f}")
-        print(f"  perf record --call-graph dwarf:               {m['perf_record']:.3f}")
-        print(f"  perf record + perf report --stdio:            {m['perf_total']:.3f}")
-        print(f"  ratio ember / perf total: {m['ember'] / m['perf_total']:.3f}")
-        n = statistics.median(samples["perf"])
-        print(f"  perf samples per run (median): {n:.0f}; perf us/sample: record "
-              f"{m['perf_record'] / max(n, 1) * 1e6:.1f}, total {m['perf_total'] / max(n, 1) * 1e6:.1f}")
-        if samples["ember"]:
-            e = statistics.median(samples["ember"])
-            print(f"  ember samples per run (median): {e:.0f}; ember us/sample: "
-                  f"{m['ember'] / max(e, 1) * 1e6:.1f}; per-sample ratio ember / perf total: "
-                  f"{(m['ember'] / max(e, 1)) / (m['perf_total'] / max(n, 1)):.3f}")
+              f"at {args.freq} Hz; profiler CPU seconds (medians), samples, us per sample:")
+
+        def row(label, key, nkey):
+            per = m[key] / max(ns[nkey], 1) * 1e6
+            print(f"  {label:48s} {m[key]:7.3f} s  {ns[nkey]:6.0f}  {per:7.1f} us"
+                  f"  ratio to perf total {m[key] / m['perf_total']:.3f}")
+        row("ember record --call-graph dwarf --raw", "ember_raw", "ember_raw")
+        if "ember" in m:
+            row("ember record --call-graph dwarf (+symbolize)", "ember", "ember")
+        row("perf record --call-graph dwarf", "perf_record", "perf")
+        row("perf record + perf report --stdio", "perf_total", "perf")
         # the unwinder alone
         rates = []
         for r in range(args.rounds):
@@ -131,9 +143,8 @@ def main():
                                   capture_output=True, text=True, check=True).stdout
             rates.append(text.strip().splitlines()[-1])
         vals = [float(re.search(r"samples_per_sec_core=([0-9.]+)", t).group(1)) for t in rates]
-        med = statistics.median(vals)
-        print(f"unwinder alone (bench/unwind_rate, {args.rounds} captures of 2000 samples, "
-              f"20 passes each): median {med:.0f} samples/s per core")
+        print(f"unwinder alone (bench/unwind_rate, {args.rounds} captures of <=2000 samples, "
+              f"20 passes each): median {statistics.median(vals):.0f} samples/s per core")
         print("  last capture: " + rates[-1])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

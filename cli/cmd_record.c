@@ -232,12 +232,22 @@ int cmd_record(int argc, char **argv)
 		goto fail;
 	if (!opts.quiet) {
 		uint64_t unwind = 0;
-		for (int i = 0; i < EMBER_UNWIND_N_REASONS; i++)
+		char why[256] = "";   /* dwarf mode: the errors by reason */
+		size_t wl = 0;
+		for (int i = 0; i < EMBER_UNWIND_N_REASONS; i++) {
 			unwind += st.unwind_errors[i];
+			if (st.unwind_errors[i] && wl < sizeof why)
+				wl += (size_t)snprintf(why + wl, sizeof why - wl, "%s%s %" PRIu64,
+						       wl ? ", " : " (",
+						       ember_unwind_reason_name((ember_unwind_reason)i),
+						       st.unwind_errors[i]);
+		}
+		if (wl && wl < sizeof why - 1)
+			strcat(why, ")");
 		fprintf(stderr,
 			"ember record: %" PRIu64 " samples, lost %" PRIu64 " of %" PRIu64
-			", %" PRIu64 " throttles, %" PRIu64 " unwind errors -> %s\n",
-			st.samples, st.lost, st.samples + st.lost, st.throttled, unwind, output);
+			", %" PRIu64 " throttles, %" PRIu64 " unwind errors%s -> %s\n",
+			st.samples, st.lost, st.samples + st.lost, st.throttled, unwind, why, output);
 	}
 	rc = EXIT_OK;
 	if (child >= 0)

@@ -64,7 +64,6 @@ typedef struct serve_request {
 typedef struct serve_config {
 	uint64_t window_ns;
 	unsigned freq_hz;
-	const char *listen;
 } serve_config;
 
 typedef struct serve_state {

@@ -74,6 +74,8 @@ static void close_window(serve_state *st, ember_merger **mp, int64_t start, int6
 	if (sample_count(p) == 0) {   /* nothing ran: nothing to store or count */
 		atomic_fetch_add(&st->windows_empty, 1);
 		ember_profile_free(p);
+		/* retention by age still runs while the target idles */
+		ember_store_prune(st->store, serve_now_ns());
 		return;
 	}
 	ember_window_info info;

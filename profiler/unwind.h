@@ -76,6 +76,7 @@ typedef struct ember_unwinder_stats {
 	uint64_t address_spaces;    /* libunwind address spaces created (one per process) */
 	uint64_t fp_steps;          /* frames recovered by the frame-pointer fallback */
 	uint64_t cache_trims;       /* times the binary cache hit its cap and was emptied */
+	uint64_t debug_frame_lookups; /* procedures found through .debug_frame */
 } ember_unwinder_stats;
 
 void ember_unwinder_get_stats(const ember_unwinder *u, ember_unwinder_stats *out);

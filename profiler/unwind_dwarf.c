@@ -3,12 +3,11 @@
  *
  * What it owns:
  *  - a cache of binaries (key: build id, else path). Each entry is the ELF
- *    file mapped read-only once, its PT_LOAD segments and its .eh_frame_hdr
- *    search table. libunwind reads .eh_frame_hdr/.eh_frame (and, for its
- *    signal-frame and PLT checks, a few text bytes) through our access_mem,
- *    which serves them from that mapping: no file I/O per sample.
- *    A binary that cannot be used (unreadable, not x86-64 ELF, no
- *    .eh_frame_hdr) is cached too, as a negative entry.
+ *    file mapped read-only once, its PT_LOAD segments, its .eh_frame_hdr
+ *    search table and, where present, its .debug_frame rewritten. libunwind reads
+ * .eh_frame_hdr/.eh_frame (and, for its signal-frame and PLT checks, a few text bytes) through our
+ * access_mem, which serves them from that mapping: no file I/O per sample. A binary that cannot be
+ * used (unreadable, not x86-64 ELF, no .eh_frame_hdr) is cached too, as a negative entry.
  *  - one libunwind address space per process (a small LRU table) with
  *    UNW_CACHE_GLOBAL: libunwind caches register rules per instruction
  *    address, and addresses only mean the same code within one process.
@@ -18,10 +17,14 @@
  *
  * Never: reads the target's memory (only the stack copy and the ELF files),
  * allocates or does I/O per sample once a binary is cached, symbolizes.
- * .debug_frame is not used: Debian's libunwind is built without it on
- * x86-64, and the compilers emit .eh_frame by default there.
+ * .debug_frame (code built with -g -fno-asynchronous-unwind-tables) is
+ * used where .eh_frame has no entry: libunwind's own .debug_frame support
+ * is not built into Debian's x86-64 library, so debug_frame.c rewrites the
+ * section into .eh_frame form once per binary and access_mem serves it.
  */
 #include "unwind.h"
+
+#include "debug_frame.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,7 +83,7 @@ uint64_t ember_unwind_regs_mask(void)
 
 typedef struct ud_load {
 	uint64_t vaddr, offset, filesz;
-	bool writable;
+	bool writable, exec;
 } ud_load;
 
 typedef struct ud_binary {
@@ -91,9 +94,12 @@ typedef struct ud_binary {
 	bool mapped; /* image is our mmap (else the vDSO) */
 	ud_load loads[MAX_LOADS];
 	size_t n_loads;
+	bool has_hdr;         /* .eh_frame_hdr found and usable */
 	uint64_t hdr_vaddr;   /* .eh_frame_hdr */
 	uint64_t table_vaddr; /* its binary search table */
 	uint64_t fde_count;
+	debug_frame_blob df; /* .debug_frame as .eh_frame, served at df_vaddr */
+	uint64_t df_vaddr;
 } ud_binary;
 
 /* One mapping resolved during the current unwind. */
@@ -167,6 +173,79 @@ static uint64_t read_le(const uint8_t *p, size_t n)
 }
 
 /* Reads program headers and the .eh_frame_hdr of b->image. 0 or -errno. */
+/* Reads the .eh_frame_hdr at file offset off: its binary search table. */
+static bool parse_eh_frame_hdr(ud_binary *b, uint64_t off, uint64_t size)
+{
+	if (off > b->image_size || size > b->image_size - off || size < 4)
+		return false;
+	const uint8_t *h = b->image + off;
+	/* version 1; eh_frame_ptr, fde_count and table encodings */
+	size_t ptr_size = enc_size(h[1]), count_size = enc_size(h[2]);
+	if (h[0] != 1 || h[1] == 0xff || h[2] == 0xff || !ptr_size || !count_size ||
+	    (h[2] & 0x70) != 0 || h[3] != 0x3b /* datarel | sdata4 */)
+		return false;
+	size_t table_off = 4 + ptr_size + count_size;
+	if (table_off > size)
+		return false;
+	b->fde_count = read_le(h + 4 + ptr_size, count_size);
+	if (b->fde_count == 0 || b->fde_count > (size - table_off) / 8)
+		return false;
+	b->table_vaddr = b->hdr_vaddr + table_off;
+	return true;
+}
+
+/* .debug_frame, where present, rewritten as an .eh_frame blob. libunwind
+ * reads it through access_mem like real unwind tables, so it needs an
+ * address: it is laid over the start of the binary's largest executable
+ * segment (text, which libunwind reads only for its signal-frame and PLT
+ * guesses, after a failed lookup), never over .eh_frame/.eh_frame_hdr. */
+static void load_debug_frame(ud_binary *b, Elf *elf)
+{
+	size_t shstrndx;
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return;
+	GElf_Shdr df = {0}, keep_out[2] = {{0}, {0}};
+	bool have_df = false;
+	for (Elf_Scn *scn = NULL; (scn = elf_nextscn(elf, scn));) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS)
+			continue;
+		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name)
+			continue;
+		if (strcmp(name, ".debug_frame") == 0 && !(sh.sh_flags & SHF_COMPRESSED)) {
+			df = sh;
+			have_df = true;
+		} else if (strcmp(name, ".eh_frame") == 0) {
+			keep_out[0] = sh;
+		} else if (strcmp(name, ".eh_frame_hdr") == 0) {
+			keep_out[1] = sh;
+		}
+	}
+	if (!have_df || df.sh_offset > b->image_size || df.sh_size > b->image_size - df.sh_offset)
+		return;
+	const ud_load *text = NULL;
+	for (size_t i = 0; i < b->n_loads; i++)
+		if (b->loads[i].exec && (!text || b->loads[i].filesz > text->filesz))
+			text = &b->loads[i];
+	if (!text)
+		return;
+	debug_frame_blob blob;
+	if (debug_frame_convert(b->image + df.sh_offset, df.sh_size, text->vaddr, &blob) != 0)
+		return;
+	bool fits = blob.size <= text->filesz;
+	for (int i = 0; i < 2; i++)
+		if (keep_out[i].sh_size && keep_out[i].sh_addr < text->vaddr + blob.size &&
+		    text->vaddr < keep_out[i].sh_addr + keep_out[i].sh_size)
+			fits = false;
+	if (!fits) {
+		debug_frame_blob_free(&blob);
+		return;
+	}
+	b->df = blob;
+	b->df_vaddr = text->vaddr;
+}
+
 static int binary_parse(ud_binary *b)
 {
 	Elf *elf = elf_memory((char *)b->image, b->image_size);
@@ -192,6 +271,7 @@ static int binary_parse(ud_binary *b)
 			l->offset = ph.p_offset;
 			l->filesz = ph.p_filesz;
 			l->writable = (ph.p_flags & PF_W) != 0;
+			l->exec = (ph.p_flags & PF_X) != 0;
 		} else if (ph.p_type == PT_GNU_EH_FRAME) {
 			have_hdr = true;
 			b->hdr_vaddr = ph.p_vaddr;
@@ -199,23 +279,10 @@ static int binary_parse(ud_binary *b)
 			hdr_size = ph.p_filesz;
 		}
 	}
-	if (!have_hdr || hdr_off > b->image_size || hdr_size > b->image_size - hdr_off ||
-	    hdr_size < 4)
-		goto out;
-	const uint8_t *h = b->image + hdr_off;
-	/* version 1; eh_frame_ptr, fde_count and table encodings */
-	size_t ptr_size = enc_size(h[1]), count_size = enc_size(h[2]);
-	if (h[0] != 1 || h[1] == 0xff || h[2] == 0xff || !ptr_size || !count_size ||
-	    (h[2] & 0x70) != 0 || h[3] != 0x3b /* datarel | sdata4 */)
-		goto out;
-	size_t table_off = 4 + ptr_size + count_size;
-	if (table_off > hdr_size)
-		goto out;
-	b->fde_count = read_le(h + 4 + ptr_size, count_size);
-	if (b->fde_count == 0 || b->fde_count > (hdr_size - table_off) / 8)
-		goto out;
-	b->table_vaddr = b->hdr_vaddr + table_off;
-	ret = 0;
+	if (have_hdr)
+		b->has_hdr = parse_eh_frame_hdr(b, hdr_off, hdr_size);
+	load_debug_frame(b, elf);
+	ret = b->has_hdr || b->df.n_fdes ? 0 : -ENOENT;
 out:
 	elf_end(elf);
 	return ret;
@@ -270,6 +337,7 @@ static void binary_free(ud_binary *b)
 		return;
 	if (b->mapped)
 		munmap((void *)b->image, b->image_size);
+	debug_frame_blob_free(&b->df);
 	free(b->key);
 	free(b);
 }
@@ -403,6 +471,11 @@ static bool binary_bias(const ud_binary *b, const ember_unwind_mapping *m, uint6
 /* Copies 8 bytes at ELF vaddr from a read-only segment of b's file. */
 static bool binary_read(const ud_binary *b, uint64_t vaddr, uint64_t *out)
 {
+	if (b->df.size && vaddr >= b->df_vaddr && vaddr - b->df_vaddr < b->df.size &&
+	    b->df.size - (vaddr - b->df_vaddr) >= 8) { /* the .debug_frame overlay */
+		memcpy(out, b->df.data + (vaddr - b->df_vaddr), 8);
+		return true;
+	}
 	for (size_t i = 0; i < b->n_loads; i++) {
 		const ud_load *l = &b->loads[i];
 		if (l->writable || vaddr < l->vaddr || vaddr - l->vaddr >= l->filesz)
@@ -462,10 +535,21 @@ static int acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_
 	di.format = UNW_INFO_FORMAT_REMOTE_TABLE;
 	di.start_ip = m->start;
 	di.end_ip = m->end;
-	di.u.rti.segbase = m->bias + b->hdr_vaddr;
-	di.u.rti.table_data = m->bias + b->table_vaddr;
-	di.u.rti.table_len = b->fde_count * 8 / sizeof(unw_word_t);
-	int ret = UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi, need_unwind_info, u);
+	int ret = -UNW_ENOINFO;
+	if (b->has_hdr) { /* .eh_frame through .eh_frame_hdr */
+		di.u.rti.segbase = m->bias + b->hdr_vaddr;
+		di.u.rti.table_data = m->bias + b->table_vaddr;
+		di.u.rti.table_len = b->fde_count * 8 / sizeof(unw_word_t);
+		ret = UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi, need_unwind_info, u);
+	}
+	if (ret == -UNW_ENOINFO && b->df.n_fdes) { /* else .debug_frame */
+		di.u.rti.segbase = m->bias + b->df_vaddr;
+		di.u.rti.table_data = m->bias + b->df_vaddr;
+		di.u.rti.table_len = b->df.n_fdes * 8 / sizeof(unw_word_t);
+		ret = UNW_OBJ(dwarf_search_unwind_table)(as, ip, &di, pi, need_unwind_info, u);
+		if (ret >= 0)
+			u->stats.debug_frame_lookups++;
+	}
 	if (ret < 0) {
 		if (u->fail < 0)
 			u->fail = EMBER_UNWIND_NO_INFO;

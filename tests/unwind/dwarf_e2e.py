@@ -15,11 +15,13 @@ symbolizer. One scenario per run:
              (dlopen_spin + deep_lib.so): >= 95% of its samples unwind through
              deep_leaf, deep_mid, deep_enter to main.
   recursion  a recursion far deeper than the 32 KiB stack copy: stacks end
-             in [truncated] after recurse_down frames only, no garbage.
+             in [truncated] after recurse_down frames only, no garbage, and
+             record's summary counts them as stack_too_small.
 
 usage: dwarf_e2e.py SCENARIO   (env: EMBER, EMBER_UNWIND_BUILD)
 """
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -31,12 +33,17 @@ EMBER = os.environ["EMBER"]
 BUILD = os.environ["EMBER_UNWIND_BUILD"]
 
 
+last_summary = ""
+
+
 def record(tmp, mode, cmd, freq=499):
+    global last_summary
     out = os.path.join(tmp, "raw.pb.gz")
     p = subprocess.run([EMBER, "record", "-F", str(freq), "--call-graph", mode, "--raw",
                         "-o", out, "--"] + cmd, capture_output=True, text=True, timeout=60)
     sys.stderr.write(p.stderr)
     assert p.returncode == 0, f"ember record exited {p.returncode}"
+    last_summary = p.stderr
     return rawprof.stacks(out)
 
 
@@ -146,6 +153,9 @@ def scenario_recursion(tmp):
     assert clean >= 0.99 * spin, "frames before [truncated] must all be recurse_down"
     # ~32 KiB of copy over ~240-byte frames: about 130 frames, well short of 4000
     assert min(depths) >= 60 and max(depths) < 1000, depths
+    # the summary counts the failures by reason
+    m = re.search(r"unwind errors \(.*stack_too_small (\d+)", last_summary)
+    assert m and int(m.group(1)) >= 0.99 * spin, last_summary
 
 
 def main():

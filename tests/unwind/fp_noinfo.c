@@ -1,5 +1,6 @@
 /* tests/unwind/fp_noinfo.c — a function with a frame pointer but no unwind
- * tables (built -fno-asynchronous-unwind-tables): the unwinder must cross it
+ * tables at all (built -fno-asynchronous-unwind-tables -g0: no .eh_frame
+ * entry, no .debug_frame): the unwinder must cross it
  * with its frame-pointer fallback and resume DWARF unwinding above it. */
 #include <stdint.h>
 

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "debug_frame.h"
 #include "unwind.h"
 
 /* ---- malloc counting (the test links with --wrap=malloc,calloc,realloc) */
@@ -168,7 +169,8 @@ __attribute__((noinline)) int tu_capture(int x)
 	return x + 1;
 }
 
-int deep_enter(int (*cb)(int), int x); /* deep_lib.so, resolved by dlsym */
+int deep_enter(int (*cb)(int), int x);       /* deep_lib.so, resolved by dlsym */
+static int (*df_enter_p)(int (*)(int), int); /* debugframe_lib.so */
 int fp_noinfo_call(int (*cb)(int), int x);
 static int (*deep_enter_p)(int (*)(int), int);
 static volatile int sink;
@@ -192,6 +194,13 @@ __attribute__((noinline)) int tu_fp_outer(int x)
 	int r = fp_noinfo_call(tu_capture, x + 1);
 	sink += r;
 	return r + 3;
+}
+
+__attribute__((noinline)) int tu_df_outer(int x)
+{
+	int r = df_enter_p(tu_capture, x + 1);
+	sink += r;
+	return r + 4;
 }
 
 __attribute__((noinline)) int tu_recurse(int depth)
@@ -244,8 +253,98 @@ static int has_chain(const uint64_t *ips, int n, const char *const *names)
 
 #define MAX_IPS 1024
 
+/* debug_frame_convert on a hand-built section: one CIE (version 1, code
+ * align 1, data align -8, RA r16, CFA = rsp + 8, RA at CFA - 8) and one FDE
+ * for [0x401120, 0x401140); then on 3000 corrupted copies (must not crash:
+ * ASan watches the reads). */
+static void test_debug_frame_convert(void)
+{
+	static const uint8_t cie[24] = {0x14, 0,    0, 0, 0xff, 0xff, 0xff, 0xff, 1, 0, 1, 0x78,
+	                                16,   0x0c, 7, 8, 0x90, 1,    0,    0,    0, 0, 0, 0};
+	uint8_t sec[24 + 32];
+	memcpy(sec, cie, sizeof cie);
+	uint8_t fde[32] = {0x1c, 0, 0, 0, 0, 0, 0, 0};
+	uint64_t loc = 0x401120, range = 0x20;
+	memcpy(fde + 8, &loc, 8);
+	memcpy(fde + 16, &range, 8);
+	fde[24] = 0x44; /* DW_CFA_advance_loc 4 */
+	fde[25] = 0x0e; /* DW_CFA_def_cfa_offset 16 */
+	fde[26] = 16;
+	memcpy(sec + 24, fde, sizeof fde);
+	uint64_t at = 0x401000;
+	debug_frame_blob b;
+	CHECK_EQ_INT(debug_frame_convert(sec, sizeof sec, at, &b), 0);
+	CHECK_EQ_INT(b.n_fdes, 1);
+	CHECK_EQ_INT(b.size % 8, 0);
+	if (b.n_fdes == 1) {
+		int32_t e[2];
+		memcpy(e, b.data, 8);
+		CHECK_EQ_INT(e[0], (int64_t)(loc - at));
+		uint32_t fo = (uint32_t)e[1], cie_ptr, id;
+		int32_t pc;
+		memcpy(&cie_ptr, b.data + fo + 4, 4);
+		uint32_t co = fo + 4 - cie_ptr;
+		memcpy(&id, b.data + co + 4, 4);
+		CHECK_EQ_INT(id, 0); /* an .eh_frame CIE */
+		CHECK(memcmp(b.data + co + 9, "zR", 3) == 0);
+		memcpy(&pc, b.data + fo + 8, 4);
+		CHECK_EQ_INT(at + fo + 8 + (int64_t)pc, loc); /* pc-relative start */
+		uint32_t r;
+		memcpy(&r, b.data + fo + 12, 4);
+		CHECK_EQ_INT(r, range);
+		CHECK(memcmp(b.data + fo + 17, fde + 24, 3) == 0); /* instructions copied */
+	}
+	debug_frame_blob_free(&b);
+	/* a location below the overlay address cannot be expressed: skipped */
+	CHECK_EQ_INT(debug_frame_convert(sec, sizeof sec, loc + 1, &b), -ENOENT);
+	srand(7);
+	uint8_t bad[sizeof sec];
+	for (int k = 0; k < 3000; k++) {
+		memcpy(bad, sec, sizeof sec);
+		for (int j = 1 + rand() % 4; j > 0; j--)
+			bad[rand() % sizeof bad] = (uint8_t)rand();
+		size_t len = (size_t)rand() % (sizeof bad + 1);
+		if (debug_frame_convert(bad, len, at, &b) == 0) {
+			CHECK(b.n_fdes >= 1 && b.size % 8 == 0);
+			debug_frame_blob_free(&b);
+		}
+	}
+}
+
+/* The snapshot being unwound (static: main's own frame must stay small for
+ * the copy to reach past it). */
+static uint64_t regs[N_REGS], ips[MAX_IPS];
+static uint8_t stack[STACK_COPY];
+static size_t size;
+
+static void load_snapshot(void)
+{
+	memcpy(regs, snap_regs, sizeof regs);
+	memcpy(stack, snap_stack, snap_size);
+	size = snap_size;
+}
+
+/* Unwinds the last snapshot; checks it reaches the outermost frame through
+ * chain. Leaves the frames in ips and the counters around it in st0/st1. */
+static int unwind_chain(ember_unwinder *u, const char *what, const char *const *chain,
+                        ember_unwinder_stats *st0, ember_unwinder_stats *st1)
+{
+	ember_unwind_reason why;
+	load_snapshot();
+	ember_unwinder_get_stats(u, st0);
+	int n = ember_unwinder_unwind(u, 1, regs, N_REGS, stack, size, ips, MAX_IPS, &why);
+	ember_unwinder_get_stats(u, st1);
+	CHECK(has_chain(ips, n, chain));
+	CHECK_EQ_INT(why, EMBER_UNWIND_N_REASONS);
+	if (!has_chain(ips, n, chain) || why != EMBER_UNWIND_N_REASONS)
+		dump(what, ips, n, why);
+	return n;
+}
+
 int main(void)
 {
+	test_debug_frame_convert();
+
 	CHECK_EQ_INT(__builtin_popcountll(ember_unwind_regs_mask()), N_REGS);
 	/* at least ip, sp, bp, bx, r12-r15 (perf_regs bits) */
 	uint64_t need = (1ull << 8) | (1ull << 7) | (1ull << 6) | (1ull << 1) | (0xfull << 20);
@@ -263,6 +362,14 @@ int main(void)
 	}
 	deep_enter_p = (int (*)(int (*)(int), int))dlsym(h, "deep_enter");
 	CHECK(deep_enter_p != NULL);
+	const char *dflib = getenv("EMBER_TEST_DF_LIB");
+	void *hdf = dflib ? dlopen(dflib, RTLD_NOW) : NULL;
+	if (!hdf) {
+		fprintf(stderr, "dlopen EMBER_TEST_DF_LIB: %s\n", dflib ? dlerror() : "not set");
+		return 1;
+	}
+	df_enter_p = (int (*)(int (*)(int), int))dlsym(hdf, "df_enter");
+	CHECK(df_enter_p != NULL);
 	load_maps();
 	for (size_t i = 0; i < n_maps; i++)
 		if (strcmp(maps[i].path, "[stack]") == 0)
@@ -292,12 +399,8 @@ int main(void)
 
 	/* 1. the whole chain, through the dlopen'd library, to main and beyond */
 	tu_outer(1);
-	/* static: main's own frame must stay small for the copy to reach past it */
-	static uint64_t regs[N_REGS], full[MAX_IPS], ips[MAX_IPS];
-	static uint8_t stack[STACK_COPY];
-	memcpy(regs, snap_regs, sizeof regs);
-	memcpy(stack, snap_stack, snap_size);
-	size_t size = snap_size;
+	static uint64_t full[MAX_IPS];
+	load_snapshot();
 	ember_unwind_reason why;
 	int n_full = ember_unwinder_unwind(u, 1, regs, N_REGS, stack, size, full, MAX_IPS, &why);
 	static const char *const chain[] = {"tu_capture", "deep_leaf", "deep_mid", "deep_enter",
@@ -404,25 +507,22 @@ int main(void)
 
 	/* 6. a frame without unwind info: crossed by the frame pointer */
 	tu_fp_outer(1);
-	memcpy(regs, snap_regs, sizeof regs);
-	memcpy(stack, snap_stack, snap_size);
-	size = snap_size;
-	ember_unwinder_get_stats(u, &st0);
-	n = ember_unwinder_unwind(u, 1, regs, N_REGS, stack, size, ips, MAX_IPS, &why);
-	ember_unwinder_get_stats(u, &st1);
 	static const char *const fp_chain[] = {"tu_capture", "fp_noinfo_call", "tu_fp_outer",
 	                                       "main", NULL};
-	CHECK(has_chain(ips, n, fp_chain));
-	CHECK_EQ_INT(why, EMBER_UNWIND_N_REASONS);
+	unwind_chain(u, "fp fallback", fp_chain, &st0, &st1);
 	CHECK(st1.fp_steps > st0.fp_steps);
-	if (!has_chain(ips, n, fp_chain) || why != EMBER_UNWIND_N_REASONS)
-		dump("fp fallback", ips, n, why);
+
+	/* 6b. a library whose CFI is only in .debug_frame */
+	tu_df_outer(1);
+	static const char *const df_chain[] = {"tu_capture",  "df_mid", "df_enter",
+	                                       "tu_df_outer", "main",   NULL};
+	unwind_chain(u, "debug_frame", df_chain, &st0, &st1);
+	CHECK(st1.debug_frame_lookups >= st0.debug_frame_lookups + 2);
+	CHECK_EQ_INT(st1.fp_steps, st0.fp_steps);
 
 	/* 7. a recursion deeper than the copy: only recursion frames, then STACK_TOO_SMALL */
 	tu_recurse(2000);
-	memcpy(regs, snap_regs, sizeof regs);
-	memcpy(stack, snap_stack, snap_size);
-	size = snap_size;
+	load_snapshot();
 	CHECK_EQ_INT(size, STACK_COPY);
 	n = ember_unwinder_unwind(u, 1, regs, N_REGS, stack, size, ips, MAX_IPS, &why);
 	CHECK_EQ_INT(why, EMBER_UNWIND_STACK_TOO_SMALL);
@@ -480,6 +580,7 @@ int main(void)
 	fm.unique_bad_paths = 0;
 	ember_unwinder_free(u);
 	dlclose(h);
+	dlclose(hdf);
 	fprintf(stderr, "find_mapping calls: %lu\n", n_find_calls);
 	return check_exit();
 }
