@@ -39,7 +39,7 @@ static void gauge(ember_buf *b, ember_expo_format f, const char *name, const cha
 static void self_metrics(serve_state *st, ember_expo_format f, ember_buf *b)
 {
 	ember_sampler_stats ss;
-	ember_sampler_get_stats(st->sampler, &ss);
+	st->ops.sampler_stats(st->ops.sampler, &ss);
 	pthread_mutex_lock(&st->mu);
 	ember_symbolizer_stats sy = st->sym_stats;
 	double sym_secs = st->symbolize_seconds;
@@ -70,6 +70,9 @@ static void self_metrics(serve_state *st, ember_expo_format f, ember_buf *b)
 	counter(b, f, "ember_windows_dropped",
 		"Windows (or slices of them) dropped because the worker fell behind.",
 		(double)atomic_load(&st->windows_dropped));
+	counter(b, f, "ember_windows_empty",
+		"Windows in which the target used no CPU (not stored).",
+		(double)atomic_load(&st->windows_empty));
 	counter(b, f, "ember_store_errors", "Windows that could not be stored (disk full, I/O).",
 		(double)atomic_load(&st->store_errors));
 	counter(b, f, "ember_store_removed", "Windows removed by retention.", (double)sto.removed);

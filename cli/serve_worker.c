@@ -31,12 +31,12 @@ static void symbolize(serve_state *st, ember_profile *p)
 {
 	ember_error err = { 0 };
 	int64_t t0 = serve_mono_ns();
-	if (ember_symbolizer_run(st->sym, p, &err) < 0)
+	if (st->ops.symbolize(st->ops.symbolizer, p, &err) < 0)
 		fprintf(stderr, "ember serve: symbolize: %s (the window is kept with addresses)\n",
 			err.msg);
 	double secs = (double)(serve_mono_ns() - t0) / 1e9;
 	ember_symbolizer_stats s;
-	ember_symbolizer_get_stats(st->sym, &s);
+	st->ops.symbolizer_stats(st->ops.symbolizer, &s);
 	pthread_mutex_lock(&st->mu);
 	st->sym_stats = s;
 	st->symbolize_seconds += secs;
@@ -74,6 +74,8 @@ static void close_window(serve_state *st, ember_merger **mp, int64_t start, int6
 	if (sample_count(p) == 0) {   /* nothing ran: nothing to store or count */
 		atomic_fetch_add(&st->windows_empty, 1);
 		ember_profile_free(p);
+		/* retention by age still runs while the target idles */
+		ember_store_prune(st->store, serve_now_ns());
 		return;
 	}
 	ember_window_info info;

@@ -411,8 +411,16 @@ int ember_store_put(ember_store *s, const ember_profile *p, ember_window_info *i
 {
 	entry e;
 	memset(&e, 0, sizeof e);
-	if (ember_window_id_format(p->time_nanos, p->duration_nanos, e.info.id,
-				   sizeof e.info.id) < 0) {
+	/* the id covers the window rounded out to whole ms: start down, end up */
+	int64_t start = p->time_nanos, dur = p->duration_nanos;
+	bool ok = start >= 0 && dur > 0 && dur <= INT64_MAX - start - NS_PER_MS;
+	if (ok) {
+		e.info.start_ns = start / NS_PER_MS * NS_PER_MS;
+		e.info.end_ns = (start + dur + NS_PER_MS - 1) / NS_PER_MS * NS_PER_MS;
+		ok = ember_window_id_format(e.info.start_ns, e.info.end_ns - e.info.start_ns,
+					    e.info.id, sizeof e.info.id) > 0;
+	}
+	if (!ok) {
 		pthread_mutex_lock(&s->mu);
 		s->failed++;
 		pthread_mutex_unlock(&s->mu);
@@ -421,8 +429,6 @@ int ember_store_put(ember_store *s, const ember_profile *p, ember_window_info *i
 				    "%lld ns)",
 				    (long long)p->time_nanos, (long long)p->duration_nanos);
 	}
-	e.info.start_ns = p->time_nanos / NS_PER_MS * NS_PER_MS;
-	e.info.end_ns = e.info.start_ns + p->duration_nanos / NS_PER_MS * NS_PER_MS;
 	e.info.samples = count_samples(p);
 	snprintf(e.name, sizeof e.name, "%s.%" PRIu64 SUFFIX, e.info.id, e.info.samples);
 

@@ -75,7 +75,12 @@ int perf_sample_parse(const struct perf_event_header *h, uint64_t sample_type,
 		if (!take_u64(&c, &out->regs_abi))
 			return -EINVAL;
 		if (out->regs_abi != PERF_SAMPLE_REGS_ABI_NONE) {
-			out->n_regs = (size_t)__builtin_popcountll(regs_mask);
+			/* bits set in the mask (no __builtin_popcount: without
+			 * -mpopcnt it drags libgcc's __popcountdi2 in) */
+			size_t n = 0;
+			for (uint64_t m = regs_mask; m; m &= m - 1)
+				n++;
+			out->n_regs = n;
 			out->regs = take_u64s(&c, out->n_regs);
 			if (!out->regs && out->n_regs)
 				return -EINVAL;
@@ -172,4 +177,31 @@ int perf_lost_parse(const struct perf_event_header *h, uint64_t *lost)
 	if (!take_u64(&c, &id) || !take_u64(&c, lost))
 		return -EINVAL;
 	return 0;
+}
+
+uint64_t perf_record_time(const struct perf_event_header *h, uint64_t sample_type)
+{
+	if (!(sample_type & PERF_SAMPLE_TIME))
+		return 0;
+	size_t off;
+	if (h->type == PERF_RECORD_SAMPLE) {
+		/* IDENTIFIER, IP, TID precede TIME */
+		off = sizeof *h + 8 * (size_t)(!!(sample_type & PERF_SAMPLE_IDENTIFIER) +
+					       !!(sample_type & PERF_SAMPLE_IP) +
+					       !!(sample_type & PERF_SAMPLE_TID));
+	} else {
+		/* the trailer: TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER */
+		size_t after = 8 * (size_t)(1 + !!(sample_type & PERF_SAMPLE_ID) +
+					    !!(sample_type & PERF_SAMPLE_STREAM_ID) +
+					    !!(sample_type & PERF_SAMPLE_CPU) +
+					    !!(sample_type & PERF_SAMPLE_IDENTIFIER));
+		if (h->size < sizeof *h + after)
+			return 0;
+		off = h->size - after;
+	}
+	if (off + 8 > h->size)
+		return 0;
+	uint64_t t;
+	memcpy(&t, (const unsigned char *)h + off, 8);
+	return t;
 }

@@ -75,6 +75,11 @@ int perf_task_parse(const struct perf_event_header *h, perf_task *out);
 /* LOST: the number of records the kernel dropped. */
 int perf_lost_parse(const struct perf_event_header *h, uint64_t *lost);
 
+/* The TIME of any record of an event with this sample_type and
+ * sample_id_all: a SAMPLE's own field, else the sample_id trailer's. 0 when
+ * the record is too short or sample_type has no TIME. */
+uint64_t perf_record_time(const struct perf_event_header *h, uint64_t sample_type);
+
 /* True for PERF_CONTEXT_* markers inside a callchain. */
 static inline bool perf_chain_is_context(uint64_t ip)
 {

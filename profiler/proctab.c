@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -488,6 +489,25 @@ void proctab_on_exit(proctab *pt, const perf_task *t)
 }
 
 /* ---- window end ---- */
+
+/* Entries whose EXIT never reached us would stay forever: the EXIT record
+ * was lost, or another CPU's ring held the FORK and was read after the
+ * EXIT (a fork storm does that; the late FORK creates the process again).
+ * One kill(pid, 0) per live entry and window finds the ones that are gone. */
+void proctab_mark_vanished(proctab *pt)
+{
+	for (size_t i = 0; i < pt->n_procs; i++) {
+		proc *p = &pt->procs[i];
+		if (p->used && !p->dead && p->pid > 0 && kill(p->pid, 0) < 0 && errno == ESRCH)
+			p->dead = true;
+	}
+	u64map_foreach(&pt->by_tid, s) {
+		thread_entry *t = &pt->threads[s->value];
+		int32_t tid = (int32_t)s->key;
+		if (!t->dead && tid > 0 && kill(tid, 0) < 0 && errno == ESRCH)
+			t->dead = true;
+	}
+}
 
 void proctab_reap(proctab *pt)
 {

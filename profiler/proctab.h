@@ -72,6 +72,11 @@ const char *proctab_thread_name(const proctab *pt, int32_t tid);
 /* ember_unwind_callbacks.find_mapping over this table (ctx = the proctab). */
 int proctab_unwind_find_mapping(void *ctx, int32_t pid, uint64_t addr, ember_unwind_mapping *out);
 
+/* Marks exited the processes and threads that no longer exist although their
+ * EXIT record never came (lost, or read before a late FORK from another
+ * CPU's ring): one kill(pid, 0) per live entry. Call once per window, before
+ * proctab_reap. */
+void proctab_mark_vanished(proctab *pt);
 /* Forgets exited processes and threads (call after building a window). */
 void proctab_reap(proctab *pt);
 /* Processes currently alive in the table. */

@@ -3,8 +3,10 @@
  * process table current (proctab.c), aggregates each sample's stack
  * (stacktab.c) and hands windows over as RAW profiles (window.c).
  *
- * The hot path is on_sample: decode, copy the frames, look the process up,
- * intern the stack. It must never allocate or make a syscall once the
+ * Records of all rings are handed over in time order (perf_merge.c), so a
+ * sample never overtakes the FORK, exec or mmap it depends on. The hot path
+ * is on_sample: decode, copy the frames, look the process up, intern the
+ * stack. It must never allocate or make a syscall once the
  * process is known and the stack has been seen. Everything else here runs
  * once per record of another kind, per poll, or per window.
  */
@@ -13,6 +15,7 @@
 #include "buildid.h"
 #include "dwarf_stack.h"
 #include "events.h"
+#include "perf_merge.h"
 #include "perf_ring.h"
 #include "perf_sample.h"
 #include "proctab.h"
@@ -47,6 +50,8 @@ struct ember_sampler {
 	ember_sampler_opts opts;
 	uint64_t sample_type, regs_mask;
 	evset ev;
+	perf_ring **rings;          /* the evset's rings, for the merge */
+	perf_merge merge;           /* time order across the rings */
 	proctab *pt;
 	stacktab st;
 	ember_unwinder *unwinder;   /* --call-graph dwarf */
@@ -74,7 +79,7 @@ struct ember_sampler {
 
 	uint64_t window_real_ns, window_mono_ns;
 	ember_sampler_stats stats;  /* written by the owner thread, read by any */
-	uint64_t bad_records;
+	uint64_t bad_records;        /* malformed side-band records, ignored */
 };
 
 const char *ember_unwind_reason_name(ember_unwind_reason r)
@@ -108,7 +113,7 @@ static void on_sample(ember_sampler *s, const struct perf_event_header *h)
 {
 	perf_sample ps;
 	if (perf_sample_parse(h, s->sample_type, s->regs_mask, &ps) < 0) {
-		s->bad_records++;
+		stat_add(&s->stats.lost, 1);   /* malformed: lost, and said so */
 		return;
 	}
 	uint64_t *f = s->frames;
@@ -199,18 +204,18 @@ static void on_record(ember_sampler *s, const struct perf_event_header *h)
 	}
 }
 
+static void on_record_cb(void *ctx, const struct perf_event_header *h)
+{
+	on_record(ctx, h);
+}
+
+/* Hands everything the rings hold to on_record in time order: a few passes,
+ * as the kernel keeps writing while we read. */
 static void drain(ember_sampler *s)
 {
-	for (size_t i = 0; i < s->ev.n_rings; i++) {
-		perf_ring *r = &s->ev.rings[i].ring;
-		/* a few passes: the kernel keeps writing while we read */
-		for (int pass = 0; pass < 4 && perf_ring_begin(r); pass++) {
-			const struct perf_event_header *h;
-			while ((h = perf_ring_next(r)))
-				on_record(s, h);
-			perf_ring_end(r);
-		}
-	}
+	for (int pass = 0; pass < 4; pass++)
+		if (!perf_merge_pass(&s->merge, on_record_cb, s))
+			return;
 }
 
 /* ---- opening ---- */
@@ -439,6 +444,17 @@ int ember_sampler_open(ember_sampler **out, const ember_sampler_opts *opts, embe
 	s->kernel_start = kernel_text_start();
 	if (!s->kernel_start)
 		s->kernel_start = WINDOW_KERNEL_MIN;
+	s->rings = calloc(s->ev.n_rings ? s->ev.n_rings : 1, sizeof *s->rings);
+	if (!s->rings) {
+		rc = ember_errorf(err, ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < s->ev.n_rings; i++)
+		s->rings[i] = &s->ev.rings[i].ring;
+	if ((rc = perf_merge_init(&s->merge, s->rings, s->ev.n_rings, s->sample_type)) < 0) {
+		rc = ember_errorf(err, ENOMEM, "out of memory");
+		goto fail;
+	}
 	s->n_pfds = s->ev.n_rings + s->n_watch;
 	s->pfds = calloc(s->n_pfds, sizeof *s->pfds);
 	if (!s->pfds) {
@@ -577,6 +593,7 @@ int ember_sampler_take_window(ember_sampler *s, ember_profile **out, ember_error
 	if (rc < 0)
 		return rc;
 	stacktab_reset(&s->st);
+	proctab_mark_vanished(s->pt);
 	proctab_reap(s->pt);
 	s->window_real_ns += (uint64_t)wi.duration_nanos;
 	s->window_mono_ns = now_mono;
@@ -596,6 +613,28 @@ void ember_sampler_get_stats(const ember_sampler *s, ember_sampler_stats *out)
 int ember_sampler_child_status(const ember_sampler *s)
 {
 	return s->child_status;
+}
+
+int ember_sampler_end_child(ember_sampler *s)
+{
+	if (s->opts.kind != EMBER_TARGET_COMMAND || !s->started || s->child.pid <= 0 ||
+	    s->child_status >= 0 || target_gone(s))
+		return 0;
+	pid_t pid = s->child.pid;
+	kill(pid, SIGTERM);
+	int st;
+	pid_t r = 0;
+	for (int i = 0; i < 200 && (r = waitpid(pid, &st, WNOHANG)) == 0; i++)
+		usleep(10000);
+	if (r == 0) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
+	s->child.pid = 0;
+	for (size_t i = 0; i < s->n_watch; i++)
+		s->alive[i] = false;
+	return 1;
 }
 
 void ember_sampler_close(ember_sampler *s)
@@ -619,6 +658,8 @@ void ember_sampler_close(ember_sampler *s)
 	free(s->pidfds);
 	free(s->alive);
 	free(s->pfds);
+	perf_merge_fini(&s->merge);
+	free(s->rings);
 	free(s->frames);
 	if (s->unwinder)
 		ember_unwinder_free(s->unwinder);

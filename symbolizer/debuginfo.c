@@ -171,6 +171,42 @@ static void find_separate(const debuginfo_search *s, const char *path, debuginfo
 		try_path(p, id, f);
 }
 
+/* The file pid has mapped from path, through /proc/PID/map_files: still
+ * there when the path was deleted or replaced after the process mapped it.
+ * The caller checks the build id as for any candidate. */
+static int open_mapped(int64_t pid, const char *path)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof p, "/proc/%lld/maps", (long long)pid);
+	FILE *f = fopen(p, "re");
+	if (!f)
+		return -errno;
+	static const char deleted[] = " (deleted)";
+	size_t plen = strlen(path);
+	char *line = NULL;
+	size_t cap = 0;
+	int fd = -ENOENT;
+	while (fd < 0 && getline(&line, &cap, f) > 0) {
+		unsigned long long start, end;
+		int name_at = 0;
+		if (sscanf(line, "%llx-%llx %*s %*s %*s %*s %n", &start, &end, &name_at) < 2 ||
+		    !name_at)
+			continue;
+		char *name = line + name_at;
+		name[strcspn(name, "\n")] = '\0';
+		if (strncmp(name, path, plen) != 0 ||
+		    (name[plen] && strcmp(name + plen, deleted) != 0))
+			continue;
+		snprintf(p, sizeof p, "/proc/%lld/map_files/%llx-%llx", (long long)pid, start, end);
+		fd = open(p, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fd = -errno;
+	}
+	free(line);
+	fclose(f);
+	return fd;
+}
+
 static int open_binary(const debuginfo_search *s, const char *path, const char *build_id,
 		       int64_t pid)
 {
@@ -186,6 +222,8 @@ static int open_binary(const debuginfo_search *s, const char *path, const char *
 		if (n > 0 && (size_t)n < sizeof p)
 			fd = open(p, O_RDONLY | O_CLOEXEC);
 	}
+	if (fd < 0 && pid > 0 && path[0] == '/')
+		return open_mapped(pid, path);   /* deleted after the process mapped it */
 	return fd < 0 ? -errno : fd;
 }
 
@@ -207,10 +245,21 @@ int debuginfo_find(const debuginfo_search *s, const char *path, const char *buil
 		char id[129];
 		bool has_id = elf_build_id_hex(f->bin.elf, id, sizeof id);
 		if (build_id[0] && (!has_id || strcmp(id, build_id) != 0)) {
-			/* The file at that path is not what was mapped. */
+			/* The file at that path is not what was mapped (replaced
+			 * since): the process's own mapping may still be there. */
 			f->refused++;
 			ei_file_close(&f->bin);
 			bin_err = ESTALE;
+			int mfd = pid > 0 && path[0] == '/' && !(s->cb && s->cb->find_elf)
+					  ? open_mapped(pid, path)
+					  : -ENOENT;
+			if (mfd >= 0 && elf_from_fd(mfd, path, &f->bin, NULL) == 0) {
+				if (elf_build_id_hex(f->bin.elf, id, sizeof id) &&
+				    strcmp(id, build_id) == 0)
+					bin_err = 0;
+				else
+					ei_file_close(&f->bin);
+			}
 		} else if (!build_id[0] && has_id) {
 			strcpy(f->build_id, id);
 		}

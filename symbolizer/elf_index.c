@@ -22,6 +22,7 @@
  */
 #include "elf_index.h"
 #include "demangle.h"
+#include "line_table.h"
 #include "upper_bound.h"
 
 #include <assert.h>
@@ -110,41 +111,17 @@ typedef struct builder {
 	ember_buf nodes, ranges, rows, syms;
 	ember_buf runs;   /* size_t: where each CU's rows start */
 	uint32_t row_order;
-	/* per CU: relative file names joined to DW_AT_comp_dir, as binutils
-	 * prints them; a small cache from libdw's string to ours */
-	const char *comp_dir;
+	/* the current CU's file table (line_table.c), for DW_AT_call_file */
+	lt_unit unit;
+	Dwarf_CU *cu;
 	bool mangling_lang;
-	struct {
-		const char *from, *to;
-	} paths[64];
-	size_t n_paths, next_path;
+	ember_buf lrows, seqs;   /* the current CU's lt_rows and sequences */
 } builder;
 
-/* A file name as binutils prints it: relative names get the CU's
- * compilation directory in front. NULL stays NULL. */
-static const char *cu_path(elf_index *ix, builder *b, const char *f)
+/* The file of index i in the current CU's line table, or NULL. */
+static const char *unit_file(const builder *b, uint64_t i)
 {
-	if (!f || f[0] == '/' || !b->comp_dir || !b->comp_dir[0])
-		return f;
-	for (size_t i = 0; i < b->n_paths; i++)
-		if (b->paths[i].from == f)
-			return b->paths[i].to;
-	if (ix->n_owned == ix->cap_owned) {
-		size_t ncap = ix->cap_owned ? ix->cap_owned * 2 : 64;
-		char **no = realloc(ix->owned, ncap * sizeof *no);
-		if (!no)
-			return f;
-		ix->owned = no;
-		ix->cap_owned = ncap;
-	}
-	char *j = NULL;
-	if (asprintf(&j, "%s/%s", b->comp_dir, f) < 0)
-		return f;
-	ix->owned[ix->n_owned++] = j;
-	size_t slot = b->n_paths < 64 ? b->n_paths++ : (b->next_path++ % 64);
-	b->paths[slot].from = f;
-	b->paths[slot].to = j;
-	return j;
+	return i < b->unit.n_files ? b->unit.files[i] : NULL;
 }
 
 /* Whether a language's function names are mangled into linkage names; for
@@ -208,15 +185,18 @@ static int add_ranges(builder *b, Dwarf_Die *die, int32_t node, uint32_t depth, 
 	return n;
 }
 
-static int32_t add_node(elf_index *ix, builder *b, Dwarf_Die *die, int32_t parent,
-			Dwarf_Files *files, size_t nfiles)
+static int32_t add_node(builder *b, Dwarf_Die *die, int32_t parent)
 {
 	ei_node n = { 0 };
 	n.name = attr_string(die, DW_AT_name);
 	n.linkage = attr_string(die, DW_AT_linkage_name);
 	if (!n.linkage)
 		n.linkage = attr_string(die, DW_AT_MIPS_linkage_name);
-	n.decl_file = cu_path(ix, b, dwarf_decl_file(die));
+	Dwarf_Attribute fa;
+	Dwarf_Word fi;
+	if (dwarf_attr_integrate(die, DW_AT_decl_file, &fa) && dwarf_formudata(&fa, &fi) == 0)
+		/* an origin in another CU counts in that CU's file table */
+		n.decl_file = fa.cu == b->cu ? unit_file(b, fi) : dwarf_decl_file(die);
 	int line = 0;
 	if (dwarf_decl_line(die, &line) == 0 && line > 0)
 		n.decl_line = (uint32_t)line;
@@ -225,9 +205,7 @@ static int32_t add_node(elf_index *ix, builder *b, Dwarf_Die *die, int32_t paren
 	if (parent >= 0) {
 		const ei_node *p = (const ei_node *)b->nodes.data + parent;
 		n.depth = p->depth + 1;
-		uint32_t fi = attr_udata(die, DW_AT_call_file);
-		if (files && fi < nfiles)
-			n.call_file = cu_path(ix, b, dwarf_filesrc(files, fi, NULL, NULL));
+		n.call_file = unit_file(b, attr_udata(die, DW_AT_call_file));
 		n.call_line = attr_udata(die, DW_AT_call_line);
 	}
 	size_t idx = b->nodes.len / sizeof n;
@@ -246,12 +224,6 @@ static void drop_last_node(builder *b)
 
 static bool walk_cu(elf_index *ix, builder *b, Dwarf_Die *cudie)
 {
-	Dwarf_Files *files = NULL;
-	size_t nfiles = 0;
-	if (dwarf_getsrcfiles(cudie, &files, &nfiles) != 0) {
-		files = NULL;
-		nfiles = 0;
-	}
 	struct {
 		Dwarf_Die die;
 		int32_t node;
@@ -267,7 +239,7 @@ static bool walk_cu(elf_index *ix, builder *b, Dwarf_Die *cudie)
 		switch (dwarf_tag(die)) {
 		case DW_TAG_subprogram: {
 			/* A nested function is a function of its own. */
-			int32_t n = add_node(ix, b, die, -1, files, nfiles);
+			int32_t n = add_node(b, die, -1);
 			if (n < 0)
 				return false;
 			const ei_node *nn = (const ei_node *)b->nodes.data + n;
@@ -283,7 +255,7 @@ static bool walk_cu(elf_index *ix, builder *b, Dwarf_Die *cudie)
 		case DW_TAG_inlined_subroutine: {
 			if (parent < 0)
 				break;
-			int32_t n = add_node(ix, b, die, parent, files, nfiles);
+			int32_t n = add_node(b, die, parent);
 			if (n < 0)
 				return false;
 			const ei_node *nn = (const ei_node *)b->nodes.data + n;
@@ -327,38 +299,62 @@ static bool walk_cu(elf_index *ix, builder *b, Dwarf_Die *cudie)
 	return true;
 }
 
-static void read_lines(elf_index *ix, builder *b, Dwarf_Die *cudie)
+/* Keeps file path strings for the life of the index. */
+static bool own_strings(elf_index *ix, char **strs, size_t n)
 {
-	Dwarf_Lines *lines;
-	size_t n;
-	if (dwarf_getsrclines(cudie, &lines, &n) != 0)
+	if (ix->n_owned + n > ix->cap_owned) {
+		size_t ncap = ix->cap_owned ? ix->cap_owned : 64;
+		while (ncap < ix->n_owned + n)
+			ncap *= 2;
+		char **no = realloc(ix->owned, ncap * sizeof *no);
+		if (!no)
+			return false;
+		ix->owned = no;
+		ix->cap_owned = ncap;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (strs[i])
+			ix->owned[ix->n_owned++] = strs[i];
+	return true;
+}
+
+/* Decodes the CU's line program (line_table.c) into rows and its file
+ * table (b->unit, for the DIE walk). */
+static void read_lines(elf_index *ix, builder *b, Dwarf_Die *cudie, const lt_sections *secs)
+{
+	Dwarf_Attribute a;
+	Dwarf_Word off;
+	b->unit = (lt_unit){ 0 };
+	if (!dwarf_attr(cudie, DW_AT_stmt_list, &a) || dwarf_formudata(&a, &off) != 0)
 		return;
-	size_t start = b->rows.len / sizeof(ei_row);
-	ember_buf_append(&b->runs, &start, sizeof start);
+	const char *comp_dir = dwarf_formstring(dwarf_attr(cudie, DW_AT_comp_dir, &a));
+	b->lrows.len = 0;
+	b->seqs.len = 0;
+	int r = line_table_read(secs, off, comp_dir, &b->lrows, &b->seqs, &b->unit);
+	if (r < 0)
+		ix->dwarf_error = true;
+	if (!own_strings(ix, b->unit.files, b->unit.n_files)) {
+		lt_unit_free(&b->unit);
+		return;
+	}
+	const lt_row *lr = (const lt_row *)b->lrows.data;
+	size_t n = b->lrows.len / sizeof *lr, base = b->rows.len / sizeof(ei_row);
+	const size_t *seq = (const size_t *)b->seqs.data;
+	for (size_t i = 0; i < b->seqs.len / sizeof *seq; i++) {
+		size_t start = base + seq[i];
+		ember_buf_append(&b->runs, &start, sizeof start);
+	}
 	for (size_t i = 0; i < n; i++) {
-		Dwarf_Line *l = dwarf_onesrcline(lines, i);
-		Dwarf_Addr addr;
-		bool end = false;
-		int line = 0, col = 0;
-		unsigned disc = 0;
-		if (!l || dwarf_lineaddr(l, &addr) != 0) {
-			ix->dwarf_error = true;
-			continue;
+		ei_row row = { .addr = lr[i].addr, .order = b->row_order++ };
+		if (!lr[i].end) {
+			row.file = unit_file(b, lr[i].file);
+			if (!row.file)
+				row.file = "??";
+			row.line = lr[i].line;
+			row.column = lr[i].column;
+			row.disc = lr[i].disc;
 		}
-		dwarf_lineendsequence(l, &end);
-		ei_row r = { .addr = addr, .order = b->row_order++ };
-		if (!end) {
-			r.file = cu_path(ix, b, dwarf_linesrc(l, NULL, NULL));
-			if (dwarf_lineno(l, &line) == 0 && line > 0)
-				r.line = (uint32_t)line;
-			if (dwarf_linecol(l, &col) == 0 && col > 0)
-				r.column = (uint32_t)col;
-			if (dwarf_linediscriminator(l, &disc) == 0)
-				r.disc = disc;
-			if (!r.file)
-				r.file = "??";
-		}
-		ember_buf_append(&b->rows, &r, sizeof r);
+		ember_buf_append(&b->rows, &row, sizeof row);
 	}
 }
 
@@ -389,7 +385,8 @@ static void emit(ei_range *out, size_t *n, uint64_t lo, uint64_t hi, int32_t nod
  * instance. Each input range adds at most two output intervals. */
 static bool flatten_ranges(elf_index *ix, ei_range *in, size_t n)
 {
-	qsort(in, n, sizeof *in, cmp_range);
+	if (n)
+		qsort(in, n, sizeof *in, cmp_range);
 	ei_range *out = malloc((2 * n + 1) * sizeof *out);
 	ei_range *stack = malloc((n + 1) * sizeof *stack);
 	if (!out || !stack) {
@@ -507,33 +504,18 @@ static ei_row *sort_rows(ei_row *rows, size_t n, const size_t *starts, size_t n_
 	return rows;
 }
 
-static const ei_range *find_range(const elf_index *ix, uint64_t a);
-
-/* Keeps one row per address: the last real row, else the hole.
- * libdw sorts an end_sequence before a normal row at the same address, and
- * does not say whether that row is an empty last row of the ending sequence
- * or the first of one starting there. Function ranges decide: a row at an
- * address inside a function starts code; outside, it is the empty tail. */
+/* Keeps one row per address. Within a sequence the line table reader
+ * already dropped rows left empty; what remains at one address is the end
+ * of one sequence and the start of another, sorted end first, so the last
+ * row wins. */
 static void finish_rows(elf_index *ix, ei_row *rows, size_t n)
 {
 	size_t o = 0;
-	for (size_t i = 0; i < n;) {
-		size_t j = i;
-		bool has_end = false;
-		const ei_row *last = NULL;
-		for (; j < n && rows[j].addr == rows[i].addr; j++) {
-			if (rows[j].file)
-				last = &rows[j];
-			else
-				has_end = true;
-		}
-		ei_row keep = rows[i];
-		if (last && (!has_end || !ix->n_ranges || find_range(ix, rows[i].addr)))
-			keep = *last;
+	for (size_t i = 0; i < n; i++) {
+		if (o && rows[o - 1].addr == rows[i].addr)
+			rows[o - 1] = rows[i];
 		else
-			keep.file = NULL;
-		rows[o++] = keep;
-		i = j;
+			rows[o++] = rows[i];
 	}
 	ix->rows = rows;
 	ix->n_rows = o;
@@ -600,7 +582,7 @@ static void read_symbols(elf_index *ix, builder *b)
 		ei_sym s = { .lo = sym.st_value, .hi = sym.st_value + sym.st_size, .name = name,
 			     .global = GELF_ST_BIND(sym.st_info) != STB_LOCAL };
 		s.order = (uint32_t)i;
-		if (!s.global && file && file[0])
+		if (!s.global && file) /* even "" (binutils then prints ":?") */
 			s.file = file;
 		GElf_Shdr ssh;
 		Elf_Scn *sscn = sym.st_shndx < SHN_LORESERVE ? elf_getscn(elf, sym.st_shndx) : NULL;
@@ -638,21 +620,46 @@ void ei_file_close(ei_file *f)
 	*f = (ei_file){ -1, NULL, NULL };
 }
 
-static bool has_dwarf_sections(Elf *elf)
+/* The section of that name with contents, or NULL. */
+static Elf_Scn *named_section(Elf *elf, const char *want)
 {
 	size_t shstrndx;
 	if (!elf || elf_getshdrstrndx(elf, &shstrndx) != 0)
-		return false;
+		return NULL;
 	Elf_Scn *scn = NULL;
 	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS)
 			continue;
 		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
-		if (name && (strcmp(name, ".debug_info") == 0 || strcmp(name, ".zdebug_info") == 0))
-			return true;
+		if (name && strcmp(name, want) == 0)
+			return scn;
 	}
-	return false;
+	return NULL;
+}
+
+/* The bytes of a named section, decompressed if need be (libdw usually
+ * did that already when it opened the file). */
+static void debug_section(Elf *elf, const char *want, const uint8_t **data, size_t *len)
+{
+	*data = NULL;
+	*len = 0;
+	Elf_Scn *scn = named_section(elf, want);
+	GElf_Shdr sh;
+	if (!scn || !gelf_getshdr(scn, &sh))
+		return;
+	if ((sh.sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
+		return;
+	Elf_Data *d = elf_getdata(scn, NULL);
+	if (d && d->d_buf) {
+		*data = d->d_buf;
+		*len = d->d_size;
+	}
+}
+
+static bool has_dwarf_sections(Elf *elf)
+{
+	return named_section(elf, ".debug_info") || named_section(elf, ".zdebug_info");
 }
 
 int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
@@ -708,6 +715,10 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
 			ix->dwarf_error = true;
 	}
 	if (ix->dw) {
+		lt_sections secs = { 0 };
+		debug_section(ix->dbg.elf, ".debug_line", &secs.line, &secs.line_len);
+		debug_section(ix->dbg.elf, ".debug_str", &secs.str, &secs.str_len);
+		debug_section(ix->dbg.elf, ".debug_line_str", &secs.line_str, &secs.line_str_len);
 		Dwarf_CU *cu = NULL;
 		Dwarf_Die cudie, subdie;
 		Dwarf_Half version;
@@ -717,14 +728,13 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
 					    &subdie)) == 0) {
 			if (unit_type == DW_UT_skeleton || unit_type == DW_UT_split_compile)
 				continue; /* split DWARF (.dwo) is not searched */
-			Dwarf_Attribute cda;
-			b.comp_dir = dwarf_formstring(dwarf_attr(&cudie, DW_AT_comp_dir, &cda));
-			b.n_paths = 0;
 			b.mangling_lang = lang_mangles(dwarf_srclang(&cudie));
-			if (!walk_cu(ix, &b, &cudie))
-				break;
-			read_lines(ix, &b, &cudie);
-			if (!ember_buf_ok(&b.rows))
+			b.cu = cudie.cu;
+			read_lines(ix, &b, &cudie, &secs);
+			bool ok_cu = walk_cu(ix, &b, &cudie);
+			free(b.unit.files); /* the strings are owned by ix */
+			b.unit = (lt_unit){ 0 };
+			if (!ok_cu || !ember_buf_ok(&b.rows))
 				break;
 		}
 		if (r < 0)
@@ -745,6 +755,8 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
 	ei_row *rows = sort_rows((ei_row *)b.rows.data, n_rows, (const size_t *)b.runs.data,
 				 b.runs.len / sizeof(size_t));
 	ember_buf_free(&b.runs);
+	ember_buf_free(&b.lrows);
+	ember_buf_free(&b.seqs);
 	finish_rows(ix, rows, n_rows);
 	b.rows.data = NULL;
 	ix->syms = (ei_sym *)b.syms.data;

@@ -27,7 +27,7 @@ os.mkdir(cg)
 w = None
 try:
     with tempfile.TemporaryDirectory() as tmp:
-        w = start_split(5)
+        w = start_split(20)   # outlives both recordings (killed below)
         wait_running(w)
         with open(os.path.join(cg, "cgroup.procs"), "w") as f:
             f.write(str(w.pid))

@@ -20,7 +20,7 @@ def run(args, **kw):
 def pprof_raw(path, tmp):
     env = dict(os.environ, HOME=tmp, GOCACHE=os.path.join(tmp, "gocache"),
                PPROF_TMPDIR=tmp, PPROF_BINARY_PATH="/nonexistent")
-    out = run(["go", "tool", "pprof", "-raw", path], env=env)
+    out = run(["go", "tool", "pprof", "-raw", "-symbolize=none", path], env=env)
     assert out.returncode == 0, "go tool pprof failed: " + out.stderr
     return parse_raw(out.stdout)
 

@@ -2,8 +2,11 @@
  * decoders over a ring laid out in ordinary memory exactly as the kernel
  * lays out an mmap'd perf buffer: records that wrap the end come out whole,
  * LOST records are decoded, the tail is published, garbage is refused. */
+#include "perf_merge.h"
 #include "perf_ring.h"
 #include "perf_sample.h"
+
+#include "fake_ring.h"
 
 #include "../check.h"
 
@@ -11,55 +14,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum { PAGE = 4096, DATA = 4096 };
-
-typedef struct fake {
-	unsigned char *mem;   /* control page + data */
-	struct perf_event_mmap_page *meta;
-	unsigned char *data;
-	uint64_t head;        /* the "kernel's" write position */
-} fake;
-
-static void fake_init(fake *f)
-{
-	f->mem = aligned_alloc(PAGE, PAGE + DATA);
-	memset(f->mem, 0, PAGE + DATA);
-	f->meta = (struct perf_event_mmap_page *)f->mem;
-	f->meta->data_offset = PAGE;
-	f->meta->data_size = DATA;
-	f->data = f->mem + PAGE;
-	f->head = 0;
-}
-
-/* Writes bytes at the kernel's head, wrapping, then publishes data_head. */
-static void fake_write(fake *f, const void *rec, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		f->data[(f->head + i) % DATA] = ((const unsigned char *)rec)[i];
-	f->head += len;
-	__atomic_store_n(&f->meta->data_head, f->head, __ATOMIC_RELEASE);
-}
-
-/* A SAMPLE record of the FP layout with a callchain of n ips. */
-static size_t make_sample(unsigned char *buf, uint32_t pid, uint32_t tid, const uint64_t *ips,
-			  uint64_t n)
-{
-	struct perf_event_header h = { PERF_RECORD_SAMPLE, 0, 0 };
-	size_t off = sizeof h;
-	uint64_t ip = ips[0], time = 123, period = 1001001;
-	uint32_t pt[2] = { pid, tid }, cpu[2] = { 1, 0 };
-	memcpy(buf + off, &ip, 8), off += 8;
-	memcpy(buf + off, pt, 8), off += 8;
-	memcpy(buf + off, &time, 8), off += 8;
-	memcpy(buf + off, cpu, 8), off += 8;
-	memcpy(buf + off, &period, 8), off += 8;
-	memcpy(buf + off, &n, 8), off += 8;
-	memcpy(buf + off, ips, n * 8), off += n * 8;
-	h.size = (uint16_t)off;
-	memcpy(buf, &h, sizeof h);
-	return off;
-}
 
 static void test_wrap(void)
 {
@@ -210,8 +164,89 @@ static void test_decoders(void)
 	CHECK_EQ_INT(perf_mmap2_parse((struct perf_event_header *)m, &mm), -EINVAL);
 }
 
+/* A COMM record with the sample_id trailer (pid/tid, time, cpu). */
+static size_t make_comm(unsigned char *buf, uint32_t pid, const char *name, uint64_t time)
+{
+	struct perf_event_header h = { PERF_RECORD_COMM, 0, 0 };
+	size_t off = sizeof h;
+	uint32_t pt[2] = { pid, pid }, cpu[2] = { 0, 0 };
+	memcpy(buf + off, pt, 8), off += 8;
+	memset(buf + off, 0, 16);
+	strcpy((char *)buf + off, name);
+	off += 16;
+	memcpy(buf + off, pt, 8), off += 8;
+	memcpy(buf + off, &time, 8), off += 8;
+	memcpy(buf + off, cpu, 8), off += 8;
+	h.size = (uint16_t)off;
+	memcpy(buf, &h, sizeof h);
+	return off;
+}
+
+static uint64_t seen[64];
+static size_t n_seen;
+
+static void collect(void *ctx, const struct perf_event_header *h)
+{
+	(void)ctx;
+	if (n_seen < 64)
+		seen[n_seen++] = perf_record_time(h, EMBER_SAMPLE_TYPE_FP);
+}
+
+static void test_merge(void)
+{
+	fake f[3];
+	perf_ring r[3];
+	perf_ring *rings[3] = { &r[0], &r[1], &r[2] };
+	for (int i = 0; i < 3; i++) {
+		fake_init(&f[i]);
+		perf_ring_init(&r[i], f[i].mem, PAGE, DATA);
+	}
+	/* ring 0 starts near its end, so its records wrap */
+	unsigned char filler[DATA - 24] = { 0 };
+	struct perf_event_header fh = { PERF_RECORD_UNTHROTTLE, 0, sizeof filler };
+	memcpy(filler, &fh, sizeof fh);
+	fake_write(&f[0], filler, sizeof filler);
+	perf_ring_begin(&r[0]);
+	perf_ring_next(&r[0]);
+	perf_ring_end(&r[0]);
+
+	unsigned char rec[256];
+	uint64_t ips[2] = { 0x1000, 0x2000 };
+	/* times: ring0 10 40 50, ring1 20 (comm) 30 60, ring2 empty */
+	uint64_t t0[3] = { 10, 40, 50 };
+	for (int i = 0; i < 3; i++) {
+		sample_time = t0[i];
+		fake_write(&f[0], rec, make_sample(rec, 1, 1, ips, 2));
+	}
+	fake_write(&f[1], rec, make_comm(rec, 2, "x", 20));
+	sample_time = 30;
+	fake_write(&f[1], rec, make_sample(rec, 2, 2, ips, 2));
+	sample_time = 60;
+	fake_write(&f[1], rec, make_sample(rec, 2, 2, ips, 2));
+
+	perf_merge m;
+	CHECK_EQ_INT(perf_merge_init(&m, rings, 3, EMBER_SAMPLE_TYPE_FP), 0);
+	n_seen = 0;
+	CHECK_EQ_INT(perf_merge_pass(&m, collect, NULL), 6);
+	uint64_t want[6] = { 10, 20, 30, 40, 50, 60 };
+	CHECK_EQ_INT(n_seen, 6);
+	for (size_t i = 0; i < 6 && i < n_seen; i++)
+		CHECK_EQ_INT(seen[i], want[i]);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ_INT(f[i].meta->data_tail, f[i].head);   /* all released */
+	n_seen = 0;
+	CHECK_EQ_INT(perf_merge_pass(&m, collect, NULL), 0);
+	perf_merge_fini(&m);
+	for (int i = 0; i < 3; i++) {
+		perf_ring_fini(&r[i]);
+		free(f[i].mem);
+	}
+	sample_time = 123;
+}
+
 int main(void)
 {
+	test_merge();
 	test_wrap();
 	test_lost_and_garbage();
 	test_decoders();

@@ -79,6 +79,13 @@ try:
     assert any(f.split(".")[0].endswith("Z-1s") for f in files), files
     assert files[-1].split(".pb.zst")[0].rsplit(".", 1)[0].endswith("ms"), files
     assert all(int(f.split(".pb.zst")[0].rsplit(".", 1)[1]) > 0 for f in files), files
+    # a target that uses no CPU: nothing stored, and still exit 0
+    idle = os.path.join(tmp, "idle")
+    # (-F 1: the dynamic loader's ~1 ms of CPU is unlikely to be sampled)
+    out = run(["-F", "1", "--window", "1s", "--storage.path", idle, "--listen", "127.0.0.1:0", "--",
+               "sleep", "2.2"])
+    assert out.returncode == 0, out.stderr
+    assert os.listdir(idle) == [], os.listdir(idle)
     # the port is taken: a runtime error naming the fix
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", 0))

@@ -6,7 +6,8 @@ exemplar storage on) scrapes `ember serve -p <split workload>`, and
     go tool pprof reads and that shows the split functions;
   - go tool pprof -raw reads /debug/pprof/profile?seconds=3;
   - /api/v1/merge with function=split_a keeps only stacks holding split_a;
-  - bad requests get 400/404 with a JSON error;
+  - bad requests get 400/404 with a JSON error, a fifth concurrent profile
+    request 503;
   - SIGTERM exits 0 and stores the partial window; a restart lists every
     window stored before.
 Every process started here is killed in `finally`."""
@@ -66,7 +67,9 @@ def proc_cpu_seconds(pid):
 def start_serve(tmp, port, pid, name):
     log = open(os.path.join(tmp, f"{name}.log"), "w")
     return subprocess.Popen(
-        [EMBER, "serve", "-p", str(pid), "--window", f"{WINDOW}s",
+        # 197 Hz: prime, and not near a multiple of split's 100 Hz slice cycle
+        # (99 Hz beats with it: samples would sweep its phase too slowly)
+        [EMBER, "serve", "-p", str(pid), "-F", "197", "--window", f"{WINDOW}s",
          "--storage.path", os.path.join(tmp, "store"), "--listen", f"127.0.0.1:{port}"],
         stdout=log, stderr=subprocess.STDOUT)
 
@@ -121,6 +124,7 @@ scrape_configs:
          f"--web.listen-address=127.0.0.1:{prom_port}", "--enable-feature=exemplar-storage"],
         stdout=open(os.path.join(tmp, "prometheus.log"), "w"), stderr=subprocess.STDOUT)
     papi = f"http://127.0.0.1:{prom_port}/api/v1"
+    wait_http(f"http://127.0.0.1:{prom_port}/-/ready", 20)
 
     # go tool pprof reads the next 3 s (meanwhile Prometheus starts scraping)
     t = time.time()
@@ -139,10 +143,9 @@ scrape_configs:
 
     logger = threading.Thread(target=log_cpu)
     logger.start()
-    time.sleep(12)
+    time.sleep(14)
     logging[0] = False
     logger.join()
-    span = 10
 
     def cpu_at(t):
         for (ta, ca), (tb, cb) in zip(cpu_log, cpu_log[1:]):
@@ -150,15 +153,28 @@ scrape_configs:
                 return ca + (cb - ca) * (t - ta) / (tb - ta)
         raise AssertionError(f"no CPU log around {t}")
 
-    def query(q):
-        status, body = fetch(f"{papi}/query?query={urllib.parse.quote(q)}")
+    def query(q, at=None):
+        extra = f"&time={at}" if at is not None else ""
+        status, body = fetch(f"{papi}/query?query={urllib.parse.quote(q)}{extra}")
         assert status == 200, body
         return json.loads(body)["data"]["result"]
 
-    res = query('sum by (function) (increase(ember_function_cumulative_seconds_total'
-                f'{{comm="split",function=~"split_[abc]"}}[{span}s]))')
+    # The counters step once per window, so rates are taken between two
+    # window boundaries B_a < B_b, evaluated at B + 1.8 s (after the scrape
+    # that saw the window): (value - value offset span) / span, which PromQL's
+    # rate() would blur with its extrapolation at the series' start.
+    b_b = (time.time() - 1.9) // WINDOW * WINDOW
+    total_q = 'sum(ember_function_self_seconds_total{comm="split"})'
+    b_a = next((b for b in (b_b - k * WINDOW for k in (6, 5, 4, 3, 2))
+                if query(total_q, b + 1.8) and b + 1.8 > cpu_log[0][0]), None)
+    assert b_a is not None, "Prometheus has fewer than 2 windows of data"
+    span = int(b_b - b_a)
+    sel = '{comm="split",function=~"split_[abc]"}'
+    res = query(f"sum by (function) (ember_function_cumulative_seconds_total{sel} - "
+                f"ember_function_cumulative_seconds_total{sel} offset {span}s) / {span}",
+                b_b + 1.8)
     got = {r["metric"]["function"]: float(r["value"][1]) for r in res}
-    print("cumulative increase by function:", got)
+    print(f"cumulative CPU rate by function over [{b_a}, {b_b}]:", got)
     assert set(got) == {"split_a", "split_b", "split_c"}, got
     total = sum(got.values())
     assert total > 0
@@ -168,18 +184,9 @@ scrape_configs:
         assert abs(share - want) <= 5, (fn, share)
     self_series = query('ember_function_self_seconds_total{comm="split",function=~"split_[abc]"}')
     assert {r["metric"]["function"] for r in self_series} == {"split_a", "split_b", "split_c"}
-    # total CPU of the workload: the counters step at window ends, so compare
-    # their values just after two boundaries B_a < B_b (evaluated at B + 1.8 s,
-    # after the window's scrape) with the CPU /proc says was used in [B_a, B_b]
-    b_b = (time.time() - 1.9) // WINDOW * WINDOW
-    b_a = b_b - 4 * WINDOW
-
-    def total_at(b):
-        q = urllib.parse.quote('sum(ember_function_self_seconds_total{comm="split"})')
-        status, body = fetch(f"{papi}/query?query={q}&time={b + 1.8}")
-        return float(json.loads(body)["data"]["result"][0]["value"][1])
-
-    ember_cpu = total_at(b_b) - total_at(b_a)
+    # total CPU of the workload against /proc over the same span
+    res = query(f"{total_q} - {total_q.replace(')', f' offset {span}s)')}", b_b + 1.8)
+    ember_cpu = float(res[0]["value"][1])
     proc_cpu = cpu_at(b_b) - cpu_at(b_a)
     print(f"CPU in [{b_a}, {b_b}]: ember {ember_cpu:.2f} s, /proc {proc_cpu:.2f} s")
     assert abs(ember_cpu - proc_cpu) <= 0.1 * proc_cpu, (ember_cpu, proc_cpu)
@@ -220,6 +227,20 @@ scrape_configs:
     unfocused = traces(pprof(env, "-traces", path))
     assert any("split_b" in b for b in unfocused) and len(unfocused) > len(blocks)
 
+    # the Grafana dashboard's data link, filled in as Grafana does (ms times)
+    dash = json.load(open(os.path.join(os.environ["EMBER_SOURCE_ROOT"], "deploy", "grafana",
+                                       "ember-dashboard.json")))
+    link = next(l["url"] for l in dash["panels"][0]["fieldConfig"]["defaults"]["links"]
+                if "function=" in l["url"])
+    url = (link.replace("${ember_url}", base).replace("${__from}", str(start_ms))
+           .replace("${__to}", str(end_ms))
+           .replace("${__field.labels.function:percentencode}", urllib.parse.quote("split_c")))
+    status, gz = fetch(url)
+    assert status == 200 and gz[:2] == b"\x1f\x8b", (url, status)
+    with open(path, "wb") as f:
+        f.write(gz)
+    assert all("split_c" in b for b in traces(pprof(env, "-traces", path)))
+
     # bad requests
     for url, want, needle in (
             ("/api/v1/profiles/..%2F..%2Fetc%2Fpasswd", 400, "bad window id"),
@@ -232,6 +253,22 @@ scrape_configs:
         status, body = fetch(base + url)
         assert status == want, (url, status, body)
         assert needle in json.loads(body)["error"], (url, body)
+
+    # at most 4 profile requests at once: a fifth gets 503 with a JSON error
+    results = []
+
+    def profile_request():
+        results.append(fetch(f"{base}/debug/pprof/profile?seconds=2", timeout=30))
+
+    workers = [threading.Thread(target=profile_request) for _ in range(5)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    codes = sorted(r[0] for r in results)
+    assert codes == [200, 200, 200, 200, 503], codes
+    assert "already running" in json.loads(next(b for c, b in results if c == 503))["error"]
+    assert all(b[:2] == b"\x1f\x8b" for c, b in results if c == 200)
 
     # /metrics: self-observability, both formats
     status, text = fetch(f"{base}/metrics")
