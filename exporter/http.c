@@ -27,6 +27,7 @@
 
 #define MAX_ARGS 32
 #define MAX_REGEX 1024
+#define MAX_REGEX_COST 4096
 #define NS_PER_S 1000000000LL
 
 static const char CT_JSON[] = "application/json";
@@ -308,6 +309,98 @@ static void route_window(const ember_http_api *api, const char *id, ember_http_r
 	reply_profile(r, p, "attachment; filename=\"profile\"");
 }
 
+/* An upper bound of the pattern size glibc's regcomp builds for a POSIX ERE:
+ * atoms count one, a bound {m,n} copies what it applies to n times (m + 1
+ * for {m,}), '+' twice. regcomp expands bounds eagerly, so a short pattern
+ * like (((a{1,255}){1,255}){1,255}) or x{1,32767}y{1,32767} takes gigabytes
+ * and minutes (found while fuzzing the query parsing); a name filter never
+ * needs that. Saturates at cap + 1. Unbalanced or odd syntax is left for
+ * regcomp to refuse. */
+static size_t regex_cost(const char *re, size_t cap)
+{
+	enum { DEPTH = 32 };
+	size_t sum[DEPTH + 1] = { 0 }, last[DEPTH + 1] = { 0 };
+	int d = 0;
+	for (const char *p = re; *p; p++) {
+		size_t atom = 1, times = 1;
+		switch (*p) {
+		case '(':
+			if (d == DEPTH)
+				return cap + 1;
+			d++;
+			sum[d] = last[d] = 0;
+			continue;
+		case ')':
+			if (d == 0)
+				break;
+			atom = sum[d] ? sum[d] : 1;
+			d--;
+			break;
+		case '|':
+			last[d] = 0;
+			continue;
+		case '*':
+		case '?':
+			continue;
+		case '+':
+			times = 2;
+			break;
+		case '{': {
+			char *end;
+			unsigned long m = strtoul(p + 1, &end, 10), n = m;
+			if (end == p + 1)
+				break;   /* a literal '{' */
+			if (*end == ',') {
+				const char *q = end + 1;
+				n = strtoul(q, &end, 10);
+				if (end == q)
+					n = m + 1;
+			}
+			if (*end != '}')
+				break;
+			times = n > m ? n : m;
+			p = end;
+			break;
+		}
+		case '\\':
+			if (p[1])
+				p++;
+			break;
+		case '[':   /* one atom: up to the closing ']' ([:class:] inside) */
+			p += p[1] == '^';
+			p += p[1] == ']';
+			while (p[1] && p[1] != ']') {
+				p++;
+				if (p[0] == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+					char close[3] = { p[1], ']', 0 };
+					const char *q = strstr(p + 2, close);
+					if (q)
+						p = q + 1;
+				}
+			}
+			p += p[1] == ']';
+			break;
+		default:
+			break;
+		}
+		if (times > 1) {   /* the last atom repeated: times - 1 more copies */
+			size_t add = last[d] && times - 1 > cap / last[d] ? cap + 1
+									 : last[d] * (times - 1);
+			sum[d] = sum[d] + add > cap ? cap + 1 : sum[d] + add;
+			last[d] = last[d] && times > cap / last[d] ? cap + 1 : last[d] * times;
+		} else {
+			sum[d] = sum[d] + atom > cap ? cap + 1 : sum[d] + atom;
+			last[d] = atom;
+		}
+		if (sum[d] > cap)
+			return cap + 1;
+	}
+	size_t total = 0;   /* unclosed groups still count */
+	for (int i = 0; i <= d; i++)
+		total = total + sum[i] > cap ? cap + 1 : total + sum[i];
+	return total;
+}
+
 static void route_merge(const ember_http_api *api, const ember_http_request *req,
 			ember_http_response *r)
 {
@@ -318,6 +411,12 @@ static void route_merge(const ember_http_api *api, const ember_http_request *req
 	if (fn && (!*fn || strlen(fn) > MAX_REGEX)) {
 		reply_error(r, MHD_HTTP_BAD_REQUEST,
 			    "function: want a non-empty POSIX extended regex of at most 1024 bytes");
+		return;
+	}
+	if (fn && regex_cost(fn, MAX_REGEX_COST) > MAX_REGEX_COST) {
+		reply_error(r, MHD_HTTP_BAD_REQUEST,
+			    "function: regex too complex (its repetition bounds expand it past "
+			    "4096 atoms): use fewer or smaller {m,n}");
 		return;
 	}
 	ember_error err = { 0 };

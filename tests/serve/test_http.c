@@ -283,6 +283,29 @@ static void test_routes(void)
 	CHECK(get(&r, "GET", "/api/v1/merge", NULL, "start", "1764032400", "end", "1764032420",
 		  "function", "", NULL) == 400);
 	ember_http_response_free(&r);
+	/* regexes whose bounds make regcomp take gigabytes and minutes are
+	 * refused before any callback (found while fuzzing the query parsing) */
+	const char *heavy[] = { "(((a{1,255}){1,255}){1,255})", "x{1,32767}y{1,32767}",
+				"([a-z]+_[a-z]+){1,32767}", "(abcd){1,2000}", "((((a+)+)+)+){1,300}" };
+	for (size_t i = 0; i < sizeof heavy / sizeof heavy[0]; i++) {
+		int calls = F.calls;
+		CHECK(get(&r, "GET", "/api/v1/merge", NULL, "start", "1764032400", "end",
+			  "1764032420", "function", heavy[i], NULL) == 400);
+		CHECK(is_json_error(&r, "too complex"));
+		CHECK(F.calls == calls);
+		ember_http_response_free(&r);
+	}
+	/* ordinary filters, bounds and classes included, pass */
+	char alt[1024] = "fn0";
+	for (int i = 1; strlen(alt) < 1000; i++)
+		snprintf(alt + strlen(alt), sizeof alt - strlen(alt), "|fn%d", i);
+	const char *fine[] = { "split_(a|b)", "^[[:alpha:]_]+::[a-z]{1,8}$", "(ab){1,600}",
+			       "[]{}()]+x", "a\\{", alt };
+	for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
+		CHECK(get(&r, "GET", "/api/v1/merge", NULL, "start", "1764032400", "end",
+			  "1764032420", "function", fine[i], NULL) == 200);
+		ember_http_response_free(&r);
+	}
 	CHECK(get(&r, "GET", "/api/v1/merge", NULL, "start", "1000", "end", "2000", NULL) == 404);
 	CHECK(is_json_error(&r, "no stored windows"));
 	ember_http_response_free(&r);
