@@ -124,14 +124,16 @@ def main():
                 cpu, n = ember_record(ember, args, [], out, work)
                 rows["ember"].append(cpu)
                 samples["ember"].append(n)
-            # perf: record, then report. -B -N: no build-id pass, no ~/.debug
-            # cache. perf 6.1 aborts in its build-id code (build-id.c:1010) on
-            # this machine's kernel 6.18 even for /bin/true; skipping that
-            # pass only makes perf cheaper, so the ratio errs in perf's favour.
+            # perf: record, then report. --buildid-mmap: build ids in the
+            # MMAP2 records, as ember asks for. Without it perf 6.1 aborts
+            # (util/build-id.c:1010) whenever another build-id event is live
+            # on the machine (e.g. any ember): the kernel then flags every
+            # listener's MMAP2 records as carrying a build id. -N: no
+            # ~/.debug cache (ember keeps none).
             data = os.path.join(tmp, "perf.data")
-            cpu_rec, text = run_tree([perf, "record", "-q", "-B", "-N", "-F", str(args.freq),
-                                      "-g", "--call-graph", "dwarf", "-o", data, "--"] + work,
-                                     stdout=None)
+            cpu_rec, text = run_tree([perf, "record", "-q", "-N", "--buildid-mmap", "-F",
+                                      str(args.freq), "-g", "--call-graph", "dwarf", "-o", data,
+                                      "--"] + work, stdout=None)
             cpu_rep, _ = run_tree([perf, "report", "--stdio", "-i", data])
             prof = cpu_rec - workload_cpu(text)
             rows["perf_record"].append(prof)
