@@ -33,8 +33,9 @@ for args, env, needle in (
         (["-F", "fast"], None, "-F"),
         (["--window", "500ms"], None, "--window"),
         (["--window"], None, "needs a value"),
-        ([], {"EMBER_WINDOW": "abc"}, "--window"),
-        ([], {"EMBER_STORAGE_RETENTION": "forever"}, "--storage.retention"),
+        ([], {"EMBER_WINDOW": "abc"}, "EMBER_WINDOW='abc' (from the environment, for --window)"),
+        ([], {"EMBER_STORAGE_RETENTION": "forever"}, "EMBER_STORAGE_RETENTION='forever'"),
+        (["--window", "abc"], {"EMBER_WINDOW": "abc"}, "--window 'abc'"),  # argv wins
         (["--storage.max-bytes", "lots"], None, "--storage.max-bytes"),
         (["--call-graph", "lbr"], None, "--call-graph"),
         (["--stack-size", "1"], None, "--stack-size"),
