@@ -74,7 +74,8 @@ void ember_unwinder_forget(ember_unwinder *u, int32_t pid);
 typedef struct ember_unwinder_stats {
 	uint64_t binaries_loaded;   /* cache entries created (files opened) */
 	uint64_t binaries_failed;   /* of those, without usable unwind info */
-	uint64_t address_spaces;    /* libunwind address spaces created (one per process) */
+	uint64_t address_spaces;    /* libunwind address spaces created (at most 32) */
+	uint64_t as_flushes;        /* address spaces flushed: forget, or reuse for another process */
 	uint64_t fp_steps;          /* frames recovered by the frame-pointer fallback */
 	uint64_t cache_trims;       /* times the binary cache hit its cap and was emptied */
 	uint64_t debug_frame_lookups; /* procedures found through .debug_frame */
