@@ -72,7 +72,11 @@ def main():
                 status, body, _ = serve.get("/api/v1/profiles/" + wid)
                 check(status == 200 and is_gzip_pprof(body),
                       f"restart {i + 1}: window {wid} unreadable ({status})")
-        final = listing(serve)
+        # let the last run store a window (slow under ASan and load)
+        deadline = time.monotonic() + 60
+        while not (final := listing(serve)) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        check(final, "no window stored in a minute")
         status, body, _ = serve.get("/api/v1/profiles/" + final[-1]["id"])
         check(status == 200, f"last window: {status}")
         gz = os.path.join(storage, "..", os.path.basename(storage) + ".pb.gz")

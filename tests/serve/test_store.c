@@ -178,6 +178,22 @@ static void test_put_list_read_restart(const char *dir)
 	CHECK(back->samples[0].values[0] == 99);
 	ember_profile_free(back);
 	ember_store_free(s);
+
+	/* a crash between a replacement's rename and the unlink of the file it
+	 * replaced leaves two files of one id: the newer wins, the older goes */
+	char newer[1024], older[1024];
+	snprintf(newer, sizeof newer, "%s/%s.99.pb.zst", dir, last);
+	snprintf(older, sizeof older, "%s/%s.14.pb.zst", dir, last);
+	char cmd[2200];
+	snprintf(cmd, sizeof cmd, "cp '%s' '%s'", newer, older);
+	CHECK(system(cmd) == 0);
+	struct timespec old_times[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	CHECK(utimensat(AT_FDCWD, older, old_times, 0) == 0);
+	CHECK(ember_store_open(&s, &o, &err) == 0);
+	CHECK(access(older, F_OK) != 0 && access(newer, F_OK) == 0);
+	ember_store_get_stats(s, &st);
+	CHECK(st.windows == 5 && st.bytes == bytes);
+	ember_store_free(s);
 }
 
 static void test_retention(const char *dir)
