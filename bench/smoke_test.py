@@ -5,10 +5,14 @@ exits 0 and prints well-formed tables (the summary with a row per measure,
 the five section tables, cells where numbers belong that parse as numbers).
 It never looks at what the numbers are: timings are not asserted in tests.
 """
+import importlib.machinery
+import importlib.util
 import os
 import re
+import struct
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -64,7 +68,42 @@ def tables(text):
     return found
 
 
+def check_fix_perf_data():
+    """bench/run's repair of perf.data files: an MMAP2 record whose build-id
+    flag is set over a device-number body (length byte 254) loses the flag;
+    a real build-id record (length 20) and other records are left alone."""
+    loader = importlib.machinery.SourceFileLoader("bench_run", os.path.join(HERE, "run"))
+    spec = importlib.util.spec_from_loader("bench_run", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+
+    def mmap2(misc, byte40):
+        body = struct.pack("<IIQQQ", 1, 1, 0x1000, 0x1000, 0) + bytes([byte40]) + bytes(31) \
+            + b"/bin/x\0\0"
+        return struct.pack("<IHH", 10, misc, 8 + len(body)) + body
+    recs = [mmap2(0x4002, 254), mmap2(0x4002, 20), mmap2(0x0002, 254),
+            struct.pack("<IHH", 3, 0, 16) + bytes(8)]   # a COMM-sized other record
+    data = b"".join(recs)
+    # perf_file_header: magic, size, attr_size, attrs {offset, size}, data {offset, size}
+    head = b"PERFILE2" + struct.pack("<QQQQQQ", 104, 0, 0, 0, 104, len(data))
+    head += bytes(104 - len(head))
+    with tempfile.NamedTemporaryFile(suffix=".data") as f:
+        f.write(head + data)
+        f.flush()
+        if mod.fix_perf_data(f.name) != 1:
+            fail("fix_perf_data did not fix exactly the one bad record")
+        out = open(f.name, "rb").read()[104:]
+    miscs, p = [], 0
+    while p < len(out):
+        _, misc, size = struct.unpack_from("<IHH", out, p)
+        miscs.append(misc)
+        p += size
+    if miscs != [0x0002, 0x4002, 0x0002, 0]:
+        fail(f"fix_perf_data left misc fields {[hex(m) for m in miscs]}")
+
+
 def main():
+    check_fix_perf_data()
     build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
     p = subprocess.run([os.path.join(HERE, "run"), "--smoke", "--no-build", "--build", build],
                        capture_output=True, text=True)

@@ -14,8 +14,11 @@
 Each round also runs `ember record --raw` (no symbolization) to separate
 the profiling cost from the symbolizer's.
 
+It rewrites its section of bench/README.md (between the unwind_dwarf
+markers) with the table of this run, unless --no-readme.
+
 usage: bench/unwind_dwarf.py [BUILD_DIR] [--rounds N] [--seconds S] [--freq HZ]
-                             [--no-symbolize]
+                             [--no-symbolize] [--no-readme]
 """
 import argparse
 import os
@@ -62,6 +65,27 @@ def workload_cpu(text):
     return float(m.group(1))
 
 
+def write_readme(args, table, rate, last):
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "README.md")
+    begin, end = "<!-- unwind_dwarf:begin -->", "<!-- unwind_dwarf:end -->"
+    body = "\n".join([
+        f"{args.rounds} rounds of {args.seconds:g} s of split_nofp (2 threads) at "
+        f"{args.freq} Hz, `uname -r` {os.uname().release}:", ""] + table + [
+        "", f"Unwinder alone: **{rate:.0f} samples/s per core** (median of "
+        f"{args.rounds} captures); last capture: `{last}`"])
+    section = begin + "\n" + body + "\n" + end
+    text = open(path).read() if os.path.exists(path) else "# ember benchmarks\n"
+    if begin in text:
+        text = re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: section, text,
+                      flags=re.S)
+    else:
+        text += "\n## --call-graph dwarf (bench/unwind_dwarf.py)\n\n" + section + "\n"
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+    print("wrote bench/README.md", file=sys.stderr)
+
+
 def ember_record(ember, args, extra, out, work):
     """CPU of `ember record` minus the workload's own, and its sample count."""
     with tempfile.TemporaryFile() as err:
@@ -80,6 +104,7 @@ def main():
     ap.add_argument("--freq", type=int, default=999)
     ap.add_argument("--no-symbolize", action="store_true",
                     help="only ember record --raw (for builds without the symbolizer)")
+    ap.add_argument("--no-readme", action="store_true", help="only print the results")
     args = ap.parse_args()
     b = os.path.abspath(args.build)
     ember = os.path.join(b, "cli", "ember")
@@ -99,19 +124,16 @@ def main():
                 cpu, n = ember_record(ember, args, [], out, work)
                 rows["ember"].append(cpu)
                 samples["ember"].append(n)
-            # perf: record, then report. -N: no ~/.debug build-id cache (ember
-            # keeps none; perf 6.1 aborted in it on this machine)
+            # perf: record, then report. --buildid-mmap: build ids in the
+            # MMAP2 records, as ember asks for. Without it perf 6.1 aborts
+            # (util/build-id.c:1010) whenever another build-id event is live
+            # on the machine (e.g. any ember): the kernel then flags every
+            # listener's MMAP2 records as carrying a build id. -N: no
+            # ~/.debug cache (ember keeps none).
             data = os.path.join(tmp, "perf.data")
-            for attempt in range(3):  # perf 6.1 sometimes aborts at build-id.c:1010
-                try:
-                    cpu_rec, text = run_tree([perf, "record", "-q", "-N", "-F",
-                                              str(args.freq), "-g", "--call-graph", "dwarf",
-                                              "-o", data, "--"] + work, stdout=None)
-                    break
-                except RuntimeError as e:
-                    print(f"perf record failed ({e}); retrying", file=sys.stderr)
-            else:
-                raise RuntimeError("perf record failed three times")
+            cpu_rec, text = run_tree([perf, "record", "-q", "-N", "--buildid-mmap", "-F",
+                                      str(args.freq), "-g", "--call-graph", "dwarf", "-o", data,
+                                      "--"] + work, stdout=None)
             cpu_rep, _ = run_tree([perf, "report", "--stdio", "-i", data])
             prof = cpu_rec - workload_cpu(text)
             rows["perf_record"].append(prof)
@@ -127,10 +149,15 @@ def main():
         print(f"end to end, {args.rounds} rounds, {args.seconds:g} s of split_nofp (2 threads) "
               f"at {args.freq} Hz; profiler CPU seconds (medians), samples, us per sample:")
 
+        table = ["| | CPU s (median) | samples | us / sample | / perf total |",
+                 "| --- | --- | --- | --- | --- |"]
+
         def row(label, key, nkey):
             per = m[key] / max(ns[nkey], 1) * 1e6
             print(f"  {label:48s} {m[key]:7.3f} s  {ns[nkey]:6.0f}  {per:7.1f} us"
                   f"  ratio to perf total {m[key] / m['perf_total']:.3f}")
+            table.append(f"| {label} | {m[key]:.3f} | {ns[nkey]:.0f} | {per:.1f} | "
+                         f"{m[key] / m['perf_total']:.2f}x |")
         row("ember record --call-graph dwarf --raw", "ember_raw", "ember_raw")
         if "ember" in m:
             row("ember record --call-graph dwarf (+symbolize)", "ember", "ember")
@@ -146,6 +173,8 @@ def main():
         print(f"unwinder alone (bench/unwind_rate, {args.rounds} captures of <=2000 samples, "
               f"20 passes each): median {statistics.median(vals):.0f} samples/s per core")
         print("  last capture: " + rates[-1])
+        if not args.no_readme:
+            write_readme(args, table, statistics.median(vals), rates[-1])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -35,12 +35,14 @@ static void usage(FILE *f)
 		"Samples the stacks of TARGET on the cpu-clock and writes a pprof profile.\n"
 		"\n"
 		"TARGET (one of; default -a):\n"
-		"  -a, --all-cpus         every process on every online CPU\n"
+		"  -a, --all-cpus         every process on every online CPU (idle time is\n"
+		"                         not sampled)\n"
 		"  -p, --pid PID[,PID...] every thread of these processes, and threads they start\n"
 		"  -G, --cgroup CGROUP    processes in this cgroup v2 directory (absolute, or\n"
 		"                         relative to the cgroup2 mount)\n"
 		"  -- COMMAND [ARGS...]   run COMMAND and record it until it exits; ember record\n"
-		"                         then exits with its status\n"
+		"                         then exits with its status. If -d or a signal ends\n"
+		"                         the recording first, COMMAND gets SIGTERM\n"
 		"\n"
 		"options:\n"
 		"  -F, --freq HZ          samples per CPU second (default 999)\n"
@@ -212,6 +214,7 @@ int cmd_record(int argc, char **argv)
 	if (ember_sampler_poll(s, deadline, &stop_requested, &err) < 0 ||
 	    ember_sampler_take_window(s, &prof, &err) < 0)
 		goto fail;
+	ember_sampler_end_child(s);   /* a command still running when we stop */
 	ember_sampler_stats st;
 	ember_sampler_get_stats(s, &st);
 	int child = ember_sampler_child_status(s);

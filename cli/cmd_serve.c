@@ -210,12 +210,40 @@ static int parse_args(int argc, char **argv, serve_args *a)
 	return -1;
 }
 
-static volatile sig_atomic_t *sig_terminate, *sig_wake;
+static volatile sig_atomic_t no_state;   /* where signals land without a serve state */
+static volatile sig_atomic_t *sig_terminate = &no_state, *sig_wake = &no_state;
 
+/* serve_ops over the real sampler and symbolizer. */
+static int op_poll(void *s, uint64_t deadline_ns, volatile sig_atomic_t *stop, ember_error *err)
+{
+	return ember_sampler_poll(s, deadline_ns, stop, err);
+}
+
+static int op_take_window(void *s, ember_profile **out, ember_error *err)
+{
+	return ember_sampler_take_window(s, out, err);
+}
+
+static void op_sampler_stats(void *s, ember_sampler_stats *out)
+{
+	ember_sampler_get_stats(s, out);
+}
+
+static int op_symbolize(void *s, ember_profile *p, ember_error *err)
+{
+	return ember_symbolizer_run(s, p, err);
+}
+
+static void op_symbolizer_stats(void *s, ember_symbolizer_stats *out)
+{
+	ember_symbolizer_get_stats(s, out);
+}
+
+/* Runs on the sampling thread only (every other thread blocks these). */
 static void on_signal(int sig)
 {
-	(void)sig;
-	*sig_terminate = 1;
+	if (sig != SIGUSR1)
+		*sig_terminate = 1;
 	*sig_wake = 1;
 }
 
@@ -283,21 +311,15 @@ int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 
+	ember_sampler *sampler = NULL;
+	ember_symbolizer *sym = NULL;
 	serve_state *st = calloc(1, sizeof *st);
 	if (!st) {
 		fprintf(stderr, "ember serve: out of memory\n");
 		ec = EXIT_RUNTIME;
 		goto out;
 	}
-	pthread_mutex_init(&st->mu, NULL);
-	pthread_cond_init(&st->work, NULL);
-	pthread_cond_init(&st->space, NULL);
-	pthread_mutex_init(&st->req_mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&st->done, &ca);
-	pthread_condattr_destroy(&ca);
+	serve_state_init(st);
 	st->cfg.window_ns = window_ns;
 	st->cfg.freq_hz = a.so.freq_hz;
 
@@ -325,14 +347,23 @@ int cmd_serve(int argc, char **argv)
 	}
 	ember_symbolizer_opts syo = { .debug_dirs = a.debug_dirs,
 				      .n_debug_dirs = a.n_debug_dirs };
-	if (ember_symbolizer_new(&st->sym, &syo, &err) < 0) {
+	if (ember_symbolizer_new(&sym, &syo, &err) < 0) {
 		fprintf(stderr, "ember serve: %s\n", err.msg);
 		goto free_state;
 	}
-	if (ember_sampler_open(&st->sampler, &a.so, &err) < 0) {
+	if (ember_sampler_open(&sampler, &a.so, &err) < 0) {
 		fprintf(stderr, "ember serve: %s\n", err.msg);
 		goto free_state;
 	}
+	st->ops = (serve_ops){
+		.sampler = sampler,
+		.poll = op_poll,
+		.take_window = op_take_window,
+		.sampler_stats = op_sampler_stats,
+		.symbolizer = sym,
+		.symbolize = op_symbolize,
+		.symbolizer_stats = op_symbolizer_stats,
+	};
 
 	/* Signals go to this (the sampling) thread only: block them while the
 	 * other threads are created, which inherit the mask. */
@@ -342,13 +373,16 @@ int cmd_serve(int argc, char **argv)
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGUSR1);
 	sigaddset(&block, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	struct sigaction sa = { .sa_handler = on_signal };   /* no SA_RESTART */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	st->sampling_thread = pthread_self();
 
 	ember_http_api api;
 	serve_api_init(st, &api);
@@ -367,9 +401,12 @@ int cmd_serve(int argc, char **argv)
 		goto close_sampler;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (ember_sampler_start(st->sampler, &err) < 0) {
+	sigdelset(&block, SIGPIPE);   /* whatever mask we inherited: take these here */
+	pthread_sigmask(SIG_UNBLOCK, &block, NULL);
+	bool start_failed = ember_sampler_start(sampler, &err) < 0;
+	if (start_failed) {
 		fprintf(stderr, "ember serve: %s\n", err.msg);
-		st->terminate = 1;
+		st->terminate = 1;   /* store nothing more, stop the threads in order */
 	}
 	fprintf(stderr,
 		"ember serve: listening on http://%s (port %u), %u Hz, %s windows, storing in %s\n",
@@ -381,20 +418,17 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "ember serve: %s\n", err.msg);
 	pthread_join(worker, NULL);   /* the partial window is stored */
 	ember_http_stop(http);
-	ec = rc < 0 ? EXIT_RUNTIME : EXIT_OK;
+	ec = rc < 0 || start_failed ? EXIT_RUNTIME : EXIT_OK;
 	fprintf(stderr, "ember serve: stopped; %llu windows stored this run\n",
 		(unsigned long long)atomic_load(&st->windows_stored));
 close_sampler:
-	ember_sampler_close(st->sampler);
+	ember_sampler_close(sampler);
 free_state:
-	ember_symbolizer_free(st->sym);
+	sig_terminate = sig_wake = &no_state;
+	ember_symbolizer_free(sym);
 	ember_store_free(st->store);
 	ember_metrics_free(st->metrics);
-	pthread_cond_destroy(&st->done);
-	pthread_mutex_destroy(&st->req_mu);
-	pthread_cond_destroy(&st->space);
-	pthread_cond_destroy(&st->work);
-	pthread_mutex_destroy(&st->mu);
+	serve_state_destroy(st);
 	free(st);
 out:
 	free(a.pids);

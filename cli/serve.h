@@ -61,6 +61,19 @@ typedef struct serve_request {
 	struct serve_request *next;
 } serve_request;
 
+/* What serve's threads call to sample and to symbolize: the real sampler
+ * and symbolizer (cmd_serve.c), or fakes (tests/serve/test_pipeline.c). */
+typedef struct serve_ops {
+	void *sampler;
+	int (*poll)(void *sampler, uint64_t deadline_ns, volatile sig_atomic_t *stop,
+		    ember_error *err);
+	int (*take_window)(void *sampler, ember_profile **out, ember_error *err);
+	void (*sampler_stats)(void *sampler, ember_sampler_stats *out);   /* any thread */
+	void *symbolizer;
+	int (*symbolize)(void *symbolizer, ember_profile *p, ember_error *err);
+	void (*symbolizer_stats)(void *symbolizer, ember_symbolizer_stats *out);
+} serve_ops;
+
 typedef struct serve_config {
 	uint64_t window_ns;
 	unsigned freq_hz;
@@ -68,8 +81,8 @@ typedef struct serve_config {
 
 typedef struct serve_state {
 	serve_config cfg;
-	ember_sampler *sampler;
-	ember_symbolizer *sym;     /* worker thread only */
+	serve_ops ops;             /* sampler: sampling thread only (stats: any);
+				      symbolizer: worker thread only */
 	ember_store *store;
 	ember_metrics *metrics;
 
@@ -90,8 +103,12 @@ typedef struct serve_state {
 	size_t n_requests;
 	bool finished;             /* worker has exited: requests fail fast */
 
+	/* Both are written only by signal handlers running on the sampling
+	 * thread (the other threads block the signals): other threads wake it
+	 * with SIGUSR1 (serve_collect_wake), which also interrupts its poll. */
 	volatile sig_atomic_t terminate;   /* SIGTERM/SIGINT */
 	volatile sig_atomic_t wake;        /* the sampler poll's stop flag */
+	pthread_t sampling_thread;
 
 	_Atomic int64_t last_poll_ns;      /* CLOCK_MONOTONIC of the last good poll */
 	atomic_bool sampling_failed;
@@ -100,13 +117,17 @@ typedef struct serve_state {
 	char fail_msg[512];                /* written once before sampling_failed */
 } serve_state;
 
+/* serve_state.c: locks and condition variables of a zeroed state. */
+void serve_state_init(serve_state *st);
+void serve_state_destroy(serve_state *st);
+
 int64_t serve_now_ns(void);    /* CLOCK_REALTIME */
 int64_t serve_mono_ns(void);   /* CLOCK_MONOTONIC */
 
 /* serve_collect.c: the sampling loop; returns 0 on stop/target gone, -errno
  * on a sampler error. Pushes the final slice before returning. */
 int serve_collect_run(serve_state *st, ember_error *err);
-/* Wakes the sampling thread (a profile request arrived). */
+/* Wakes the sampling thread (a profile request arrived): SIGUSR1 to it. */
 void serve_collect_wake(serve_state *st);
 
 /* serve_worker.c */

@@ -39,7 +39,7 @@ static void gauge(ember_buf *b, ember_expo_format f, const char *name, const cha
 static void self_metrics(serve_state *st, ember_expo_format f, ember_buf *b)
 {
 	ember_sampler_stats ss;
-	ember_sampler_get_stats(st->sampler, &ss);
+	st->ops.sampler_stats(st->ops.sampler, &ss);
 	pthread_mutex_lock(&st->mu);
 	ember_symbolizer_stats sy = st->sym_stats;
 	double sym_secs = st->symbolize_seconds;

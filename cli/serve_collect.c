@@ -10,6 +10,7 @@
 #include "serve.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -34,7 +35,7 @@ int64_t serve_mono_ns(void)
 
 void serve_collect_wake(serve_state *st)
 {
-	st->wake = 1;
+	pthread_kill(st->sampling_thread, SIGUSR1);
 }
 
 /* Queues a slice; drops it when the worker is behind, except the final. */
@@ -117,8 +118,8 @@ int serve_collect_run(serve_state *st, ember_error *err)
 				wait = POLL_SLICE_NS;
 			if (wait < 0)
 				wait = 0;
-			prc = ember_sampler_poll(st->sampler, (uint64_t)(serve_mono_ns() + wait),
-						 &st->wake, err);
+			prc = st->ops.poll(st->ops.sampler, (uint64_t)(serve_mono_ns() + wait),
+					   &st->wake, err);
 			if (prc >= 0)
 				atomic_store(&st->last_poll_ns, serve_mono_ns());
 			now = serve_now_ns();
@@ -135,7 +136,7 @@ int serve_collect_run(serve_state *st, ember_error *err)
 		}
 		ember_profile *raw = NULL;
 		ember_error terr = { 0 };
-		int trc = ember_sampler_take_window(st->sampler, &raw, &terr);
+		int trc = st->ops.take_window(st->ops.sampler, &raw, &terr);
 		if (trc < 0) {
 			fprintf(stderr, "ember serve: %s\n", terr.msg);
 			if (rc == 0) {
@@ -147,12 +148,21 @@ int serve_collect_run(serve_state *st, ember_error *err)
 			raw = NULL;
 			stop = closes = true;
 		}
+		/* A window closes at its nominal boundary; a partial last one at
+		 * the cut; and one cut more than a window late (the thread was
+		 * stalled) stretches to the last boundary passed, so windows
+		 * stay back to back and their ends on boundaries. */
+		int64_t win_end = next_b;
+		if (closes && now < next_b)
+			win_end = now;
+		else if (closes && now / w * w > next_b)
+			win_end = now / w * w;
 		serve_slice sl = {
 			.raw = raw,
 			.start_ns = slice_start,
 			.end_ns = now,
 			.win_start_ns = win_start,
-			.win_end_ns = closes && now < next_b ? now : next_b,
+			.win_end_ns = win_end,
 			.closes_window = closes,
 			.final = stop,
 		};
@@ -161,9 +171,9 @@ int serve_collect_run(serve_state *st, ember_error *err)
 		slice_start = now;
 		if (closes) {
 			/* the next window starts at its nominal boundary, even if this
-			 * cut came a few ms late (or windows were slept through) */
-			win_start = now / w * w;
-			next_b = win_start + w;
+			 * cut came a few ms late */
+			win_start = win_end;
+			next_b = now / w * w + w;
 		}
 		if (prc == 1 && !st->terminate)
 			fprintf(stderr, "ember serve: the target has exited: storing the last window and stopping\n");

@@ -31,12 +31,12 @@ static void symbolize(serve_state *st, ember_profile *p)
 {
 	ember_error err = { 0 };
 	int64_t t0 = serve_mono_ns();
-	if (ember_symbolizer_run(st->sym, p, &err) < 0)
+	if (st->ops.symbolize(st->ops.symbolizer, p, &err) < 0)
 		fprintf(stderr, "ember serve: symbolize: %s (the window is kept with addresses)\n",
 			err.msg);
 	double secs = (double)(serve_mono_ns() - t0) / 1e9;
 	ember_symbolizer_stats s;
-	ember_symbolizer_get_stats(st->sym, &s);
+	st->ops.symbolizer_stats(st->ops.symbolizer, &s);
 	pthread_mutex_lock(&st->mu);
 	st->sym_stats = s;
 	st->symbolize_seconds += secs;

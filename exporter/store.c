@@ -245,25 +245,40 @@ static int insert_locked(ember_store *s, const entry *e)
 	return 0;
 }
 
+/* One pass over the index (a first start after a long pause may drop tens
+ * of thousands of windows): entries kept are compacted in place. */
 static int prune_locked(ember_store *s, int64_t now_ns)
 {
-	int removed = 0;
-	if (s->opts.retention_ns) {
-		int64_t cutoff = now_ns - (int64_t)s->opts.retention_ns;
-		/* sorted by start; ends are start + length, so check every entry */
-		for (size_t i = 0; i < s->n;) {
-			if (s->v[i].info.end_ns < cutoff) {
-				remove_at_locked(s, i, true);
-				removed++;
-			} else {
-				i++;
-			}
+	int64_t cutoff = s->opts.retention_ns ? now_ns - (int64_t)s->opts.retention_ns
+					      : INT64_MIN;
+	/* by size: the oldest go first, so find how many of the front must go */
+	uint64_t bytes = s->bytes;
+	size_t drop_front = 0;
+	if (s->opts.max_bytes) {
+		uint64_t kept = 0;   /* bytes of the windows age retention keeps */
+		for (size_t i = 0; i < s->n; i++)
+			if (s->v[i].info.end_ns >= cutoff)
+				kept += s->v[i].info.bytes;
+		while (kept > s->opts.max_bytes && drop_front < s->n) {
+			if (s->v[drop_front].info.end_ns >= cutoff)
+				kept -= s->v[drop_front].info.bytes;
+			drop_front++;
 		}
 	}
-	while (s->opts.max_bytes && s->bytes > s->opts.max_bytes && s->n > 0) {
-		remove_at_locked(s, 0, true);
-		removed++;
+	size_t k = 0;
+	int removed = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (i < drop_front || s->v[i].info.end_ns < cutoff) {
+			unlink_name(s, s->v[i].name);
+			assert(bytes >= s->v[i].info.bytes);
+			bytes -= s->v[i].info.bytes;
+			removed++;
+		} else {
+			s->v[k++] = s->v[i];
+		}
 	}
+	s->n = k;
+	s->bytes = bytes;
 	s->removed += (uint64_t)removed;
 	return removed;
 }
@@ -306,11 +321,32 @@ static int mkdir_p(const char *path, ember_error *err)
 	return 0;
 }
 
+/* A file found by the scan, with its mtime to settle duplicate ids. */
+typedef struct scanned {
+	entry e;
+	struct timespec mtime;
+} scanned;
+
+static int scanned_cmp(const void *a, const void *b)
+{
+	const scanned *x = a, *y = b;
+	int c = entry_cmp(&x->e.info, &y->e.info);
+	if (c)
+		return c;
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+	return (x->mtime.tv_nsec > y->mtime.tv_nsec) - (x->mtime.tv_nsec < y->mtime.tv_nsec);
+}
+
+/* Lists the directory, removes temp files, and builds the sorted index in
+ * O(n log n) (a week of 10 s windows is 60 000 files). */
 static int scan(ember_store *s, ember_error *err)
 {
 	DIR *d = opendir(s->path);
 	if (!d)
 		return ember_errorf(err, errno, "%s: cannot list: %s", s->path, strerror(errno));
+	scanned *v = NULL;
+	size_t n = 0, cap = 0;
 	int rc = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {
@@ -320,33 +356,49 @@ static int scan(ember_store *s, ember_error *err)
 			unlinkat(dirfd(d), name, 0);
 			continue;
 		}
-		entry e;
-		if (!parse_name(name, &e.info))
+		scanned f;
+		if (!parse_name(name, &f.e.info))
 			continue;
 		struct stat st;
 		if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 			continue;
-		snprintf(e.name, sizeof e.name, "%s", name);
-		e.info.bytes = (uint64_t)st.st_size;
-		entry *old = find_locked(s, e.info.id);
-		if (old) {
-			/* a crash between rename and unlink of the replaced file:
-			 * keep the newer file */
-			struct stat ost;
-			if (fstatat(dirfd(d), old->name, &ost, 0) == 0 &&
-			    (ost.st_mtim.tv_sec > st.st_mtim.tv_sec ||
-			     (ost.st_mtim.tv_sec == st.st_mtim.tv_sec &&
-			      ost.st_mtim.tv_nsec >= st.st_mtim.tv_nsec))) {
-				unlinkat(dirfd(d), name, 0);
-				continue;
+		snprintf(f.e.name, sizeof f.e.name, "%s", name);
+		f.e.info.bytes = (uint64_t)st.st_size;
+		f.mtime = st.st_mtim;
+		if (n == cap) {
+			size_t nc = cap ? cap * 2 : 256;
+			scanned *nv = realloc(v, nc * sizeof *nv);
+			if (!nv) {
+				rc = ember_errorf(err, ENOMEM, "%s: out of memory while scanning",
+						  s->path);
+				break;
 			}
+			v = nv;
+			cap = nc;
 		}
-		if (insert_locked(s, &e) < 0) {
-			rc = ember_errorf(err, ENOMEM, "%s: out of memory while scanning", s->path);
-			break;
-		}
+		v[n++] = f;
 	}
+	if (rc == 0 && n) {
+		qsort(v, n, sizeof *v, scanned_cmp);
+		s->v = malloc(n * sizeof *s->v);
+		if (!s->v)
+			rc = ember_errorf(err, ENOMEM, "%s: out of memory while scanning", s->path);
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		/* two files of one id: a crash between the rename of a replacement
+		 * and the unlink of the file it replaced; the newer (last) wins */
+		if (i + 1 < n && strcmp(v[i].e.info.id, v[i + 1].e.info.id) == 0) {
+			unlinkat(dirfd(d), v[i].e.name, 0);
+			continue;
+		}
+		assert(s->n == 0 || entry_cmp(&s->v[s->n - 1].info, &v[i].e.info) < 0);
+		s->v[s->n++] = v[i].e;
+		s->bytes += v[i].e.info.bytes;
+	}
+	if (rc == 0)
+		s->cap = n;
 	closedir(d);
+	free(v);
 	return rc;
 }
 
@@ -411,8 +463,16 @@ int ember_store_put(ember_store *s, const ember_profile *p, ember_window_info *i
 {
 	entry e;
 	memset(&e, 0, sizeof e);
-	if (ember_window_id_format(p->time_nanos, p->duration_nanos, e.info.id,
-				   sizeof e.info.id) < 0) {
+	/* the id covers the window rounded out to whole ms: start down, end up */
+	int64_t start = p->time_nanos, dur = p->duration_nanos;
+	bool ok = start >= 0 && dur > 0 && dur <= INT64_MAX - start - NS_PER_MS;
+	if (ok) {
+		e.info.start_ns = start / NS_PER_MS * NS_PER_MS;
+		e.info.end_ns = (start + dur + NS_PER_MS - 1) / NS_PER_MS * NS_PER_MS;
+		ok = ember_window_id_format(e.info.start_ns, e.info.end_ns - e.info.start_ns,
+					    e.info.id, sizeof e.info.id) > 0;
+	}
+	if (!ok) {
 		pthread_mutex_lock(&s->mu);
 		s->failed++;
 		pthread_mutex_unlock(&s->mu);
@@ -421,8 +481,6 @@ int ember_store_put(ember_store *s, const ember_profile *p, ember_window_info *i
 				    "%lld ns)",
 				    (long long)p->time_nanos, (long long)p->duration_nanos);
 	}
-	e.info.start_ns = p->time_nanos / NS_PER_MS * NS_PER_MS;
-	e.info.end_ns = e.info.start_ns + p->duration_nanos / NS_PER_MS * NS_PER_MS;
 	e.info.samples = count_samples(p);
 	snprintf(e.name, sizeof e.name, "%s.%" PRIu64 SUFFIX, e.info.id, e.info.samples);
 

@@ -615,6 +615,28 @@ int ember_sampler_child_status(const ember_sampler *s)
 	return s->child_status;
 }
 
+int ember_sampler_end_child(ember_sampler *s)
+{
+	if (s->opts.kind != EMBER_TARGET_COMMAND || !s->started || s->child.pid <= 0 ||
+	    s->child_status >= 0 || target_gone(s))
+		return 0;
+	pid_t pid = s->child.pid;
+	kill(pid, SIGTERM);
+	int st;
+	pid_t r = 0;
+	for (int i = 0; i < 200 && (r = waitpid(pid, &st, WNOHANG)) == 0; i++)
+		usleep(10000);
+	if (r == 0) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+	}
+	s->child.pid = 0;
+	for (size_t i = 0; i < s->n_watch; i++)
+		s->alive[i] = false;
+	return 1;
+}
+
 void ember_sampler_close(ember_sampler *s)
 {
 	if (!s)

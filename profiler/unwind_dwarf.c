@@ -4,10 +4,12 @@
  * What it owns:
  *  - a cache of binaries (key: build id, else path). Each entry is the ELF
  *    file mapped read-only once, its PT_LOAD segments, its .eh_frame_hdr
- *    search table and, where present, its .debug_frame rewritten. libunwind reads
- * .eh_frame_hdr/.eh_frame (and, for its signal-frame and PLT checks, a few text bytes) through our
- * access_mem, which serves them from that mapping: no file I/O per sample. A binary that cannot be
- * used (unreadable, not x86-64 ELF, no .eh_frame_hdr) is cached too, as a negative entry.
+ *    search table and, where present, its .debug_frame rewritten in
+ *    .eh_frame form (debug_frame.c; Debian's x86-64 libunwind has no
+ *    .debug_frame support of its own). libunwind reads the tables (and, for
+ *    its signal-frame and PLT guesses, a few text bytes) through our
+ *    access_mem, which serves them from that cache: no file I/O per sample.
+ *    A binary without usable tables is cached too, as a negative entry.
  *  - one libunwind address space per process (a small LRU table) with
  *    UNW_CACHE_GLOBAL: libunwind caches register rules per instruction
  *    address, and addresses only mean the same code within one process.
@@ -17,10 +19,6 @@
  *
  * Never: reads the target's memory (only the stack copy and the ELF files),
  * allocates or does I/O per sample once a binary is cached, symbolizes.
- * .debug_frame (code built with -g -fno-asynchronous-unwind-tables) is
- * used where .eh_frame has no entry: libunwind's own .debug_frame support
- * is not built into Debian's x86-64 library, so debug_frame.c rewrites the
- * section into .eh_frame form once per binary and access_mem serves it.
  */
 #include "unwind.h"
 
@@ -127,6 +125,9 @@ struct ember_unwinder {
 	ud_proc procs[N_PROCS];
 	uint64_t clock;
 	ember_unwinder_stats stats;
+	/* where each libunwind register sits in a sample's regs: the sample
+	 * holds ember_unwind_regs_mask()'s registers in ascending bit order */
+	uint8_t reg_idx[N_UNW_REGS];
 	/* per-unwind state, reset by each ember_unwinder_unwind */
 	int32_t pid;
 	uint64_t regs[N_UNW_REGS]; /* by libunwind register number */
@@ -172,7 +173,6 @@ static uint64_t read_le(const uint8_t *p, size_t n)
 	return v;
 }
 
-/* Reads program headers and the .eh_frame_hdr of b->image. 0 or -errno. */
 /* Reads the .eh_frame_hdr at file offset off: its binary search table. */
 static bool parse_eh_frame_hdr(ud_binary *b, uint64_t off, uint64_t size)
 {
@@ -246,6 +246,8 @@ static void load_debug_frame(ud_binary *b, Elf *elf)
 	b->df_vaddr = text->vaddr;
 }
 
+/* Reads the program headers and the unwind tables of b->image: 0 when it
+ * has .eh_frame_hdr or .debug_frame, else -errno. */
 static int binary_parse(ud_binary *b)
 {
 	Elf *elf = elf_memory((char *)b->image, b->image_size);
@@ -717,6 +719,10 @@ int ember_unwinder_new(ember_unwinder **out, const ember_unwind_callbacks *cb, e
 		return ember_errorf(err, ENOMEM, "unwinder: out of memory");
 	}
 	u->cb = *cb;
+	uint64_t mask = ember_unwind_regs_mask();
+	for (int r = 0; r < N_UNW_REGS; r++) /* count the mask's bits below r's */
+		for (unsigned bit = 0; bit < unw_to_perf[r]; bit++)
+			u->reg_idx[r] += (mask >> bit) & 1;
 	*out = u;
 	return 0;
 }
@@ -778,16 +784,10 @@ int ember_unwinder_unwind(ember_unwinder *u, int32_t pid, const uint64_t *regs, 
 	*stopped = EMBER_UNWIND_OTHER;
 	if (max_ips == 0)
 		return 0;
-	/* regs come in ascending perf_regs bit order of ember_unwind_regs_mask() */
-	uint64_t mask = ember_unwind_regs_mask();
 	for (int r = 0; r < N_UNW_REGS; r++) {
-		unsigned bit = unw_to_perf[r];
-		size_t idx = (size_t)__builtin_popcountll(mask & ((1ull << bit) - 1));
-		if (idx >= n_regs) {
-			*stopped = EMBER_UNWIND_OTHER;
+		if (u->reg_idx[r] >= n_regs)
 			return -EINVAL;
-		}
-		u->regs[r] = regs[idx];
+		u->regs[r] = regs[u->reg_idx[r]];
 	}
 	bins_trim(u);
 	u->pid = pid;

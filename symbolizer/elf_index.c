@@ -620,49 +620,46 @@ void ei_file_close(ei_file *f)
 	*f = (ei_file){ -1, NULL, NULL };
 }
 
-/* The bytes of a named section, decompressed if need be (libdw usually
- * did that already when it opened the file). */
-static void debug_section(Elf *elf, const char *want, const uint8_t **data, size_t *len)
+/* The section of that name with contents, or NULL. */
+static Elf_Scn *named_section(Elf *elf, const char *want)
 {
 	size_t shstrndx;
-	*data = NULL;
-	*len = 0;
-	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
-		return;
+	if (!elf || elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return NULL;
 	Elf_Scn *scn = NULL;
 	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS)
 			continue;
 		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
-		if (!name || strcmp(name, want) != 0)
-			continue;
-		if ((sh.sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
-			return;
-		Elf_Data *d = elf_getdata(scn, NULL);
-		if (d && d->d_buf) {
-			*data = d->d_buf;
-			*len = d->d_size;
-		}
+		if (name && strcmp(name, want) == 0)
+			return scn;
+	}
+	return NULL;
+}
+
+/* The bytes of a named section, decompressed if need be (libdw usually
+ * did that already when it opened the file). */
+static void debug_section(Elf *elf, const char *want, const uint8_t **data, size_t *len)
+{
+	*data = NULL;
+	*len = 0;
+	Elf_Scn *scn = named_section(elf, want);
+	GElf_Shdr sh;
+	if (!scn || !gelf_getshdr(scn, &sh))
 		return;
+	if ((sh.sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
+		return;
+	Elf_Data *d = elf_getdata(scn, NULL);
+	if (d && d->d_buf) {
+		*data = d->d_buf;
+		*len = d->d_size;
 	}
 }
 
 static bool has_dwarf_sections(Elf *elf)
 {
-	size_t shstrndx;
-	if (!elf || elf_getshdrstrndx(elf, &shstrndx) != 0)
-		return false;
-	Elf_Scn *scn = NULL;
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS)
-			continue;
-		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
-		if (name && (strcmp(name, ".debug_info") == 0 || strcmp(name, ".zdebug_info") == 0))
-			return true;
-	}
-	return false;
+	return named_section(elf, ".debug_info") || named_section(elf, ".zdebug_info");
 }
 
 int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)

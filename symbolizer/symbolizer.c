@@ -260,14 +260,23 @@ static int lookup_batch(ember_symbolizer *s, batch *b, elf_index *ix)
 
 static int symbolize_file(ember_symbolizer *s, batch *b)
 {
-	const char *path = ember_profile_str(b->p, b->m->filename);
+	const char *name = ember_profile_str(b->p, b->m->filename);
 	const char *build_id = ember_profile_str(b->p, b->m->build_id);
-	char *key = file_key(path, build_id);
-	if (!key)
+	/* "/path (deleted)": the kernel's name for a replaced file; the path
+	 * and the build id may still find it or its debug file. */
+	static const char deleted[] = " (deleted)";
+	size_t len = strlen(name), dl = sizeof deleted - 1;
+	char *path = len > dl && strcmp(name + len - dl, deleted) == 0 ? strndup(name, len - dl)
+									 : strdup(name);
+	char *key = path ? file_key(path, build_id) : NULL;
+	if (!key) {
+		free(path);
 		return -ENOMEM;
+	}
 	int64_t pid = b->n ? b->loc_pid[b->locs[0] - 1] : 0;
 	symcache_entry *e = entry_for(s, key, path, build_id, pid);
 	free(key);
+	free(path);
 	if (!e)
 		return -ENOMEM;
 	if (!e->ix) {

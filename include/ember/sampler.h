@@ -94,6 +94,14 @@ void ember_sampler_get_stats(const ember_sampler *s, ember_sampler_stats *out);
 /* For EMBER_TARGET_COMMAND once it has exited: its wait status; else -1. */
 int ember_sampler_child_status(const ember_sampler *s);
 
+/* For EMBER_TARGET_COMMAND when the recording ends before the command does
+ * (deadline or stop): sends it SIGTERM, waits up to 2 s (then SIGKILL) and
+ * reaps it, as perf record does, so no orphan outlives the recording.
+ * Returns 1 when it ended the command, 0 when there was nothing to end. The
+ * command's status is not reported by ember_sampler_child_status then: the
+ * recording, not the command, decided the end. */
+int ember_sampler_end_child(ember_sampler *s);
+
 /* Disables and closes everything; kills nothing except a command target that
  * has not been started. */
 void ember_sampler_close(ember_sampler *s);

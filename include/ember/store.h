@@ -72,8 +72,10 @@ int ember_window_id_parse(const char *id, int64_t *start_ns, int64_t *duration_n
 int ember_store_open(ember_store **out, const ember_store_opts *opts, ember_error *err);
 void ember_store_free(ember_store *s);
 
-/* Stores p as the window [p->time_nanos, + p->duration_nanos), replacing a
- * window of the same id, then applies retention. info (may be NULL) gets the
+/* Stores p as the window [p->time_nanos, + p->duration_nanos), rounded out
+ * to whole milliseconds (start down, end up; so a window's id covers all of
+ * it and back-to-back windows stay back to back), replacing a window of the
+ * same id, then applies retention. info (may be NULL) gets the
  * stored window's entry. */
 int ember_store_put(ember_store *s, const ember_profile *p, ember_window_info *info,
 		    ember_error *err);

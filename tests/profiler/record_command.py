@@ -1,11 +1,13 @@
 """`ember record --raw -F 999 -- split 2`: the profile go tool pprof reads
 has about F x CPU-seconds samples, the split functions in 50/30/20 shares,
 labels, a mapping with the binary's build id; without --raw the functions
-are named in the file; record exits with the command's status."""
+are named in the file; record exits with the command's status, and ends
+the command when -d ends the recording first."""
 import os
 import re
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from recordlib import (EMBER, SPLIT, build_id, check_shares, only_workload, pprof_raw, run,
@@ -48,6 +50,20 @@ with tempfile.TemporaryDirectory() as tmp:
     assert bid and any(m[4] == bid and os.path.realpath(m[3]) == os.path.realpath(SPLIT)
                        for m in prof["mappings"].values()), (bid, prof["mappings"])
 
+    # a command's children are followed (inherit): the shell forks and execs
+    # split, whose samples carry split's name, pid and mappings
+    out = os.path.join(tmp, "sh.pb.gz")
+    r = run([EMBER, "record", "--raw", "-q", "-o", out, "--", "sh", "-c", SPLIT + " 1; true"])
+    assert r.returncode == 0, r.stderr
+    prof = pprof_raw(out, tmp)
+    by_comm = {}
+    for s in prof["samples"]:
+        by_comm[s[3].get("comm")] = by_comm.get(s[3].get("comm"), 0) + s[0]
+    assert by_comm.get("split", 0) >= 0.95 * sum(by_comm.values()), by_comm
+    counts, total = split_counts(prof)
+    print("via sh:", counts, total)
+    check_shares(counts, total)
+
     # without --raw the profile comes out symbolized: go tool pprof names the
     # split functions without looking for the binary itself
     out = os.path.join(tmp, "sym.pb.gz")
@@ -59,6 +75,16 @@ with tempfile.TemporaryDirectory() as tmp:
     assert top.returncode == 0, top.stderr
     for fn in ("split_a", "split_b", "split_c", "main", "spin_cpu"):
         assert re.search(r"\s%s$" % fn, top.stdout, re.M), (fn, top.stdout)
+
+    # -d ends the recording first: the command gets SIGTERM and is reaped
+    # (no orphan), and record exits 0
+    out = os.path.join(tmp, "d.pb.gz")
+    t0 = time.time()
+    r = run([EMBER, "record", "--raw", "-q", "-d", "1", "-o", out, "--", SPLIT, "60"],
+            timeout=30)
+    assert r.returncode == 0 and time.time() - t0 < 10, (r.returncode, r.stderr)
+    pids = {s[3].get("pid") for s in pprof_raw(out, tmp)["samples"]}
+    assert pids and not any(os.path.exists("/proc/%s" % p) for p in pids), pids
 
     # exit status of the command is record's
     r = run([EMBER, "record", "--raw", "-q", "-o", os.path.join(tmp, "x.pb.gz"),

@@ -67,9 +67,10 @@ def proc_cpu_seconds(pid):
 def start_serve(tmp, port, pid, name):
     log = open(os.path.join(tmp, f"{name}.log"), "w")
     return subprocess.Popen(
-        # 197 Hz: prime, and not near a multiple of split's 100 Hz slice cycle
-        # (99 Hz beats with it: samples would sweep its phase too slowly)
-        [EMBER, "serve", "-p", str(pid), "-F", "197", "--window", f"{WINDOW}s",
+        # 397 Hz: prime, and its period does not nearly divide split's 10 ms
+        # slice cycle (at 99 Hz samples sweep the cycle's phase too slowly and
+        # shares wander; 397 Hz also gives more samples on a loaded machine)
+        [EMBER, "serve", "-p", str(pid), "-F", "397", "--window", f"{WINDOW}s",
          "--storage.path", os.path.join(tmp, "store"), "--listen", f"127.0.0.1:{port}"],
         stdout=log, stderr=subprocess.STDOUT)
 
@@ -143,7 +144,7 @@ scrape_configs:
 
     logger = threading.Thread(target=log_cpu)
     logger.start()
-    time.sleep(14)
+    time.sleep(12)
     logging[0] = False
     logger.join()
 
@@ -165,8 +166,8 @@ scrape_configs:
     # rate() would blur with its extrapolation at the series' start.
     b_b = (time.time() - 1.9) // WINDOW * WINDOW
     total_q = 'sum(ember_function_self_seconds_total{comm="split"})'
-    b_a = next((b for b in (b_b - k * WINDOW for k in (6, 5, 4, 3, 2))
-                if query(total_q, b + 1.8) and b + 1.8 > cpu_log[0][0]), None)
+    b_a = next((b for b in (b_b - k * WINDOW for k in (7, 6, 5, 4, 3, 2))
+                if query(total_q, b + 1.8) and b > cpu_log[0][0]), None)
     assert b_a is not None, "Prometheus has fewer than 2 windows of data"
     span = int(b_b - b_a)
     sel = '{comm="split",function=~"split_[abc]"}'
@@ -258,7 +259,7 @@ scrape_configs:
     results = []
 
     def profile_request():
-        results.append(fetch(f"{base}/debug/pprof/profile?seconds=2", timeout=30))
+        results.append(fetch(f"{base}/debug/pprof/profile?seconds=1", timeout=30))
 
     workers = [threading.Thread(target=profile_request) for _ in range(5)]
     for w in workers:

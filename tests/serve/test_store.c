@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -177,6 +178,22 @@ static void test_put_list_read_restart(const char *dir)
 	CHECK(back->samples[0].values[0] == 99);
 	ember_profile_free(back);
 	ember_store_free(s);
+
+	/* a crash between a replacement's rename and the unlink of the file it
+	 * replaced leaves two files of one id: the newer wins, the older goes */
+	char newer[1024], older[1024];
+	snprintf(newer, sizeof newer, "%s/%s.99.pb.zst", dir, last);
+	snprintf(older, sizeof older, "%s/%s.14.pb.zst", dir, last);
+	char cmd[2200];
+	snprintf(cmd, sizeof cmd, "cp '%s' '%s'", newer, older);
+	CHECK(system(cmd) == 0);
+	struct timespec old_times[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+	CHECK(utimensat(AT_FDCWD, older, old_times, 0) == 0);
+	CHECK(ember_store_open(&s, &o, &err) == 0);
+	CHECK(access(older, F_OK) != 0 && access(newer, F_OK) == 0);
+	ember_store_get_stats(s, &st);
+	CHECK(st.windows == 5 && st.bytes == bytes);
+	ember_store_free(s);
 }
 
 static void test_retention(const char *dir)
@@ -237,6 +254,24 @@ static void test_errors(const char *dir)
 	ember_store_opts o = { .path = file };
 	CHECK(ember_store_open(&s, &o, &err) < 0);
 	CHECK(strstr(err.msg, "--storage.path") != NULL);
+	/* ids round out to whole ms: a 0.3 ms window still gets a name, and
+	 * windows meeting on a whole ms (as serve's do) stay back to back */
+	snprintf(file, sizeof file, "%s/round", dir);
+	o.path = file;
+	o.no_fsync = true;
+	CHECK(ember_store_open(&s, &o, &err) == 0);
+	int64_t t = 1764032400LL * S;
+	ember_profile *a = window(t + 256700000, 143300000, 1);   /* .2567 .. .4000 */
+	ember_profile *b = window(t + 400000000, 300000, 1);      /* .4000 .. .4003 */
+	ember_window_info ia, ib;
+	CHECK(ember_store_put(s, a, &ia, &err) == 0);
+	CHECK(ember_store_put(s, b, &ib, &err) == 0);
+	CHECK(strcmp(ia.id, "20251125T010000.256Z-144ms") == 0);
+	CHECK(strcmp(ib.id, "20251125T010000.400Z-1ms") == 0);
+	CHECK(ia.end_ns == t + 400000000 && ib.start_ns == t + 400000000);
+	ember_profile_free(a);
+	ember_profile_free(b);
+	ember_store_free(s);
 	/* a window without a time cannot be named */
 	snprintf(file, sizeof file, "%s/ok", dir);
 	o.path = file;
@@ -253,6 +288,85 @@ static void test_errors(const char *dir)
 	CHECK(def[0] == '/');
 }
 
+/* One thread puts windows (with a size cap, so retention deletes while
+ * others read) while readers list and load: every read either succeeds or
+ * finds the window gone (-ENOENT), never anything else. */
+typedef struct race {
+	ember_store *s;
+	int64_t base;
+	_Atomic int done;
+	_Atomic int bad;
+	_Atomic int loaded;
+} race;
+
+static void *race_writer(void *arg)
+{
+	race *r = arg;
+	ember_error err = { 0 };
+	for (int i = 0; i < 200; i++) {
+		ember_profile *p = window(r->base + i * S, S, 1 + i);
+		if (ember_store_put(r->s, p, NULL, &err) < 0)
+			r->bad++;
+		ember_profile_free(p);
+	}
+	r->done = 1;
+	return NULL;
+}
+
+static void *race_reader(void *arg)
+{
+	race *r = arg;
+	while (!r->done) {
+		ember_window_info *v;
+		size_t n;
+		ember_error err = { 0 };
+		if (ember_store_list(r->s, 0, INT64_MAX, &v, &n, &err) < 0) {
+			r->bad++;
+			continue;
+		}
+		for (size_t i = 0; i < n; i++) {
+			ember_profile *p;
+			int rc = ember_store_load(r->s, v[i].id, &p, &err);
+			if (rc == 0) {
+				r->loaded++;
+				if (p->samples[0].values[0] != (int64_t)v[i].samples)
+					r->bad++;
+				ember_profile_free(p);
+			} else if (rc != -ENOENT) {
+				r->bad++;
+			}
+		}
+		free(v);
+	}
+	return NULL;
+}
+
+static void test_concurrency(const char *dir)
+{
+	ember_buf enc = EMBER_BUF_INIT;
+	ember_error err = { 0 };
+	ember_profile *p = window(now_ns(), S, 1);
+	CHECK(ember_pprof_encode(p, EMBER_COMPRESS_ZSTD, &enc, &err) == 0);
+	ember_profile_free(p);
+	ember_store_opts o = { .path = dir, .max_bytes = enc.len * 10, .no_fsync = true };
+	ember_buf_free(&enc);
+	race r = { .base = now_ns() / S * S - 300 * S };
+	CHECK(ember_store_open(&r.s, &o, &err) == 0);
+	pthread_t w, rd[2];
+	pthread_create(&w, NULL, race_writer, &r);
+	for (int i = 0; i < 2; i++)
+		pthread_create(&rd[i], NULL, race_reader, &r);
+	pthread_join(w, NULL);
+	for (int i = 0; i < 2; i++)
+		pthread_join(rd[i], NULL);
+	CHECK(r.bad == 0);
+	ember_store_stats st;
+	ember_store_get_stats(r.s, &st);
+	CHECK(st.stored == 200 && st.removed > 150 && st.windows + st.removed == 200);
+	CHECK((int)st.windows == count_files(dir, ".pb.zst"));
+	ember_store_free(r.s);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/ember-store-test-XXXXXX";
@@ -264,6 +378,8 @@ int main(void)
 	snprintf(sub, sizeof sub, "%s/ret", dir);
 	test_retention(sub);
 	test_errors(dir);
+	snprintf(sub, sizeof sub, "%s/race", dir);
+	test_concurrency(sub);
 	char cmd[700];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	CHECK(system(cmd) == 0);

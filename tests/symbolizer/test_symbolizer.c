@@ -8,7 +8,7 @@
  *   cxx BIN                  demangled C++ names, mangled system names
  *   debugdir BIN OTHER       stripped BIN + build-id tree; wrong build id refused
  *   corrupt BIN              truncated / flipped copies warn, never crash
- *   tables                   kallsyms and perf-map parsing and lookups
+ *   tables                   kallsyms, perf maps and the vDSO
  *   raw BIN OUT              writes a raw pprof of BIN loaded as PIE to OUT
  *   profile BIN [OUT]        a raw pprof of BIN loaded as PIE symbolizes like
  *                            addr2line; twice is a no-op; OUT gets the result
@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -457,6 +458,18 @@ static void test_profile(const char *bin, const char *out)
 	ember_symbolizer_get_stats(s, &st);
 	CHECK_EQ_INT(st.binaries, 2); /* one by build id, one by path */
 
+	/* The kernel's name for a replaced file, "PATH (deleted)". */
+	char deleted[600];
+	snprintf(deleted, sizeof deleted, "%s (deleted)", bin);
+	p = raw_profile(deleted, &f, "", getpid(), vaddrs, N);
+	ember_symbolizer *s4 = new_symbolizer(true, NULL, 0);
+	CHECK_EQ_INT(ember_symbolizer_run(s4, p, &err), 0);
+	CHECK_EQ_INT(check_profile_lines(p, bin, &f, vaddrs, N, NULL, 0, &with_line), N);
+	ember_symbolizer_get_stats(s4, &st);
+	CHECK_EQ_INT(st.missing, 0);
+	ember_symbolizer_free(s4);
+	ember_profile_free(p);
+
 	/* A missing binary: reported once, locations keep addresses only. */
 	p = raw_profile("/nonexistent/ember-test-binary", &f, "", 0, vaddrs, N);
 	ember_symbolizer *s3 = new_symbolizer(true, NULL, 0);
@@ -553,6 +566,25 @@ static void test_debugdir(const char *bin, const char *other)
 		CHECK(saw_inline);
 		ember_symbolizer_free(s);
 		ember_profile_free(p);
+	}
+
+	/* .gnu_debuglink: the debug file next to the binary, then in .debug/. */
+	for (int in_dot_debug = 0; in_dot_debug < 2; in_dot_debug++) {
+		char dir[600];
+		snprintf(dir, sizeof dir, "%s/link%d", tmpdir, in_dot_debug);
+		CHECK_EQ_INT(sh("mkdir -p '%s/.debug' && cd '%s' && cp '%s' app && "
+				"objcopy --only-keep-debug app app.debug && "
+				"objcopy --strip-all --add-gnu-debuglink=app.debug app app.stripped && "
+				"rm app%s",
+				dir, dir, bin, in_dot_debug ? " && mv app.debug .debug/" : ""),
+			     0);
+		char path[700];
+		snprintf(path, sizeof path, "%s/app.stripped", dir);
+		s = new_symbolizer(true, NULL, 0);
+		n = ember_symbolizer_addr2line(s, path, a, fr, MAXF, NULL);
+		CHECK_EQ_INT(n, n_want);
+		CHECK(n >= 1 && fr[0].function && strcmp(fr[0].function, "helper_mix") == 0);
+		ember_symbolizer_free(s);
 	}
 
 	/* The wrong debug file is refused (counted), never used. */
@@ -698,7 +730,9 @@ static void test_tables(void)
 	write_file(pm, "7f0000001000 100 jit_alpha\n"
 		       "0x7f0000001100 0x80 _ZN2ns3jitEv\n"
 		       "not a line\n"
-		       "7f0000002000 40 LazyCompile:*foo bar.js:1\n");
+		       "7f0000002000 40 LazyCompile:*foo bar.js:1\n"
+		       "7f0000003000 40 _ZN4core3fmt5write17h0123456789abcdefE\n"
+		       "7f0000003100 40 _RNvNtCs1234_7mycrate4util3bar\n");
 
 	for (int variant = 0; variant < 2; variant++) {
 		ember_profile *p = ember_profile_new();
@@ -716,10 +750,11 @@ static void test_tables(void)
 			{ k, 0xffffffffc0001004ULL }, { k, 0xffffffff80000000ULL },
 			{ an, 0x7f0000001010ULL },    { an, 0x7f0000001150ULL },
 			{ an, 0x7f0000001200ULL },    { an, 0x7f0000002004ULL },
-			{ an, 0x7f0000001010ULL },
+			{ an, 0x7f0000001010ULL },    { an, 0x7f0000003008ULL },
+			{ an, 0x7f0000003108ULL },
 		};
 		ember_label lab = { ember_profile_intern(p, "pid"), 0, 4242, 0 };
-		for (size_t i = 0; i < 9; i++) {
+		for (size_t i = 0; i < sizeof addrs / sizeof addrs[0]; i++) {
 			uint64_t id = ember_profile_add_location(p, addrs[i][0], addrs[i][1]);
 			int64_t v = 1;
 			lab.num = i == 8 ? 9999 : 4242; /* pid 9999 has no map */
@@ -758,9 +793,59 @@ static void test_tables(void)
 		CHECK(line_name(p, 7) == NULL); /* past jit_beta's 0x80 bytes */
 		CHECK(line_name(p, 8) && strcmp(line_name(p, 8), "LazyCompile:*foo bar.js:1") == 0);
 		CHECK(line_name(p, 9) == NULL);      /* pid 9999: no perf map */
+		/* Rust, legacy and v0 manglings */
+		CHECK(line_name(p, 10) && strcmp(line_name(p, 10), "core::fmt::write") == 0);
+		CHECK(line_name(p, 11) && strcmp(line_name(p, 11), "mycrate::util::bar") == 0);
 		CHECK(st.missing >= 1);
 		CHECK(ember_profile_mapping(p, an)->has_functions);
 		CHECK(!ember_profile_mapping(p, an)->has_line_numbers);
+		ember_symbolizer_free(s);
+		ember_profile_free(p);
+	}
+}
+
+/* [vdso]: this process's own vDSO, mapped where the kernel put it. */
+static void test_vdso(void)
+{
+	uintptr_t base = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
+	CHECK(base != 0);
+	if (!base)
+		return;
+	/* the address of clock_gettime in the image, from its .dynsym */
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
+	const Elf64_Shdr *sh = (const Elf64_Shdr *)(base + eh->e_shoff);
+	uint64_t value = 0;
+	for (int i = 0; i < eh->e_shnum && !value; i++) {
+		if (sh[i].sh_type != SHT_DYNSYM)
+			continue;
+		const Elf64_Sym *sym = (const Elf64_Sym *)(base + sh[i].sh_offset);
+		const char *str = (const char *)(base + sh[sh[i].sh_link].sh_offset);
+		for (size_t k = 0; k < sh[i].sh_size / sizeof *sym; k++)
+			if (strcmp(str + sym[k].st_name, "__vdso_clock_gettime") == 0)
+				value = sym[k].st_value;
+	}
+	CHECK(value != 0);
+	for (int wrong = 0; wrong < 2; wrong++) {
+		ember_profile *p = ember_profile_new();
+		ember_profile_add_sample_type(p, "samples", "count");
+		ember_mapping m = { .memory_start = base, .memory_limit = base + 0x2000,
+				    .filename = ember_profile_intern(p, "[vdso]"),
+				    .build_id = ember_profile_intern(p, wrong ? "00ff00ff" : "") };
+		uint64_t mid = ember_profile_add_mapping(p, &m);
+		uint64_t id = ember_profile_add_location(p, mid, base + value + 4);
+		int64_t v = 1;
+		ember_profile_add_sample(p, &id, 1, &v, NULL, 0);
+		ember_symbolizer *s = new_symbolizer(true, NULL, 0);
+		CHECK_EQ_INT(ember_symbolizer_run(s, p, NULL), 0);
+		ember_symbolizer_stats st;
+		ember_symbolizer_get_stats(s, &st);
+		const char *name = line_name(p, id);
+		if (wrong) {
+			CHECK(name == NULL); /* another kernel's vDSO: not ours to name */
+			CHECK(st.buildid_mismatch >= 1);
+		} else {
+			CHECK(name && strstr(name, "clock_gettime"));
+		}
 		ember_symbolizer_free(s);
 		ember_profile_free(p);
 	}
@@ -788,6 +873,7 @@ int main(int argc, char **argv)
 		test_corrupt(argv[2]);
 	} else if (strcmp(mode, "tables") == 0) {
 		test_tables();
+		test_vdso();
 	} else if (strcmp(mode, "raw") == 0 && argc == 4) {
 		/* a raw profile of BIN (for the CLI and go tool pprof tests) */
 		elf_facts f = { 0 };

@@ -82,12 +82,20 @@ def split_counts(stacks):
 
 
 def scenario_split(tmp):
-    stacks = record(tmp, "dwarf", [os.path.join(BUILD, "split_nofp"), "3", "2"])
+    # split runs for wall time, so a busy machine gives it fewer samples;
+    # +-3 points needs ~1500 (binomial sd of a 50% share at n=1500: 1.3
+    # points), so record again while there are fewer (at most 4 runs of 4 s;
+    # an idle machine gives ~8000 in the first)
+    stacks = []
+    for _ in range(4):
+        stacks += record(tmp, "dwarf", [os.path.join(BUILD, "split_nofp"), "4", "2"], freq=999)
+        if sum(c for c, _ in stacks) >= 1500:
+            break
     show(stacks)
     counts, total, rooted = split_counts(stacks)
     n = sum(counts.values())
     print(f"samples {total}, in split_a/b/c {n}, reaching main/thread entry {rooted}")
-    assert total >= 500, "too few samples"
+    assert total >= 1500, "too few samples to judge shares within +-3 points"
     assert n >= 0.9 * total, "most samples should be under split_a/b/c"
     for name, want in (("split_a", 50), ("split_b", 30), ("split_c", 20)):
         share = 100.0 * counts[name] / n
@@ -97,12 +105,12 @@ def scenario_split(tmp):
 
 
 def scenario_fp_broken(tmp):
-    stacks = record(tmp, "fp", [os.path.join(BUILD, "split_nofp"), "2", "2"])
+    stacks = record(tmp, "fp", [os.path.join(BUILD, "split_nofp"), "2", "2"], freq=999)
     show(stacks)
     counts, total, rooted = split_counts(stacks)
     n = sum(counts.values())
     print(f"fp mode: samples {total}, attributed to split_a/b/c {n}, reaching the root {rooted}")
-    assert total >= 300, "too few samples"
+    assert total >= 200, "too few samples"
     # without frame pointers the kernel walk stops at (or soon after) the leaf
     assert rooted <= 0.2 * total, "fp mode unexpectedly unwinds -fomit-frame-pointer code"
     assert n <= 0.5 * total, "fp mode unexpectedly finds split_a/b/c"

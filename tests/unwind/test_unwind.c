@@ -14,12 +14,14 @@
  * recursion; max_ips; an ip in no mapping.
  */
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #include "check.h"
 #include "debug_frame.h"
@@ -311,6 +313,32 @@ static void test_debug_frame_convert(void)
 	}
 }
 
+/* The runtime address of a function of our vDSO (its image is mapped whole,
+ * section headers included), or 0. */
+static uint64_t vdso_function(const char *name)
+{
+	const uint8_t *base = (const uint8_t *)getauxval(AT_SYSINFO_EHDR);
+	if (!base)
+		return 0;
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)(base + eh->e_phoff);
+	uint64_t first = UINT64_MAX;
+	for (int i = 0; i < eh->e_phnum; i++)
+		if (ph[i].p_type == PT_LOAD && ph[i].p_vaddr < first)
+			first = ph[i].p_vaddr;
+	const Elf64_Shdr *sh = (const Elf64_Shdr *)(base + eh->e_shoff);
+	for (int i = 0; i < eh->e_shnum; i++) {
+		if (sh[i].sh_type != SHT_DYNSYM)
+			continue;
+		const Elf64_Sym *sym = (const Elf64_Sym *)(base + sh[i].sh_offset);
+		const char *str = (const char *)(base + sh[sh[i].sh_link].sh_offset);
+		for (size_t k = 0; k < sh[i].sh_size / sizeof *sym; k++)
+			if (strcmp(str + sym[k].st_name, name) == 0 && sym[k].st_value)
+				return (uint64_t)(uintptr_t)base + sym[k].st_value - first;
+	}
+	return 0;
+}
+
 /* The snapshot being unwound (static: main's own frame must stay small for
  * the copy to reach past it). */
 static uint64_t regs[N_REGS], ips[MAX_IPS];
@@ -411,6 +439,33 @@ int main(void)
 	CHECK_EQ_INT(why, EMBER_UNWIND_N_REASONS);
 	if (!has_chain(full, n_full, chain) || why != EMBER_UNWIND_N_REASONS)
 		dump("full", full, n_full, why);
+
+	/* 1b. a frame in the vDSO, which has no file: find_mapping says "[vdso]"
+	 * and the unwinder reads its own vDSO. The frame is made by hand: the
+	 * snapshot as if tu_capture had just called __vdso_clock_gettime (ip at
+	 * its entry, the return address pushed). */
+	{
+		uint64_t fn = vdso_function("__vdso_clock_gettime");
+		CHECK(fn != 0);
+		static uint64_t vregs[N_REGS], vips[MAX_IPS];
+		static uint8_t vstack[STACK_COPY + 8];
+		memcpy(vregs, regs, sizeof vregs);
+		memcpy(vstack, &regs[R_IP], 8);
+		memcpy(vstack + 8, stack, size);
+		vregs[R_IP] = fn;
+		vregs[R_SP] = regs[R_SP] - 8;
+		ember_unwinder_stats v0, v1;
+		ember_unwinder_get_stats(u, &v0);
+		int vn = ember_unwinder_unwind(u, 1, vregs, N_REGS, vstack, size + 8, vips, MAX_IPS,
+		                               &why);
+		ember_unwinder_get_stats(u, &v1);
+		CHECK_EQ_INT(vn, n_full + 1);
+		CHECK(vn == n_full + 1 && memcmp(vips + 1, full, (size_t)n_full * 8) == 0);
+		CHECK_EQ_INT(why, EMBER_UNWIND_N_REASONS);
+		CHECK_EQ_INT(v1.fp_steps, v0.fp_steps); /* by the vDSO's CFI, not rbp */
+		if (vn != n_full + 1)
+			dump("vdso", vips, vn, why);
+	}
 
 	/* 2. once cached: the same result, no new binary, no malloc */
 	ember_unwinder_stats st0, st1;
