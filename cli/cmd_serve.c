@@ -4,6 +4,7 @@
  * the partial window. The threads' work lives in cli/serve_*.c.
  */
 #include "args.h"
+#include "privdrop.h"
 #include "serve.h"
 
 #include <errno.h>
@@ -12,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ember/http.h"
+#include "ember/webconfig.h"
 
 static const char usage_text[] =
 	"usage: ember serve [TARGET] [OPTIONS]\n"
@@ -43,6 +46,16 @@ static const char usage_text[] =
 	"  --listen ADDR             HOST:PORT to listen on (default 127.0.0.1:9464; use\n"
 	"                            0.0.0.0:9464 or :9464 for Prometheus on other hosts)\n"
 	"                                                                       [EMBER_LISTEN]\n"
+	"\n"
+	"Access:\n"
+	"  --web.config.file FILE    TLS and basic auth, Prometheus exporter-toolkit\n"
+	"                            format: tls_server_config {cert_file, key_file},\n"
+	"                            basic_auth_users {USER: BCRYPT-HASH}; /healthz stays\n"
+	"                            open                                       [EMBER_WEB_CONFIG_FILE]\n"
+	"  --user NAME               after opening the perf events and the port, become\n"
+	"                            NAME keeping only cap_sys_ptrace, cap_dac_read_search,\n"
+	"                            cap_checkpoint_restore, cap_syslog (start as root;\n"
+	"                            --storage.path must be writable by NAME)   [EMBER_USER]\n"
 	"\n"
 	"Storage:\n"
 	"  --storage.path DIR        where windows are stored (default /var/lib/ember when\n"
@@ -83,6 +96,8 @@ enum {
 	OPT_METRICS_TOP,
 	OPT_METRICS_FUNCTIONS,
 	OPT_METRICS_MAX_SERIES,
+	OPT_WEB_CONFIG,
+	OPT_USER,
 };
 
 static const struct option long_opts[] = {
@@ -101,6 +116,8 @@ static const struct option long_opts[] = {
 	{ "metrics.top", required_argument, NULL, OPT_METRICS_TOP },
 	{ "metrics.functions", required_argument, NULL, OPT_METRICS_FUNCTIONS },
 	{ "metrics.max-series", required_argument, NULL, OPT_METRICS_MAX_SERIES },
+	{ "web.config.file", required_argument, NULL, OPT_WEB_CONFIG },
+	{ "user", required_argument, NULL, OPT_USER },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -113,6 +130,7 @@ typedef struct serve_args {
 	const char *freq, *call_graph, *stack_size, *window, *listen;
 	const char *storage_path, *retention, *max_bytes;
 	const char *top, *functions, *max_series;
+	const char *web_config, *user;
 	const char *debug_dirs[MAX_DEBUG_DIRS];
 	size_t n_debug_dirs;
 	bool all, have_target_flag;
@@ -144,6 +162,8 @@ static void env_defaults(serve_args *a)
 	ENV(top, "metrics.top");
 	ENV(functions, "metrics.functions");
 	ENV(max_series, "metrics.max-series");
+	ENV(web_config, "web.config.file");
+	ENV(user, "user");
 #undef ENV
 	if (!a->have_target_flag && a->so.kind != EMBER_TARGET_COMMAND) {
 		a->pid_arg = cli_env_flag("pid");
@@ -175,6 +195,8 @@ static int parse_args(int argc, char **argv, serve_args *a)
 		case OPT_METRICS_TOP: a->top = optarg; break;
 		case OPT_METRICS_FUNCTIONS: a->functions = optarg; break;
 		case OPT_METRICS_MAX_SERIES: a->max_series = optarg; break;
+		case OPT_WEB_CONFIG: a->web_config = optarg; break;
+		case OPT_USER: a->user = optarg; break;
 		case OPT_DEBUG_DIR:
 			if (a->n_debug_dirs == MAX_DEBUG_DIRS)
 				return usage_error("at most %s --debug-dir flags", "16");
@@ -247,6 +269,53 @@ static void on_signal(int sig)
 	*sig_wake = 1;
 }
 
+/* --web.config.file and --user checked and loaded; -1 with *ec set on
+ * failure (2 for a bad config or user, 1 when a file cannot be read). */
+static int serve_access_setup(const serve_args *a, ember_webconfig **web, privdrop_user *u,
+			      int *ec)
+{
+	ember_error err = { 0 };
+	*ec = EXIT_USAGE;
+	if (a->user && a->so.kind == EMBER_TARGET_COMMAND) {
+		usage_error("%s", "--user with -- COMMAND is not supported: start the command as "
+				  "that user and profile it with -p PID");
+		return -1;
+	}
+	if (a->user && privdrop_lookup(a->user, u, &err) < 0) {
+		fprintf(stderr, "ember serve: %s\n", err.msg);
+		return -1;
+	}
+	if (a->web_config) {
+		int rc = ember_webconfig_load(web, a->web_config, &err);
+		if (rc < 0) {
+			fprintf(stderr, "ember serve: %s\n", err.msg);
+			*ec = rc == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* --user: become u; the store must stay writable. */
+static int serve_drop_privileges(const privdrop_user *u, const char *store_path)
+{
+	ember_error err = { 0 };
+	if (privdrop_to(u, &err) < 0) {
+		fprintf(stderr, "ember serve: %s\n", err.msg);
+		return -1;
+	}
+	if (access(store_path, W_OK | X_OK) < 0) {
+		fprintf(stderr,
+			"ember serve: --user %s: the storage directory %s is not writable by that "
+			"user: chown %s %s, or give another --storage.path\n",
+			u->name, store_path, u->name, store_path);
+		return -1;
+	}
+	fprintf(stderr, "ember serve: running as %s (uid %u) with %s\n", u->name,
+		(unsigned)u->uid, privdrop_keep_names);
+	return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	serve_args a;
@@ -256,6 +325,7 @@ int cmd_serve(int argc, char **argv)
 		free(a.pids);
 		return ec;
 	}
+	ember_webconfig *web = NULL;
 	ec = EXIT_USAGE;
 	uint64_t v, window_ns = 10000000000ULL, retention_ns = 24ULL * 3600 * 1000000000ULL;
 	uint64_t max_bytes = 1ULL << 30, top = 50, max_series = 2000, stack = 0;
@@ -310,6 +380,12 @@ int cmd_serve(int argc, char **argv)
 		usage_error("--metrics.max-series '%s': want a number >= 1", a.max_series);
 		goto out;
 	}
+
+	/* Access (issue 8): the user must exist and the web config parse
+	 * before anything is opened. */
+	privdrop_user drop_to;
+	if (serve_access_setup(&a, &web, &drop_to, &ec) < 0)
+		goto out;
 
 	ember_sampler *sampler = NULL;
 	ember_symbolizer *sym = NULL;
@@ -386,12 +462,19 @@ int cmd_serve(int argc, char **argv)
 
 	ember_http_api api;
 	serve_api_init(st, &api);
-	ember_http_opts ho = { .listen = a.listen ? a.listen : "127.0.0.1:9464" };
+	ember_http_opts ho = { .listen = a.listen ? a.listen : "127.0.0.1:9464", .web = web };
 	ember_http_server *http = NULL;
 	pthread_t worker;
 	if (ember_http_start(&http, &ho, &api, &err) < 0) {
 		fprintf(stderr, "ember serve: %s\n", err.msg);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		goto close_sampler;
+	}
+	/* Root is no longer needed: the events are open and the port bound.
+	 * Before the worker starts, so it inherits only the kept capabilities. */
+	if (a.user && serve_drop_privileges(&drop_to, ember_store_path(st->store)) < 0) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		ember_http_stop(http);
 		goto close_sampler;
 	}
 	if (pthread_create(&worker, NULL, serve_worker_main, st) != 0) {
@@ -409,8 +492,8 @@ int cmd_serve(int argc, char **argv)
 		st->terminate = 1;   /* store nothing more, stop the threads in order */
 	}
 	fprintf(stderr,
-		"ember serve: listening on http://%s (port %u), %u Hz, %s windows, storing in %s\n",
-		ho.listen, ember_http_port(http), a.so.freq_hz, a.window ? a.window : "10s",
+		"ember serve: listening on %s://%s (port %u), %u Hz, %s windows, storing in %s\n",
+		web && web->cert_pem ? "https" : "http", ho.listen, ember_http_port(http), a.so.freq_hz, a.window ? a.window : "10s",
 		ember_store_path(st->store));
 
 	int rc = serve_collect_run(st, &err);
@@ -431,6 +514,7 @@ free_state:
 	serve_state_destroy(st);
 	free(st);
 out:
+	ember_webconfig_free(web);
 	free(a.pids);
 	return ec;
 }

@@ -7,6 +7,7 @@ pkgs=(
   libunwind-dev libdw-dev libelf-dev libprotobuf-c-dev protobuf-c-compiler
   libzstd-dev zlib1g-dev libmicrohttpd-dev libiberty-dev
   golang-go prometheus linux-perf llvm elfutils binutils python3 curl
+  libcrypt-dev libgnutls28-dev openssl wrk util-linux
 )
 missing=()
 for p in "${pkgs[@]}"; do
