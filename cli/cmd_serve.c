@@ -56,6 +56,14 @@ static const char usage_text[] =
 	"                            NAME keeping only cap_sys_ptrace, cap_dac_read_search,\n"
 	"                            cap_checkpoint_restore, cap_syslog (start as root;\n"
 	"                            --storage.path must be writable by NAME)   [EMBER_USER]\n"
+	"  --web.max-connections N   open connections at most (default 64)      [EMBER_WEB_MAX_CONNECTIONS]\n"
+	"  --web.max-connections-per-ip N\n"
+	"                            from one address at most (default 16)\n"
+	"                                                                       [EMBER_WEB_MAX_CONNECTIONS_PER_IP]\n"
+	"  --web.timeout DURATION    close a connection silent this long (default 30s)\n"
+	"                                                                       [EMBER_WEB_TIMEOUT]\n"
+	"  --web.max-profile-seconds N  cap of /debug/pprof/profile?seconds (default 300)\n"
+	"                                                                       [EMBER_WEB_MAX_PROFILE_SECONDS]\n"
 	"\n"
 	"Storage:\n"
 	"  --storage.path DIR        where windows are stored (default /var/lib/ember when\n"
@@ -98,6 +106,10 @@ enum {
 	OPT_METRICS_MAX_SERIES,
 	OPT_WEB_CONFIG,
 	OPT_USER,
+	OPT_WEB_MAX_CONN,
+	OPT_WEB_MAX_PER_IP,
+	OPT_WEB_TIMEOUT,
+	OPT_WEB_MAX_SECONDS,
 };
 
 static const struct option long_opts[] = {
@@ -118,6 +130,10 @@ static const struct option long_opts[] = {
 	{ "metrics.max-series", required_argument, NULL, OPT_METRICS_MAX_SERIES },
 	{ "web.config.file", required_argument, NULL, OPT_WEB_CONFIG },
 	{ "user", required_argument, NULL, OPT_USER },
+	{ "web.max-connections", required_argument, NULL, OPT_WEB_MAX_CONN },
+	{ "web.max-connections-per-ip", required_argument, NULL, OPT_WEB_MAX_PER_IP },
+	{ "web.timeout", required_argument, NULL, OPT_WEB_TIMEOUT },
+	{ "web.max-profile-seconds", required_argument, NULL, OPT_WEB_MAX_SECONDS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -131,6 +147,7 @@ typedef struct serve_args {
 	const char *storage_path, *retention, *max_bytes;
 	const char *top, *functions, *max_series;
 	const char *web_config, *user;
+	const char *web_max_conn, *web_max_per_ip, *web_timeout, *web_max_seconds;
 	const char *debug_dirs[MAX_DEBUG_DIRS];
 	size_t n_debug_dirs;
 	bool all, have_target_flag;
@@ -164,6 +181,10 @@ static void env_defaults(serve_args *a)
 	ENV(max_series, "metrics.max-series");
 	ENV(web_config, "web.config.file");
 	ENV(user, "user");
+	ENV(web_max_conn, "web.max-connections");
+	ENV(web_max_per_ip, "web.max-connections-per-ip");
+	ENV(web_timeout, "web.timeout");
+	ENV(web_max_seconds, "web.max-profile-seconds");
 #undef ENV
 	if (!a->have_target_flag && a->so.kind != EMBER_TARGET_COMMAND) {
 		a->pid_arg = cli_env_flag("pid");
@@ -197,6 +218,10 @@ static int parse_args(int argc, char **argv, serve_args *a)
 		case OPT_METRICS_MAX_SERIES: a->max_series = optarg; break;
 		case OPT_WEB_CONFIG: a->web_config = optarg; break;
 		case OPT_USER: a->user = optarg; break;
+		case OPT_WEB_MAX_CONN: a->web_max_conn = optarg; break;
+		case OPT_WEB_MAX_PER_IP: a->web_max_per_ip = optarg; break;
+		case OPT_WEB_TIMEOUT: a->web_timeout = optarg; break;
+		case OPT_WEB_MAX_SECONDS: a->web_max_seconds = optarg; break;
 		case OPT_DEBUG_DIR:
 			if (a->n_debug_dirs == MAX_DEBUG_DIRS)
 				return usage_error("at most %s --debug-dir flags", "16");
@@ -267,6 +292,38 @@ static void on_signal(int sig)
 	if (sig != SIGUSR1)
 		*sig_terminate = 1;
 	*sig_wake = 1;
+}
+
+/* The --web.* limits into o; -1 after a usage error. */
+static int serve_web_limits(const serve_args *a, ember_http_opts *o)
+{
+	uint64_t v;
+	if (a->web_max_conn) {
+		if (cli_parse_uint(a->web_max_conn, 1, 10000, &v) < 0)
+			return usage_error("--web.max-connections '%s': want 1..10000",
+					   a->web_max_conn), -1;
+		o->max_connections = (unsigned)v;
+	}
+	if (a->web_max_per_ip) {
+		if (cli_parse_uint(a->web_max_per_ip, 1, 10000, &v) < 0)
+			return usage_error("--web.max-connections-per-ip '%s': want 1..10000",
+					   a->web_max_per_ip), -1;
+		o->max_per_ip = (unsigned)v;
+	}
+	if (a->web_timeout) {
+		if (cli_parse_duration(a->web_timeout, &v) < 0 || v < 1000000000ULL ||
+		    v > 3600ULL * 1000000000ULL)
+			return usage_error("--web.timeout '%s': want a duration of 1s..1h",
+					   a->web_timeout), -1;
+		o->idle_timeout_s = (unsigned)(v / 1000000000ULL);
+	}
+	if (a->web_max_seconds) {
+		if (cli_parse_uint(a->web_max_seconds, 1, 86400, &v) < 0)
+			return usage_error("--web.max-profile-seconds '%s': want 1..86400",
+					   a->web_max_seconds), -1;
+		o->max_profile_seconds = (unsigned)v;
+	}
+	return 0;
 }
 
 /* --web.config.file and --user checked and loaded; -1 with *ec set on
@@ -384,8 +441,10 @@ int cmd_serve(int argc, char **argv)
 	/* Access (issue 8): the user must exist and the web config parse
 	 * before anything is opened. */
 	privdrop_user drop_to;
-	if (serve_access_setup(&a, &web, &drop_to, &ec) < 0)
+	ember_http_opts ho = { .listen = a.listen ? a.listen : "127.0.0.1:9464" };
+	if (serve_web_limits(&a, &ho) < 0 || serve_access_setup(&a, &web, &drop_to, &ec) < 0)
 		goto out;
+	ho.web = web;
 
 	ember_sampler *sampler = NULL;
 	ember_symbolizer *sym = NULL;
@@ -462,7 +521,6 @@ int cmd_serve(int argc, char **argv)
 
 	ember_http_api api;
 	serve_api_init(st, &api);
-	ember_http_opts ho = { .listen = a.listen ? a.listen : "127.0.0.1:9464", .web = web };
 	ember_http_server *http = NULL;
 	pthread_t worker;
 	if (ember_http_start(&http, &ho, &api, &err) < 0) {

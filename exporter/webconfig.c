@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +142,25 @@ static char *resolve(const char *base_dir, const char *file)
 	return asprintf(&out, "%s/%s", base_dir, file) < 0 ? NULL : out;
 }
 
+/* The certificate and key load into GnuTLS (the library libmicrohttpd
+ * uses) and match: refused here with one line rather than by the server. */
+static int check_pair(const ember_webconfig *wc, const char *name, ember_error *err)
+{
+	gnutls_certificate_credentials_t cred;
+	if (gnutls_certificate_allocate_credentials(&cred) < 0)
+		return ember_errorf(err, ENOMEM, "out of memory");
+	gnutls_datum_t c = { .data = (unsigned char *)wc->cert_pem,
+			     .size = (unsigned)strlen(wc->cert_pem) };
+	gnutls_datum_t k = { .data = (unsigned char *)wc->key_pem,
+			     .size = (unsigned)strlen(wc->key_pem) };
+	int g = gnutls_certificate_set_x509_key_mem2(cred, &c, &k, GNUTLS_X509_FMT_PEM, NULL, 0);
+	gnutls_certificate_free_credentials(cred);
+	if (g < 0)
+		return ember_errorf(err, EINVAL, "%s: cert_file %s with key_file %s: %s", name,
+				    wc->cert_file, wc->key_file, gnutls_strerror(g));
+	return 0;
+}
+
 enum section { NONE, TLS, USERS };
 
 int ember_webconfig_parse(ember_webconfig **out, const char *text, size_t len, const char *name,
@@ -183,7 +203,7 @@ int ember_webconfig_parse(ember_webconfig **out, const char *text, size_t len, c
 		}
 		if (!*s || *s == '#')
 			continue;
-		if (ind == 0 && !strcmp(s, "---") && p.line == 1)
+		if (ind == 0 && !strcmp(s, "---") && sec == NONE && !seen_tls && !seen_users)
 			continue;
 		char *colon = strchr(s, ':');
 		if (*s == '-' || !colon || (colon[1] && colon[1] != ' ' && colon[1] != '\t')) {
@@ -196,6 +216,11 @@ int ember_webconfig_parse(ember_webconfig **out, const char *text, size_t len, c
 			k[--kl] = '\0';
 		while (*v == ' ' || *v == '\t')
 			v++;
+		size_t kl = strlen(k);   /* a 'quoted' or "quoted" key, no escapes */
+		if (kl >= 2 && (k[0] == '\'' || k[0] == '"') && k[kl - 1] == k[0]) {
+			k[kl - 1] = '\0';
+			k++;
+		}
 		bool empty_v = !*v || *v == '#';
 		if (ind == 0) {
 			if (!empty_v) {
@@ -341,6 +366,8 @@ int ember_webconfig_parse(ember_webconfig **out, const char *text, size_t len, c
 					  wc->key_file);
 			goto fail;
 		}
+		if ((rc = check_pair(wc, name, err)) < 0)
+			goto fail;
 	}
 	free(cert);
 	free(key);
