@@ -578,6 +578,7 @@ int cmd_serve(int argc, char **argv)
 	if (rc < 0)
 		fprintf(stderr, "ember serve: %s\n", err.msg);
 	pthread_join(worker, NULL);   /* the partial window is stored */
+	ember_sampler_end_child(sampler);   /* -- CMD still running: SIGTERM it, as record does */
 	ember_http_stop(http);
 	ec = rc < 0 || start_failed ? EXIT_RUNTIME : EXIT_OK;
 	fprintf(stderr, "ember serve: stopped; %llu windows stored this run\n",
