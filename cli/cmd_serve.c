@@ -4,16 +4,20 @@
  * the partial window. The threads' work lives in cli/serve_*.c.
  */
 #include "args.h"
+#include "privdrop.h"
 #include "serve.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ember/http.h"
+#include "ember/webconfig.h"
 
 static const char usage_text[] =
 	"usage: ember serve [TARGET] [OPTIONS]\n"
@@ -43,6 +47,24 @@ static const char usage_text[] =
 	"  --listen ADDR             HOST:PORT to listen on (default 127.0.0.1:9464; use\n"
 	"                            0.0.0.0:9464 or :9464 for Prometheus on other hosts)\n"
 	"                                                                       [EMBER_LISTEN]\n"
+	"\n"
+	"Access:\n"
+	"  --web.config.file FILE    TLS and basic auth, Prometheus exporter-toolkit\n"
+	"                            format: tls_server_config {cert_file, key_file},\n"
+	"                            basic_auth_users {USER: BCRYPT-HASH}; /healthz stays\n"
+	"                            open                                       [EMBER_WEB_CONFIG_FILE]\n"
+	"  --user NAME               after opening the perf events and the port, become\n"
+	"                            NAME keeping only cap_sys_ptrace, cap_dac_read_search,\n"
+	"                            cap_checkpoint_restore, cap_syslog (start as root;\n"
+	"                            --storage.path must be writable by NAME)   [EMBER_USER]\n"
+	"  --web.max-connections N   open connections at most (default 64)      [EMBER_WEB_MAX_CONNECTIONS]\n"
+	"  --web.max-connections-per-ip N\n"
+	"                            from one address at most (default 16)\n"
+	"                                                                       [EMBER_WEB_MAX_CONNECTIONS_PER_IP]\n"
+	"  --web.timeout DURATION    close a connection silent this long (default 30s)\n"
+	"                                                                       [EMBER_WEB_TIMEOUT]\n"
+	"  --web.max-profile-seconds N  cap of /debug/pprof/profile?seconds (default 300)\n"
+	"                                                                       [EMBER_WEB_MAX_PROFILE_SECONDS]\n"
 	"\n"
 	"Storage:\n"
 	"  --storage.path DIR        where windows are stored (default /var/lib/ember when\n"
@@ -83,6 +105,12 @@ enum {
 	OPT_METRICS_TOP,
 	OPT_METRICS_FUNCTIONS,
 	OPT_METRICS_MAX_SERIES,
+	OPT_WEB_CONFIG,
+	OPT_USER,
+	OPT_WEB_MAX_CONN,
+	OPT_WEB_MAX_PER_IP,
+	OPT_WEB_TIMEOUT,
+	OPT_WEB_MAX_SECONDS,
 };
 
 static const struct option long_opts[] = {
@@ -101,6 +129,12 @@ static const struct option long_opts[] = {
 	{ "metrics.top", required_argument, NULL, OPT_METRICS_TOP },
 	{ "metrics.functions", required_argument, NULL, OPT_METRICS_FUNCTIONS },
 	{ "metrics.max-series", required_argument, NULL, OPT_METRICS_MAX_SERIES },
+	{ "web.config.file", required_argument, NULL, OPT_WEB_CONFIG },
+	{ "user", required_argument, NULL, OPT_USER },
+	{ "web.max-connections", required_argument, NULL, OPT_WEB_MAX_CONN },
+	{ "web.max-connections-per-ip", required_argument, NULL, OPT_WEB_MAX_PER_IP },
+	{ "web.timeout", required_argument, NULL, OPT_WEB_TIMEOUT },
+	{ "web.max-profile-seconds", required_argument, NULL, OPT_WEB_MAX_SECONDS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -113,6 +147,8 @@ typedef struct serve_args {
 	const char *freq, *call_graph, *stack_size, *window, *listen;
 	const char *storage_path, *retention, *max_bytes;
 	const char *top, *functions, *max_series;
+	const char *web_config, *user;
+	const char *web_max_conn, *web_max_per_ip, *web_timeout, *web_max_seconds;
 	const char *debug_dirs[MAX_DEBUG_DIRS];
 	size_t n_debug_dirs;
 	bool all, have_target_flag;
@@ -124,6 +160,24 @@ static int usage_error(const char *fmt, const char *a)
 	fprintf(stderr, "ember serve: ");
 	fprintf(stderr, fmt, a);
 	fprintf(stderr, "\nRun 'ember serve --help' for the options.\n");
+	return EXIT_USAGE;
+}
+
+/* A bad value: names the flag, or the EMBER_* variable it came from. */
+static int bad_value(const char *flag, const char *name, const char *val, const char *want)
+{
+	if (val == cli_env_flag(name)) {   /* the very string getenv returned */
+		char env[64] = "EMBER_";
+		size_t k = 6;
+		for (const char *p = name; *p && k + 1 < sizeof env; p++)
+			env[k++] = (*p == '.' || *p == '-') ? '_' : (char)toupper((unsigned char)*p);
+		env[k] = '\0';
+		fprintf(stderr, "ember serve: %s='%s' (from the environment, for %s): %s\n", env,
+			val, flag, want);
+	} else {
+		fprintf(stderr, "ember serve: %s '%s': %s\n", flag, val, want);
+	}
+	fprintf(stderr, "Run 'ember serve --help' for the options.\n");
 	return EXIT_USAGE;
 }
 
@@ -144,6 +198,12 @@ static void env_defaults(serve_args *a)
 	ENV(top, "metrics.top");
 	ENV(functions, "metrics.functions");
 	ENV(max_series, "metrics.max-series");
+	ENV(web_config, "web.config.file");
+	ENV(user, "user");
+	ENV(web_max_conn, "web.max-connections");
+	ENV(web_max_per_ip, "web.max-connections-per-ip");
+	ENV(web_timeout, "web.timeout");
+	ENV(web_max_seconds, "web.max-profile-seconds");
 #undef ENV
 	if (!a->have_target_flag && a->so.kind != EMBER_TARGET_COMMAND) {
 		a->pid_arg = cli_env_flag("pid");
@@ -175,6 +235,12 @@ static int parse_args(int argc, char **argv, serve_args *a)
 		case OPT_METRICS_TOP: a->top = optarg; break;
 		case OPT_METRICS_FUNCTIONS: a->functions = optarg; break;
 		case OPT_METRICS_MAX_SERIES: a->max_series = optarg; break;
+		case OPT_WEB_CONFIG: a->web_config = optarg; break;
+		case OPT_USER: a->user = optarg; break;
+		case OPT_WEB_MAX_CONN: a->web_max_conn = optarg; break;
+		case OPT_WEB_MAX_PER_IP: a->web_max_per_ip = optarg; break;
+		case OPT_WEB_TIMEOUT: a->web_timeout = optarg; break;
+		case OPT_WEB_MAX_SECONDS: a->web_max_seconds = optarg; break;
 		case OPT_DEBUG_DIR:
 			if (a->n_debug_dirs == MAX_DEBUG_DIRS)
 				return usage_error("at most %s --debug-dir flags", "16");
@@ -199,7 +265,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
 	if (a->pid_arg) {
 		a->so.kind = EMBER_TARGET_PIDS;
 		if (cli_parse_pids(a->pid_arg, &a->pids, &a->so.n_pids) < 0)
-			return usage_error("-p '%s': want PID[,PID...]", a->pid_arg);
+			return bad_value("-p", "pid", a->pid_arg, "want PID[,PID...]");
 		a->so.pids = a->pids;
 	} else if (a->cgroup) {
 		a->so.kind = EMBER_TARGET_CGROUP;
@@ -247,6 +313,85 @@ static void on_signal(int sig)
 	*sig_wake = 1;
 }
 
+/* The --web.* limits into o; -1 after a usage error. */
+static int serve_web_limits(const serve_args *a, ember_http_opts *o)
+{
+	uint64_t v;
+	if (a->web_max_conn) {
+		if (cli_parse_uint(a->web_max_conn, 1, 10000, &v) < 0)
+			return usage_error("--web.max-connections '%s': want 1..10000",
+					   a->web_max_conn), -1;
+		o->max_connections = (unsigned)v;
+	}
+	if (a->web_max_per_ip) {
+		if (cli_parse_uint(a->web_max_per_ip, 1, 10000, &v) < 0)
+			return usage_error("--web.max-connections-per-ip '%s': want 1..10000",
+					   a->web_max_per_ip), -1;
+		o->max_per_ip = (unsigned)v;
+	}
+	if (a->web_timeout) {
+		if (cli_parse_duration(a->web_timeout, &v) < 0 || v < 1000000000ULL ||
+		    v > 3600ULL * 1000000000ULL)
+			return usage_error("--web.timeout '%s': want a duration of 1s..1h",
+					   a->web_timeout), -1;
+		o->idle_timeout_s = (unsigned)(v / 1000000000ULL);
+	}
+	if (a->web_max_seconds) {
+		if (cli_parse_uint(a->web_max_seconds, 1, 86400, &v) < 0)
+			return usage_error("--web.max-profile-seconds '%s': want 1..86400",
+					   a->web_max_seconds), -1;
+		o->max_profile_seconds = (unsigned)v;
+	}
+	return 0;
+}
+
+/* --web.config.file and --user checked and loaded; -1 with *ec set on
+ * failure (2 for a bad config or user, 1 when a file cannot be read). */
+static int serve_access_setup(const serve_args *a, ember_webconfig **web, privdrop_user *u,
+			      int *ec)
+{
+	ember_error err = { 0 };
+	*ec = EXIT_USAGE;
+	if (a->user && a->so.kind == EMBER_TARGET_COMMAND) {
+		usage_error("%s", "--user with -- COMMAND is not supported: start the command as "
+				  "that user and profile it with -p PID");
+		return -1;
+	}
+	if (a->user && privdrop_lookup(a->user, u, &err) < 0) {
+		fprintf(stderr, "ember serve: %s\n", err.msg);
+		return -1;
+	}
+	if (a->web_config) {
+		int rc = ember_webconfig_load(web, a->web_config, &err);
+		if (rc < 0) {
+			fprintf(stderr, "ember serve: %s\n", err.msg);
+			*ec = rc == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* --user: become u; the store must stay writable. */
+static int serve_drop_privileges(const privdrop_user *u, const char *store_path)
+{
+	ember_error err = { 0 };
+	if (privdrop_to(u, &err) < 0) {
+		fprintf(stderr, "ember serve: %s\n", err.msg);
+		return -1;
+	}
+	if (access(store_path, W_OK | X_OK) < 0) {
+		fprintf(stderr,
+			"ember serve: --user %s: the storage directory %s is not writable by that "
+			"user: chown %s %s, or give another --storage.path\n",
+			u->name, store_path, u->name, store_path);
+		return -1;
+	}
+	fprintf(stderr, "ember serve: running as %s (uid %u) with %s\n", u->name,
+		(unsigned)u->uid, privdrop_keep_names);
+	return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	serve_args a;
@@ -256,13 +401,14 @@ int cmd_serve(int argc, char **argv)
 		free(a.pids);
 		return ec;
 	}
+	ember_webconfig *web = NULL;
 	ec = EXIT_USAGE;
 	uint64_t v, window_ns = 10000000000ULL, retention_ns = 24ULL * 3600 * 1000000000ULL;
 	uint64_t max_bytes = 1ULL << 30, top = 50, max_series = 2000, stack = 0;
 	a.so.freq_hz = 99;
 	if (a.freq) {
 		if (cli_parse_uint(a.freq, 1, 100000, &v) < 0) {
-			usage_error("-F '%s': want a frequency in Hz, 1..100000", a.freq);
+			bad_value("-F", "freq", a.freq, "want a frequency in Hz, 1..100000");
 			goto out;
 		}
 		a.so.freq_hz = (unsigned)v;
@@ -273,43 +419,52 @@ int cmd_serve(int argc, char **argv)
 		} else if (!strcmp(a.call_graph, "dwarf")) {
 			a.so.callgraph = EMBER_CALLGRAPH_DWARF;
 		} else {
-			usage_error("--call-graph '%s': want fp or dwarf", a.call_graph);
+			bad_value("--call-graph", "call-graph", a.call_graph, "want fp or dwarf");
 			goto out;
 		}
 	}
 	if (a.stack_size && (cli_parse_bytes(a.stack_size, &stack) < 0 || stack < 4096 ||
 			     stack > 65528)) {
-		usage_error("--stack-size '%s': want 4K..65528 bytes", a.stack_size);
+		bad_value("--stack-size", "stack-size", a.stack_size, "want 4K..65528 bytes");
 		goto out;
 	}
 	a.so.stack_size = (uint32_t)stack;
 	if (a.window && (cli_parse_duration(a.window, &window_ns) < 0 ||
 			 window_ns < 1000000000ULL || window_ns % 1000000ULL)) {
-		usage_error("--window '%s': want a duration of at least 1s in whole ms, e.g. 10s",
-			    a.window);
+		bad_value("--window", "window", a.window,
+			  "want a duration of at least 1s in whole ms, e.g. 10s");
 		goto out;
 	}
 	if (a.retention && strcmp(a.retention, "0") != 0 &&
 	    cli_parse_duration(a.retention, &retention_ns) < 0) {
-		usage_error("--storage.retention '%s': want a duration like 24h or 7d, or 0",
-			    a.retention);
+		bad_value("--storage.retention", "storage.retention", a.retention,
+			  "want a duration like 24h or 7d, or 0");
 		goto out;
 	}
 	if (a.retention && strcmp(a.retention, "0") == 0)
 		retention_ns = 0;
 	if (a.max_bytes && cli_parse_bytes(a.max_bytes, &max_bytes) < 0) {
-		usage_error("--storage.max-bytes '%s': want a size like 512M or 2G, or 0",
-			    a.max_bytes);
+		bad_value("--storage.max-bytes", "storage.max-bytes", a.max_bytes,
+			  "want a size like 512M or 2G, or 0");
 		goto out;
 	}
 	if (a.top && cli_parse_uint(a.top, 1, 100000, &top) < 0) {
-		usage_error("--metrics.top '%s': want a number >= 1", a.top);
+		bad_value("--metrics.top", "metrics.top", a.top, "want a number >= 1");
 		goto out;
 	}
 	if (a.max_series && cli_parse_uint(a.max_series, 1, 10000000, &max_series) < 0) {
-		usage_error("--metrics.max-series '%s': want a number >= 1", a.max_series);
+		bad_value("--metrics.max-series", "metrics.max-series", a.max_series,
+			  "want a number >= 1");
 		goto out;
 	}
+
+	/* Access (issue 8): the user must exist and the web config parse
+	 * before anything is opened. */
+	privdrop_user drop_to;
+	ember_http_opts ho = { .listen = a.listen ? a.listen : "127.0.0.1:9464" };
+	if (serve_web_limits(&a, &ho) < 0 || serve_access_setup(&a, &web, &drop_to, &ec) < 0)
+		goto out;
+	ho.web = web;
 
 	ember_sampler *sampler = NULL;
 	ember_symbolizer *sym = NULL;
@@ -386,12 +541,18 @@ int cmd_serve(int argc, char **argv)
 
 	ember_http_api api;
 	serve_api_init(st, &api);
-	ember_http_opts ho = { .listen = a.listen ? a.listen : "127.0.0.1:9464" };
 	ember_http_server *http = NULL;
 	pthread_t worker;
 	if (ember_http_start(&http, &ho, &api, &err) < 0) {
 		fprintf(stderr, "ember serve: %s\n", err.msg);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		goto close_sampler;
+	}
+	/* Root is no longer needed: the events are open and the port bound.
+	 * Before the worker starts, so it inherits only the kept capabilities. */
+	if (a.user && serve_drop_privileges(&drop_to, ember_store_path(st->store)) < 0) {
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		ember_http_stop(http);
 		goto close_sampler;
 	}
 	if (pthread_create(&worker, NULL, serve_worker_main, st) != 0) {
@@ -409,14 +570,15 @@ int cmd_serve(int argc, char **argv)
 		st->terminate = 1;   /* store nothing more, stop the threads in order */
 	}
 	fprintf(stderr,
-		"ember serve: listening on http://%s (port %u), %u Hz, %s windows, storing in %s\n",
-		ho.listen, ember_http_port(http), a.so.freq_hz, a.window ? a.window : "10s",
+		"ember serve: listening on %s://%s (port %u), %u Hz, %s windows, storing in %s\n",
+		web && web->cert_pem ? "https" : "http", ho.listen, ember_http_port(http), a.so.freq_hz, a.window ? a.window : "10s",
 		ember_store_path(st->store));
 
 	int rc = serve_collect_run(st, &err);
 	if (rc < 0)
 		fprintf(stderr, "ember serve: %s\n", err.msg);
 	pthread_join(worker, NULL);   /* the partial window is stored */
+	ember_sampler_end_child(sampler);   /* -- CMD still running: SIGTERM it, as record does */
 	ember_http_stop(http);
 	ec = rc < 0 || start_failed ? EXIT_RUNTIME : EXIT_OK;
 	fprintf(stderr, "ember serve: stopped; %llu windows stored this run\n",
@@ -431,6 +593,7 @@ free_state:
 	serve_state_destroy(st);
 	free(st);
 out:
+	ember_webconfig_free(web);
 	free(a.pids);
 	return ec;
 }

@@ -544,6 +544,7 @@ struct ember_http_server {
 	struct MHD_Daemon *daemon;
 	ember_http_opts opts;
 	const ember_http_api *api;
+	ember_basicauth *auth;   /* NULL: no basic auth */
 	int fd;
 	unsigned port;
 };
@@ -566,6 +567,24 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
 	return MHD_YES;
 }
 
+/* 401 with the challenge; the body says what to send. */
+static enum MHD_Result queue_unauthorized(struct MHD_Connection *conn)
+{
+	static const char body[] = "{\"error\":\"unauthorized: send basic auth credentials of a "
+				   "user in the web config\"}\n";
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+		sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CT_JSON);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+				"Basic realm=\"ember\", charset=\"UTF-8\"");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	enum MHD_Result ok = MHD_queue_response(conn, MHD_HTTP_UNAUTHORIZED, resp);
+	MHD_destroy_response(resp);
+	return ok;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -582,6 +601,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (s->auth && strcmp(url, "/healthz") != 0 &&
+	    !ember_basicauth_check(s->auth, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+									 MHD_HTTP_HEADER_AUTHORIZATION)))
+		return queue_unauthorized(conn);
 	arg_collector args = { .n = 0 };
 	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
 	ember_http_request req = {
@@ -710,9 +733,23 @@ int ember_http_start(ember_http_server **out, const ember_http_opts *opts,
 	if (!s->opts.max_profile_seconds)
 		s->opts.max_profile_seconds = 300;
 	s->opts.listen = NULL;   /* not kept: the caller's string */
+	s->opts.web = NULL;      /* nor the config: what is needed is copied */
 	s->api = api;
+	const ember_webconfig *web = opts->web;
+	bool tls = web && web->cert_pem;
+	if (web && ember_basicauth_new(&s->auth, web, err) < 0) {
+		free(s);
+		return -EIO;
+	}
+	/* libmicrohttpd copies the PEM strings into GnuTLS at start. */
+	struct MHD_OptionItem tls_opts[] = {
+		{ tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, tls ? web->key_pem : NULL },
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, tls ? web->cert_pem : NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	int rc = bind_listen(opts->listen ? opts->listen : "127.0.0.1:9464", &s->fd, err);
 	if (rc < 0) {
+		ember_basicauth_free(s->auth);
 		free(s);
 		return rc;
 	}
@@ -725,15 +762,21 @@ int ember_http_start(ember_http_server **out, const ember_http_opts *opts,
 	 * and must not stall scrapes; the connection limit bounds the threads. */
 	s->daemon = MHD_start_daemon(
 		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG |
-			MHD_USE_ITC,
+			MHD_USE_ITC | (tls ? MHD_USE_TLS : 0),
 		0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->opts.max_connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->opts.max_per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->opts.idle_timeout_s,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_END);
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_ARRAY, tls_opts,
+		MHD_OPTION_END);
 	if (!s->daemon) {
 		close(s->fd);
+		ember_basicauth_free(s->auth);
 		free(s);
+		if (tls)
+			return ember_errorf(err, EIO,
+					    "http: libmicrohttpd failed to start TLS: check that "
+					    "cert_file and key_file are a matching PEM pair");
 		return ember_errorf(err, EIO, "http: libmicrohttpd failed to start");
 	}
 	*out = s;
@@ -751,5 +794,6 @@ void ember_http_stop(ember_http_server *s)
 		return;
 	MHD_stop_daemon(s->daemon);
 	close(s->fd);
+	ember_basicauth_free(s->auth);
 	free(s);
 }

@@ -24,7 +24,10 @@
  * limit, a per-IP connection limit, an idle timeout per connection, and
  * the cap on ?seconds. Request size is bounded by libmicrohttpd's per
  * connection memory limit (URL and headers beyond it get 414/431).
- * TLS and basic auth (issue 8) are meant to hang off ember_http_opts.
+ * TLS and basic auth come from a web config (ember/webconfig.h) in
+ * ember_http_opts.web: with users, every path but /healthz (kept open for
+ * liveness probes; it says only "ok" or why sampling fails) answers 401
+ * with WWW-Authenticate unless the request has valid basic credentials.
  */
 #ifndef EMBER_HTTP_H
 #define EMBER_HTTP_H
@@ -38,6 +41,7 @@
 #include "ember/metrics.h"
 #include "ember/profile.h"
 #include "ember/store.h"
+#include "ember/webconfig.h"
 
 /* What the server serves. Each callback returns 0 or a negative errno with
  * err filled: -EINVAL (400), -ENOENT (404), -EBUSY/-ECANCELED/-EAGAIN (503),
@@ -70,6 +74,7 @@ typedef struct ember_http_opts {
 	unsigned max_per_ip;            /* default 16 */
 	unsigned idle_timeout_s;        /* default 30 */
 	unsigned max_profile_seconds;   /* cap of ?seconds; default 300 */
+	const ember_webconfig *web;     /* TLS and basic auth, or NULL; read at start only */
 } ember_http_opts;
 
 /* One query argument, already percent-decoded; value NULL for "?key". */
