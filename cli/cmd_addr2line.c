@@ -19,26 +19,26 @@ enum { MAX_FRAMES = 64, MAX_DIRS = 64 };
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ember addr2line -e FILE [-a] [-f] [-i] [-C] [--debug-dir DIR]... [ADDR...]\n"
-		"\n"
-		"Resolves addresses of an ELF file to function, file and line, printing\n"
-		"exactly what binutils addr2line prints. ADDRs are hexadecimal link-time\n"
-		"addresses (0x optional); without ADDRs they are read from stdin.\n"
-		"\n"
-		"  -e, --exe FILE       the ELF file (default a.out)\n"
-		"  -a, --addresses      print each address (0x%%016x) before its answer\n"
-		"  -f, --functions      print the function name before file:line\n"
-		"  -i, --inlines        print the whole inline chain, innermost first\n"
-		"                       (without -i: only the innermost frame)\n"
-		"  -C, --demangle       demangle C++ and Rust names\n"
-		"      --debug-dir DIR  also look for separate debug files in the build-id\n"
-		"                       tree DIR/.build-id/ab/cdef....debug (repeatable);\n"
-		"                       /usr/lib/debug and .gnu_debuglink are always searched\n"
-		"  -h, --help           this help\n"
-		"\n"
-		"Unknown addresses print ?? and ??:0 as binutils does. Exit status: 0 ok,\n"
-		"1 the file cannot be read, 2 usage error.\n");
+	fprintf(
+	    f, "usage: ember addr2line -e FILE [-a] [-f] [-i] [-C] [--debug-dir DIR]... [ADDR...]\n"
+	       "\n"
+	       "Resolves addresses of an ELF file to function, file and line, printing\n"
+	       "exactly what binutils addr2line prints. ADDRs are hexadecimal link-time\n"
+	       "addresses (0x optional); without ADDRs they are read from stdin.\n"
+	       "\n"
+	       "  -e, --exe FILE       the ELF file (default a.out)\n"
+	       "  -a, --addresses      print each address (0x%%016x) before its answer\n"
+	       "  -f, --functions      print the function name before file:line\n"
+	       "  -i, --inlines        print the whole inline chain, innermost first\n"
+	       "                       (without -i: only the innermost frame)\n"
+	       "  -C, --demangle       demangle C++ and Rust names\n"
+	       "      --debug-dir DIR  also look for separate debug files in the build-id\n"
+	       "                       tree DIR/.build-id/ab/cdef....debug (repeatable);\n"
+	       "                       /usr/lib/debug and .gnu_debuglink are always searched\n"
+	       "  -h, --help           this help\n"
+	       "\n"
+	       "Unknown addresses print ?? and ??:0 as binutils does. Exit status: 0 ok,\n"
+	       "1 the file cannot be read, 2 usage error.\n");
 }
 
 typedef struct a2l {
@@ -77,7 +77,7 @@ static int answer(a2l *a, const char *tok)
 		addr = 0; /* as binutils: an unparsable address is looked up as 0 */
 	if (a->addresses)
 		printf("0x%016" PRIx64 "\n", addr);
-	ember_error err = { 0 };
+	ember_error err = {0};
 	int n = ember_symbolizer_addr2line(a->s, a->exe, addr, a->frames, MAX_FRAMES, &err);
 	if (n < 0) {
 		fflush(stdout);
@@ -134,16 +134,12 @@ static int answer_stdin(a2l *a)
 int cmd_addr2line(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "exe", required_argument, NULL, 'e' },
-		{ "addresses", no_argument, NULL, 'a' },
-		{ "functions", no_argument, NULL, 'f' },
-		{ "inlines", no_argument, NULL, 'i' },
-		{ "demangle", no_argument, NULL, 'C' },
-		{ "debug-dir", required_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"exe", required_argument, NULL, 'e'}, {"addresses", no_argument, NULL, 'a'},
+	    {"functions", no_argument, NULL, 'f'}, {"inlines", no_argument, NULL, 'i'},
+	    {"demangle", no_argument, NULL, 'C'},  {"debug-dir", required_argument, NULL, 'D'},
+	    {"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
 	};
-	a2l a = { .exe = "a.out" };
+	a2l a = {.exe = "a.out"};
 	bool demangle = false;
 	const char *dirs[MAX_DIRS];
 	size_t n_dirs = 0;
@@ -151,25 +147,40 @@ int cmd_addr2line(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "e:afiCh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'e': a.exe = optarg; break;
-		case 'a': a.addresses = true; break;
-		case 'f': a.functions = true; break;
-		case 'i': a.inlines = true; break;
-		case 'C': demangle = true; break;
+		case 'e':
+			a.exe = optarg;
+			break;
+		case 'a':
+			a.addresses = true;
+			break;
+		case 'f':
+			a.functions = true;
+			break;
+		case 'i':
+			a.inlines = true;
+			break;
+		case 'C':
+			demangle = true;
+			break;
 		case 'D':
 			if (n_dirs == MAX_DIRS) {
-				fprintf(stderr, "ember addr2line: at most %d --debug-dir\n", MAX_DIRS);
+				fprintf(stderr, "ember addr2line: at most %d --debug-dir\n",
+				        MAX_DIRS);
 				return EXIT_USAGE;
 			}
 			dirs[n_dirs++] = optarg;
 			break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return EXIT_USAGE;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
 		}
 	}
-	ember_symbolizer_opts opts = { .debug_dirs = dirs, .n_debug_dirs = n_dirs,
-				       .no_demangle = !demangle };
-	ember_error err = { 0 };
+	ember_symbolizer_opts opts = {
+	    .debug_dirs = dirs, .n_debug_dirs = n_dirs, .no_demangle = !demangle};
+	ember_error err = {0};
 	if (ember_symbolizer_new(&a.s, &opts, &err) < 0) {
 		fprintf(stderr, "ember addr2line: %s\n", err.msg);
 		return EXIT_RUNTIME;

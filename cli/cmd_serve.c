@@ -7,6 +7,7 @@
 #include "privdrop.h"
 #include "serve.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -162,6 +163,24 @@ static int usage_error(const char *fmt, const char *a)
 	return EXIT_USAGE;
 }
 
+/* A bad value: names the flag, or the EMBER_* variable it came from. */
+static int bad_value(const char *flag, const char *name, const char *val, const char *want)
+{
+	if (val == cli_env_flag(name)) {   /* the very string getenv returned */
+		char env[64] = "EMBER_";
+		size_t k = 6;
+		for (const char *p = name; *p && k + 1 < sizeof env; p++)
+			env[k++] = (*p == '.' || *p == '-') ? '_' : (char)toupper((unsigned char)*p);
+		env[k] = '\0';
+		fprintf(stderr, "ember serve: %s='%s' (from the environment, for %s): %s\n", env,
+			val, flag, want);
+	} else {
+		fprintf(stderr, "ember serve: %s '%s': %s\n", flag, val, want);
+	}
+	fprintf(stderr, "Run 'ember serve --help' for the options.\n");
+	return EXIT_USAGE;
+}
+
 /* Flags not given on the command line come from EMBER_* variables. */
 static void env_defaults(serve_args *a)
 {
@@ -246,7 +265,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
 	if (a->pid_arg) {
 		a->so.kind = EMBER_TARGET_PIDS;
 		if (cli_parse_pids(a->pid_arg, &a->pids, &a->so.n_pids) < 0)
-			return usage_error("-p '%s': want PID[,PID...]", a->pid_arg);
+			return bad_value("-p", "pid", a->pid_arg, "want PID[,PID...]");
 		a->so.pids = a->pids;
 	} else if (a->cgroup) {
 		a->so.kind = EMBER_TARGET_CGROUP;
@@ -389,7 +408,7 @@ int cmd_serve(int argc, char **argv)
 	a.so.freq_hz = 99;
 	if (a.freq) {
 		if (cli_parse_uint(a.freq, 1, 100000, &v) < 0) {
-			usage_error("-F '%s': want a frequency in Hz, 1..100000", a.freq);
+			bad_value("-F", "freq", a.freq, "want a frequency in Hz, 1..100000");
 			goto out;
 		}
 		a.so.freq_hz = (unsigned)v;
@@ -400,41 +419,42 @@ int cmd_serve(int argc, char **argv)
 		} else if (!strcmp(a.call_graph, "dwarf")) {
 			a.so.callgraph = EMBER_CALLGRAPH_DWARF;
 		} else {
-			usage_error("--call-graph '%s': want fp or dwarf", a.call_graph);
+			bad_value("--call-graph", "call-graph", a.call_graph, "want fp or dwarf");
 			goto out;
 		}
 	}
 	if (a.stack_size && (cli_parse_bytes(a.stack_size, &stack) < 0 || stack < 4096 ||
 			     stack > 65528)) {
-		usage_error("--stack-size '%s': want 4K..65528 bytes", a.stack_size);
+		bad_value("--stack-size", "stack-size", a.stack_size, "want 4K..65528 bytes");
 		goto out;
 	}
 	a.so.stack_size = (uint32_t)stack;
 	if (a.window && (cli_parse_duration(a.window, &window_ns) < 0 ||
 			 window_ns < 1000000000ULL || window_ns % 1000000ULL)) {
-		usage_error("--window '%s': want a duration of at least 1s in whole ms, e.g. 10s",
-			    a.window);
+		bad_value("--window", "window", a.window,
+			  "want a duration of at least 1s in whole ms, e.g. 10s");
 		goto out;
 	}
 	if (a.retention && strcmp(a.retention, "0") != 0 &&
 	    cli_parse_duration(a.retention, &retention_ns) < 0) {
-		usage_error("--storage.retention '%s': want a duration like 24h or 7d, or 0",
-			    a.retention);
+		bad_value("--storage.retention", "storage.retention", a.retention,
+			  "want a duration like 24h or 7d, or 0");
 		goto out;
 	}
 	if (a.retention && strcmp(a.retention, "0") == 0)
 		retention_ns = 0;
 	if (a.max_bytes && cli_parse_bytes(a.max_bytes, &max_bytes) < 0) {
-		usage_error("--storage.max-bytes '%s': want a size like 512M or 2G, or 0",
-			    a.max_bytes);
+		bad_value("--storage.max-bytes", "storage.max-bytes", a.max_bytes,
+			  "want a size like 512M or 2G, or 0");
 		goto out;
 	}
 	if (a.top && cli_parse_uint(a.top, 1, 100000, &top) < 0) {
-		usage_error("--metrics.top '%s': want a number >= 1", a.top);
+		bad_value("--metrics.top", "metrics.top", a.top, "want a number >= 1");
 		goto out;
 	}
 	if (a.max_series && cli_parse_uint(a.max_series, 1, 10000000, &max_series) < 0) {
-		usage_error("--metrics.max-series '%s': want a number >= 1", a.max_series);
+		bad_value("--metrics.max-series", "metrics.max-series", a.max_series,
+			  "want a number >= 1");
 		goto out;
 	}
 
@@ -558,6 +578,7 @@ int cmd_serve(int argc, char **argv)
 	if (rc < 0)
 		fprintf(stderr, "ember serve: %s\n", err.msg);
 	pthread_join(worker, NULL);   /* the partial window is stored */
+	ember_sampler_end_child(sampler);   /* -- CMD still running: SIGTERM it, as record does */
 	ember_http_stop(http);
 	ec = rc < 0 || start_failed ? EXIT_RUNTIME : EXIT_OK;
 	fprintf(stderr, "ember serve: stopped; %llu windows stored this run\n",

@@ -6,6 +6,7 @@
 #include "proctab.h"
 
 #include "buildid.h"
+#include "strpool.h"
 #include "u64map.h"
 #include "vec.h"
 
@@ -31,10 +32,11 @@ typedef struct thread_entry {
 
 typedef struct bid_entry {
 	uint64_t dev, ino;
-	char *hex;   /* "" when the file had none or could not be read */
+	const char *hex;   /* pooled; "" when the file had none or could not be read */
 } bid_entry;
 
 struct proctab {
+	strpool *strings;            /* mapping file names and build ids */
 	proc *procs;
 	size_t n_procs, cap_procs;   /* handles are indices into procs */
 	uint32_t *free_procs;        /* reaped handles for reuse */
@@ -57,17 +59,19 @@ struct proctab {
 int proctab_new(proctab **out)
 {
 	proctab *pt = calloc(1, sizeof *pt);
-	if (!pt)
+	if (!pt || strpool_new(&pt->strings) < 0) {
+		free(pt);
 		return -ENOMEM;
+	}
 	*out = pt;
 	return 0;
 }
 
-static void proc_clear(proc *p)
+static void proc_clear(proctab *pt, proc *p)
 {
 	for (size_t i = 0; i < p->n_maps; i++) {
-		free(p->maps[i].filename);
-		free(p->maps[i].build_id);
+		strpool_put(pt->strings, p->maps[i].filename);
+		strpool_put(pt->strings, p->maps[i].build_id);
 	}
 	free(p->maps);
 	memset(p, 0, sizeof *p);
@@ -78,17 +82,16 @@ void proctab_free(proctab *pt)
 	if (!pt)
 		return;
 	for (size_t i = 0; i < pt->n_procs; i++)
-		proc_clear(&pt->procs[i]);
+		proc_clear(pt, &pt->procs[i]);
 	free(pt->procs);
 	free(pt->free_procs);
 	free(pt->threads);
 	free(pt->free_threads);
-	for (size_t i = 0; i < pt->n_bids; i++)
-		free(pt->bids[i].hex);
-	free(pt->bids);
+	free(pt->bids);   /* their strings go with the pool */
 	u64map_free(&pt->by_pid);
 	u64map_free(&pt->by_tid);
 	u64map_free(&pt->by_inode);
+	strpool_free(pt->strings);
 	free(pt);
 }
 
@@ -193,14 +196,15 @@ const char *proctab_thread_name(const proctab *pt, int32_t tid)
 
 /* ---- mappings ---- */
 
-/* Build id of the file behind a mapping, cached by (dev, ino). */
-static char *lookup_build_id(proctab *pt, int32_t pid, uint64_t start, uint64_t end,
-			     const char *filename, uint64_t dev, uint64_t ino)
+/* Build id of the file behind a mapping (pooled, one reference for the
+ * caller), cached by (dev, ino). */
+static const char *lookup_build_id(proctab *pt, int32_t pid, uint64_t start, uint64_t end,
+				   const char *filename, uint64_t dev, uint64_t ino)
 {
 	uint64_t key = ember_hash_mix64(dev * 0x9e3779b97f4a7c15ULL ^ ino);
 	uint64_t *ix = ino ? u64map_get(&pt->by_inode, key) : NULL;
 	if (ix && pt->bids[*ix].dev == dev && pt->bids[*ix].ino == ino)
-		return strdup(pt->bids[*ix].hex);
+		return strpool_ref(pt->bids[*ix].hex);
 	char hex[EMBER_BUILD_ID_HEX] = "";
 	char path[PATH_MAX + 64];
 	snprintf(path, sizeof path, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, pid, start, end);
@@ -210,25 +214,24 @@ static char *lookup_build_id(proctab *pt, int32_t pid, uint64_t start, uint64_t 
 		if (buildid_read_file(path, hex) < 0)
 			hex[0] = '\0';
 	}
-	if (ino && !ix && vec_grow((void **)&pt->bids, &pt->cap_bids, pt->n_bids + 1, sizeof *pt->bids)) {
-		char *copy = strdup(hex);
-		if (copy && u64map_put(&pt->by_inode, key, pt->n_bids) == 0)
-			pt->bids[pt->n_bids++] = (bid_entry){ dev, ino, copy };
-		else
-			free(copy);
-	}
-	return strdup(hex);
+	const char *pooled = strpool_get(pt->strings, hex);
+	if (pooled && ino && !ix &&
+	    vec_grow((void **)&pt->bids, &pt->cap_bids, pt->n_bids + 1, sizeof *pt->bids) &&
+	    u64map_put(&pt->by_inode, key, pt->n_bids) == 0)
+		pt->bids[pt->n_bids++] = (bid_entry){ dev, ino, strpool_ref(pooled) };
+	return pooled;
 }
 
-/* Inserts [start, end) into p, replacing whatever it overlaps. Takes
- * ownership of filename and build_id (freed on failure). */
-static int proc_add_mapping(proc *p, uint64_t start, uint64_t end, uint64_t pgoff,
-			    char *filename, char *build_id)
+/* Inserts [start, end) into p, replacing whatever it overlaps. Takes over
+ * one reference each to the pooled filename and build_id (dropped on
+ * failure). */
+static int proc_add_mapping(proctab *pt, proc *p, uint64_t start, uint64_t end, uint64_t pgoff,
+			    const char *filename, const char *build_id)
 {
 	if (!filename || !build_id || end <= start ||
 	    !vec_grow((void **)&p->maps, &p->cap_maps, p->n_maps + 1, sizeof *p->maps)) {
-		free(filename);
-		free(build_id);
+		strpool_put(pt->strings, filename);
+		strpool_put(pt->strings, build_id);
 		return -ENOMEM;
 	}
 	size_t lo = 0, hi = p->n_maps;   /* first mapping with end > start */
@@ -241,8 +244,8 @@ static int proc_add_mapping(proc *p, uint64_t start, uint64_t end, uint64_t pgof
 	}
 	size_t j = lo;
 	while (j < p->n_maps && p->maps[j].start < end) {
-		free(p->maps[j].filename);
-		free(p->maps[j].build_id);
+		strpool_put(pt->strings, p->maps[j].filename);
+		strpool_put(pt->strings, p->maps[j].build_id);
 		j++;
 	}
 	/* replace maps[lo, j) by one entry */
@@ -276,20 +279,20 @@ void proctab_on_mmap2(proctab *pt, const perf_mmap2 *m)
 	uint32_t h = proctab_get(pt, (int32_t)m->pid);
 	if (h == PROCTAB_NONE)
 		return;
-	char *bid;
+	const char *bid;
 	if (m->build_id && m->build_id_size) {
 		char hex[EMBER_BUILD_ID_HEX];
 		buildid_hex(m->build_id, m->build_id_size, hex);
-		bid = strdup(hex);
+		bid = strpool_get(pt->strings, hex);
 	} else if (m->filename[0] == '/') {
 		uint64_t dev = ((uint64_t)m->maj << 32) | m->min;
 		bid = lookup_build_id(pt, (int32_t)m->pid, m->addr, m->addr + m->len, m->filename,
 				      dev, m->ino);
 	} else {
-		bid = strdup("");
+		bid = strpool_get(pt->strings, "");
 	}
-	proc_add_mapping(&pt->procs[h], m->addr, m->addr + m->len, m->pgoff, strdup(m->filename),
-			 bid);
+	proc_add_mapping(pt, &pt->procs[h], m->addr, m->addr + m->len, m->pgoff,
+			 strpool_get(pt->strings, m->filename), bid);
 }
 
 /* ---- /proc ---- */
@@ -333,15 +336,15 @@ static void seed_maps(proctab *pt, uint32_t h, int32_t pid)
 		static const char deleted[] = " (deleted)";
 		if (nl > sizeof deleted - 1 && strcmp(name + nl - (sizeof deleted - 1), deleted) == 0)
 			name[nl - (sizeof deleted - 1)] = '\0';
-		char *bid;
+		const char *bid;
 		if (name[0] == '/')
 			bid = lookup_build_id(pt, pid, start, end, name,
 					      ((uint64_t)maj << 32) | min, ino);
 		else
-			bid = strdup("");
+			bid = strpool_get(pt->strings, "");
 		const char *fname = name[0] ? name : "//anon";
-		/* proctab_get may have moved procs: index afresh */
-		proc_add_mapping(&pt->procs[h], start, end, off, strdup(fname), bid);
+		proc_add_mapping(pt, &pt->procs[h], start, end, off,
+				 strpool_get(pt->strings, fname), bid);
 	}
 	free(line);
 	fclose(f);
@@ -444,8 +447,9 @@ static void inherit_from(proctab *pt, uint32_t child, uint32_t parent, const cha
 		const proc_mapping *m = &pp->maps[i];
 		if (c->n_maps && (proc_find_mapping(c, m->start) || proc_find_mapping(c, m->end - 1)))
 			continue;   /* the child's own records are newer */
-		proc_add_mapping(c, m->start, m->end, m->pgoff, strdup(m->filename),
-				 strdup(m->build_id));
+		/* references, not copies: a fork storm allocates no strings */
+		proc_add_mapping(pt, c, m->start, m->end, m->pgoff, strpool_ref(m->filename),
+				 strpool_ref(m->build_id));
 	}
 }
 
@@ -521,7 +525,7 @@ void proctab_reap(proctab *pt)
 		uint64_t *cur = u64map_get(&pt->by_pid, (uint32_t)p->pid);
 		if (cur && *cur == i)
 			u64map_del(&pt->by_pid, (uint32_t)p->pid);
-		proc_clear(p);
+		proc_clear(pt, p);
 		pt->free_procs[pt->n_free_procs++] = (uint32_t)i;
 	}
 	/* dead threads: collect their tids first (deleting while iterating a

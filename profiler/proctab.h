@@ -26,8 +26,9 @@
 typedef struct proc_mapping {
 	uint64_t start, end;   /* [start, end) */
 	uint64_t pgoff;
-	char *filename;        /* as the process saw it; "//anon", "[vdso]" ... */
-	char *build_id;        /* lowercase hex, "" when unknown */
+	const char *filename;  /* as the process saw it; "//anon", "[vdso]" ...
+				  (pooled: shared with other mappings) */
+	const char *build_id;  /* lowercase hex, "" when unknown (pooled) */
 } proc_mapping;
 
 typedef struct proc {

@@ -55,7 +55,7 @@ void ember_unwinder_free(ember_unwinder *u);
  * PERF_SAMPLE_REGS_USER block (ascending bit order of the mask); stack: the
  * sample's user stack copy (dyn_size valid bytes, starting at regs' SP).
  * Writes at most max_ips frames to ips, leaf first, and returns how many
- * (>= 0). *stopped is EMBER_UNWIND_N_REASONS when the unwind reached the
+ * (>= 0; -EINVAL when n_regs is too short for the mask). *stopped is EMBER_UNWIND_N_REASONS when the unwind reached the
  * outermost frame, else the reason it stopped early (the sampler then marks
  * the stack [truncated] and counts the reason). Where DWARF info ends early,
  * a valid frame-pointer chain inside the stack copy may finish the stack. */
@@ -69,11 +69,13 @@ int ember_unwinder_unwind(ember_unwinder *u, int32_t pid, const uint64_t *regs, 
 void ember_unwinder_forget(ember_unwinder *u, int32_t pid);
 
 /* Counters for tests and self-observability. binaries_loaded grows only on
- * a binary's first sight (the only time the unwinder opens a file). */
+ * a binary's first sight (the only time the unwinder opens a file), and
+ * again after a cache trim. */
 typedef struct ember_unwinder_stats {
 	uint64_t binaries_loaded;   /* cache entries created (files opened) */
 	uint64_t binaries_failed;   /* of those, without usable unwind info */
-	uint64_t address_spaces;    /* libunwind address spaces created (one per process) */
+	uint64_t address_spaces;    /* libunwind address spaces created (at most 32) */
+	uint64_t as_flushes;        /* address spaces flushed: forget, or reuse for another process */
 	uint64_t fp_steps;          /* frames recovered by the frame-pointer fallback */
 	uint64_t cache_trims;       /* times the binary cache hit its cap and was emptied */
 	uint64_t debug_frame_lookups; /* procedures found through .debug_frame */

@@ -111,6 +111,7 @@ typedef struct ud_map {
 /* One process's libunwind address space. */
 typedef struct ud_proc {
 	int32_t pid;
+	bool live;          /* pid is this slot's process; else free (as may be kept) */
 	unw_addr_space_t as;
 	uint64_t last_use;
 } ud_proc;
@@ -663,11 +664,20 @@ static unw_accessors_t accessors = {
  * libunwind caches, per instruction address, the rules that recover the
  * caller's registers, in the address space. Addresses mean the same code only
  * within one process, so each process gets its own address space (a small
- * LRU table). UNW_CACHE_GLOBAL is the policy that works here: Debian's
+ * LRU table whose address spaces are reused, flushed, for new processes). UNW_CACHE_GLOBAL is the policy that works here: Debian's
  * libunwind 1.6 maps UNW_CACHE_PER_THREAD to it, and UNW_CACHE_NONE costs
  * more (a table search and an FDE parse per frame, under the same lock).
  * That lock masks signals: libunwind makes two rt_sigprocmask calls per
  * frame whatever the policy; bench/README.md measures what it costs. */
+
+/* Slot order of preference for a new process: one freed by forget (already
+ * flushed), then one never used, then the least recently used live one.
+ * Address spaces are created at most N_PROCS times and then reused with a
+ * cache flush: no allocation per sample however many processes there are. */
+static int slot_rank(const ud_proc *p)
+{
+	return !p->as ? 1 : !p->live ? 0 : 2;
+}
 
 static unw_addr_space_t proc_as(ember_unwinder *u, int32_t pid)
 {
@@ -675,33 +685,38 @@ static unw_addr_space_t proc_as(ember_unwinder *u, int32_t pid)
 	u->clock++;
 	for (size_t i = 0; i < N_PROCS; i++) {
 		ud_proc *p = &u->procs[i];
-		if (p->as && p->pid == pid) {
+		if (p->live && p->pid == pid) {
 			p->last_use = u->clock;
 			return p->as;
 		}
-		if (!p->as || (victim->as && p->last_use < victim->last_use))
+		int r = slot_rank(p), rv = slot_rank(victim);
+		if (r < rv || (r == rv && p->last_use < victim->last_use))
 			victim = p;
 	}
-	if (victim->as) {
-		unw_destroy_addr_space(victim->as);
-		victim->as = NULL;
+	if (!victim->as) {
+		victim->as = unw_create_addr_space(&accessors, 0);
+		if (!victim->as)
+			return NULL;
+		unw_set_caching_policy(victim->as, UNW_CACHE_GLOBAL);
+		u->stats.address_spaces++;
+	} else if (victim->live) {
+		unw_flush_cache(victim->as, 0, 0); /* another process's rules */
+		u->stats.as_flushes++;
 	}
-	unw_addr_space_t as = unw_create_addr_space(&accessors, 0);
-	if (!as)
-		return NULL;
-	unw_set_caching_policy(as, UNW_CACHE_GLOBAL);
-	u->stats.address_spaces++;
-	*victim = (ud_proc){.pid = pid, .as = as, .last_use = u->clock};
-	return as;
+	victim->pid = pid;
+	victim->live = true;
+	victim->last_use = u->clock;
+	return victim->as;
 }
 
 void ember_unwinder_forget(ember_unwinder *u, int32_t pid)
 {
 	for (size_t i = 0; i < N_PROCS; i++) {
 		ud_proc *p = &u->procs[i];
-		if (p->as && p->pid == pid) {
-			unw_destroy_addr_space(p->as);
-			*p = (ud_proc){0};
+		if (p->live && p->pid == pid) {
+			unw_flush_cache(p->as, 0, 0);
+			p->live = false;
+			u->stats.as_flushes++;
 		}
 	}
 }

@@ -27,7 +27,7 @@ static const char *intern_module(addrmap *m, const char *s, size_t len)
 }
 
 int addrmap_add(addrmap *m, uint64_t lo, uint64_t hi, const char *name, size_t name_len,
-		const char *module, size_t module_len)
+                const char *module, size_t module_len)
 {
 	if (m->n == m->cap) {
 		size_t ncap = m->cap ? m->cap * 2 : 256;
@@ -38,7 +38,7 @@ int addrmap_add(addrmap *m, uint64_t lo, uint64_t hi, const char *name, size_t n
 		m->cap = ncap;
 	}
 	addrmap_entry *e = &m->e[m->n];
-	*e = (addrmap_entry){ lo, hi, strndup(name, name_len), NULL, (uint32_t)m->n };
+	*e = (addrmap_entry){lo, hi, strndup(name, name_len), NULL, (uint32_t)m->n};
 	if (!e->name)
 		return -ENOMEM;
 	if (module && module_len && !(e->module = intern_module(m, module, module_len))) {
@@ -87,5 +87,5 @@ void addrmap_free(addrmap *m)
 		free(m->modules[i]);
 	free(m->e);
 	free(m->modules);
-	*m = (addrmap){ 0 };
+	*m = (addrmap){0};
 }

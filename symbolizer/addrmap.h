@@ -20,14 +20,14 @@ typedef struct addrmap_entry {
 typedef struct addrmap {
 	addrmap_entry *e;
 	size_t n, cap;
-	char **modules;     /* interned module names */
+	char **modules; /* interned module names */
 	size_t n_modules;
 	bool sorted;
 } addrmap;
 
 /* Appends [lo, hi) named name (copied); 0 or -ENOMEM. */
 int addrmap_add(addrmap *m, uint64_t lo, uint64_t hi, const char *name, size_t name_len,
-		const char *module, size_t module_len);
+                const char *module, size_t module_len);
 /* Sorts; call once after the last add. */
 void addrmap_finish(addrmap *m);
 /* The latest entry covering a, or NULL. */

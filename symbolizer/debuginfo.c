@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const ei_file no_file = { -1, NULL, NULL };
+static const ei_file no_file = {-1, NULL, NULL};
 
 static int elf_from_fd(int fd, const char *what, ei_file *out, ember_error *err)
 {
@@ -31,13 +31,13 @@ static int elf_from_fd(int fd, const char *what, ei_file *out, ember_error *err)
 	GElf_Ehdr eh;
 	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh)) {
 		int r = ember_errorf(err, EINVAL, "%s: not a valid ELF file (%s)", what,
-				     elf_errmsg(-1));
+		                     elf_errmsg(-1));
 		if (elf)
 			elf_end(elf);
 		close(fd);
 		return r;
 	}
-	*out = (ei_file){ fd, elf, NULL };
+	*out = (ei_file){fd, elf, NULL};
 	return 0;
 }
 
@@ -154,7 +154,7 @@ static void find_separate(const debuginfo_search *s, const char *path, debuginfo
 	memcpy(dir, path, dl);
 	dir[dl] = '\0';
 	char p[PATH_MAX];
-	const char *fmts[] = { "%s/%s", "%s/.debug/%s" };
+	const char *fmts[] = {"%s/%s", "%s/.debug/%s"};
 	for (size_t i = 0; i < 2; i++) {
 		int n = snprintf(p, sizeof p, fmts[i], dl ? dir : ".", link);
 		if (n > 0 && (size_t)n < sizeof p && strcmp(p, path) != 0 && try_path(p, id, f))
@@ -165,8 +165,8 @@ static void find_separate(const debuginfo_search *s, const char *path, debuginfo
 		if (n > 0 && (size_t)n < sizeof p && try_path(p, id, f))
 			return;
 	}
-	int n = snprintf(p, sizeof p, "%s%s%s/%s", s->system_dir, dir[0] == '/' ? "" : "/", dir,
-			 link);
+	int n =
+	    snprintf(p, sizeof p, "%s%s%s/%s", s->system_dir, dir[0] == '/' ? "" : "/", dir, link);
 	if (n > 0 && (size_t)n < sizeof p)
 		try_path(p, id, f);
 }
@@ -208,7 +208,7 @@ static int open_mapped(int64_t pid, const char *path)
 }
 
 static int open_binary(const debuginfo_search *s, const char *path, const char *build_id,
-		       int64_t pid)
+                       int64_t pid)
 {
 	if (s->cb && s->cb->find_elf)
 		return s->cb->find_elf(s->cb->ctx, path, build_id, pid);
@@ -223,14 +223,14 @@ static int open_binary(const debuginfo_search *s, const char *path, const char *
 			fd = open(p, O_RDONLY | O_CLOEXEC);
 	}
 	if (fd < 0 && pid > 0 && path[0] == '/')
-		return open_mapped(pid, path);   /* deleted after the process mapped it */
+		return open_mapped(pid, path); /* deleted after the process mapped it */
 	return fd < 0 ? -errno : fd;
 }
 
-int debuginfo_find(const debuginfo_search *s, const char *path, const char *build_id,
-		   int64_t pid, debuginfo_found *f, ember_error *err)
+int debuginfo_find(const debuginfo_search *s, const char *path, const char *build_id, int64_t pid,
+                   debuginfo_found *f, ember_error *err)
 {
-	*f = (debuginfo_found){ no_file, no_file, 0, "" };
+	*f = (debuginfo_found){no_file, no_file, 0, ""};
 	if (!build_id)
 		build_id = "";
 	if (strlen(build_id) < sizeof f->build_id)
@@ -251,8 +251,8 @@ int debuginfo_find(const debuginfo_search *s, const char *path, const char *buil
 			ei_file_close(&f->bin);
 			bin_err = ESTALE;
 			int mfd = pid > 0 && path[0] == '/' && !(s->cb && s->cb->find_elf)
-					  ? open_mapped(pid, path)
-					  : -ENOENT;
+			              ? open_mapped(pid, path)
+			              : -ENOENT;
 			if (mfd >= 0 && elf_from_fd(mfd, path, &f->bin, NULL) == 0) {
 				if (elf_build_id_hex(f->bin.elf, id, sizeof id) &&
 				    strcmp(id, build_id) == 0)
@@ -265,7 +265,7 @@ int debuginfo_find(const debuginfo_search *s, const char *path, const char *buil
 		}
 	}
 	if (f->bin.elf && has_debug_info(f->bin.elf)) {
-		f->dbg = (ei_file){ -1, f->bin.elf, NULL };
+		f->dbg = (ei_file){-1, f->bin.elf, NULL};
 		return 0;
 	}
 	find_separate(s, path, f);
@@ -273,11 +273,11 @@ int debuginfo_find(const debuginfo_search *s, const char *path, const char *buil
 		return 0;
 	if (bin_err == ESTALE)
 		return ember_errorf(err, ESTALE,
-				    "%s: build id differs from the profile's %s and no debug file "
-				    "with that build id was found: pass --debug-dir",
-				    path, build_id);
+		                    "%s: build id differs from the profile's %s and no debug file "
+		                    "with that build id was found: pass --debug-dir",
+		                    path, build_id);
 	return ember_errorf(err, ENOENT, "%s: %s%s", path[0] ? path : "(no path)",
-			    strerror(bin_err ? bin_err : ENOENT),
-			    build_id[0] ? " and no debug file for its build id: pass --debug-dir"
-					: "");
+	                    strerror(bin_err ? bin_err : ENOENT),
+	                    build_id[0] ? " and no debug file for its build id: pass --debug-dir"
+	                                : "");
 }

@@ -40,20 +40,20 @@
 enum { MAX_DIE_DEPTH = 128 };
 
 typedef struct ei_node {
-	const char *name;       /* DW_AT_name (through origin/specification) */
-	const char *linkage;    /* DW_AT_linkage_name, or NULL */
+	const char *name;    /* DW_AT_name (through origin/specification) */
+	const char *linkage; /* DW_AT_linkage_name, or NULL */
 	const char *decl_file;
-	const char *call_file;  /* inlined instances: the call site */
-	char *demangled;        /* computed on first use, owned */
-	int32_t parent;         /* -1 for an out-of-line function */
-	uint32_t depth;         /* 0 for a subprogram, +1 per inline level */
+	const char *call_file; /* inlined instances: the call site */
+	char *demangled;       /* computed on first use, owned */
+	int32_t parent;        /* -1 for an out-of-line function */
+	uint32_t depth;        /* 0 for a subprogram, +1 per inline level */
 	uint32_t decl_line;
 	uint32_t call_line;
 	bool demangle_tried;
-	bool mangling_lang;     /* its CU's language mangles names (C++, Rust...) */
-	bool symtab_checked;    /* binutils mode: the symbol table was asked */
-	const char *renamed;    /* binutils mode: the name it then took */
-	uint64_t low;           /* its first range's start */
+	bool mangling_lang;  /* its CU's language mangles names (C++, Rust...) */
+	bool symtab_checked; /* binutils mode: the symbol table was asked */
+	const char *renamed; /* binutils mode: the name it then took */
+	uint64_t low;        /* its first range's start */
 } ei_node;
 
 typedef struct ei_range {
@@ -64,19 +64,19 @@ typedef struct ei_range {
 
 typedef struct ei_row {
 	uint64_t addr;
-	const char *file;   /* NULL: a hole after an end_sequence */
+	const char *file; /* NULL: a hole after an end_sequence */
 	uint32_t line;
 	uint32_t column;
 	uint32_t disc;
-	uint32_t order;     /* input order, for a stable sort */
+	uint32_t order; /* input order, for a stable sort */
 } ei_row;
 
 typedef struct ei_sym {
 	uint64_t lo, hi;
-	uint64_t sec_hi;    /* end of the symbol's section */
+	uint64_t sec_hi; /* end of the symbol's section */
 	const char *name;
-	const char *file;   /* local symbols: the STT_FILE before them */
-	uint32_t order;     /* index in the symbol table */
+	const char *file; /* local symbols: the STT_FILE before them */
+	uint32_t order;   /* index in the symbol table */
 	char *demangled;
 	bool demangle_tried;
 	bool global;
@@ -100,7 +100,7 @@ struct elf_index {
 	size_t n_syms;
 	ei_seg *segs;
 	size_t n_segs;
-	char **owned;   /* joined file paths */
+	char **owned; /* joined file paths */
 	size_t n_owned, cap_owned;
 	bool dwarf_error;
 };
@@ -109,13 +109,13 @@ struct elf_index {
 
 typedef struct builder {
 	ember_buf nodes, ranges, rows, syms;
-	ember_buf runs;   /* size_t: where each CU's rows start */
+	ember_buf runs; /* size_t: where each CU's rows start */
 	uint32_t row_order;
 	/* the current CU's file table (line_table.c), for DW_AT_call_file */
 	lt_unit unit;
 	Dwarf_CU *cu;
 	bool mangling_lang;
-	ember_buf lrows, seqs;   /* the current CU's lt_rows and sequences */
+	ember_buf lrows, seqs; /* the current CU's lt_rows and sequences */
 } builder;
 
 /* The file of index i in the current CU's line table, or NULL. */
@@ -175,7 +175,7 @@ static int add_ranges(builder *b, Dwarf_Die *die, int32_t node, uint32_t depth, 
 		/* Address 0 is where the linker leaves discarded functions. */
 		if (hi <= lo || lo == 0)
 			continue;
-		ei_range r = { lo, hi, node, depth };
+		ei_range r = {lo, hi, node, depth};
 		ember_buf_append(&b->ranges, &r, sizeof r);
 		if (n++ == 0 && ember_buf_ok(&b->nodes))
 			((ei_node *)b->nodes.data)[node].low = lo;
@@ -187,7 +187,7 @@ static int add_ranges(builder *b, Dwarf_Die *die, int32_t node, uint32_t depth, 
 
 static int32_t add_node(builder *b, Dwarf_Die *die, int32_t parent)
 {
-	ei_node n = { 0 };
+	ei_node n = {0};
 	n.name = attr_string(die, DW_AT_name);
 	n.linkage = attr_string(die, DW_AT_linkage_name);
 	if (!n.linkage)
@@ -282,7 +282,8 @@ static bool walk_cu(elf_index *ix, builder *b, Dwarf_Die *cudie)
 		}
 		if (!ember_buf_ok(&b->nodes) || !ember_buf_ok(&b->ranges))
 			return false;
-		if (descend && sp + 1 < MAX_DIE_DEPTH && dwarf_child(die, &stack[sp + 1].die) == 0) {
+		if (descend && sp + 1 < MAX_DIE_DEPTH &&
+		    dwarf_child(die, &stack[sp + 1].die) == 0) {
 			stack[sp + 1].node = me;
 			sp++;
 			continue;
@@ -324,7 +325,7 @@ static void read_lines(elf_index *ix, builder *b, Dwarf_Die *cudie, const lt_sec
 {
 	Dwarf_Attribute a;
 	Dwarf_Word off;
-	b->unit = (lt_unit){ 0 };
+	b->unit = (lt_unit){0};
 	if (!dwarf_attr(cudie, DW_AT_stmt_list, &a) || dwarf_formudata(&a, &off) != 0)
 		return;
 	const char *comp_dir = dwarf_formstring(dwarf_attr(cudie, DW_AT_comp_dir, &a));
@@ -345,7 +346,7 @@ static void read_lines(elf_index *ix, builder *b, Dwarf_Die *cudie, const lt_sec
 		ember_buf_append(&b->runs, &start, sizeof start);
 	}
 	for (size_t i = 0; i < n; i++) {
-		ei_row row = { .addr = lr[i].addr, .order = b->row_order++ };
+		ei_row row = {.addr = lr[i].addr, .order = b->row_order++};
 		if (!lr[i].end) {
 			row.file = unit_file(b, lr[i].file);
 			if (!row.file)
@@ -378,7 +379,7 @@ static void emit(ei_range *out, size_t *n, uint64_t lo, uint64_t hi, int32_t nod
 		out[*n - 1].hi = hi;
 		return;
 	}
-	out[(*n)++] = (ei_range){ lo, hi, node, 0 };
+	out[(*n)++] = (ei_range){lo, hi, node, 0};
 }
 
 /* Turns nested ranges into non-overlapping intervals naming the innermost
@@ -579,8 +580,10 @@ static void read_symbols(elf_index *ix, builder *b)
 		const char *name = elf_strptr(elf, sh.sh_link, sym.st_name);
 		if (!name || !name[0])
 			continue;
-		ei_sym s = { .lo = sym.st_value, .hi = sym.st_value + sym.st_size, .name = name,
-			     .global = GELF_ST_BIND(sym.st_info) != STB_LOCAL };
+		ei_sym s = {.lo = sym.st_value,
+		            .hi = sym.st_value + sym.st_size,
+		            .name = name,
+		            .global = GELF_ST_BIND(sym.st_info) != STB_LOCAL};
 		s.order = (uint32_t)i;
 		if (!s.global && file) /* even "" (binutils then prints ":?") */
 			s.file = file;
@@ -605,8 +608,8 @@ static void read_segments(elf_index *ix)
 	for (size_t i = 0; i < n; i++) {
 		GElf_Phdr ph;
 		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD)
-			ix->segs[ix->n_segs++] = (ei_seg){ ph.p_offset, ph.p_vaddr, ph.p_filesz,
-							   ph.p_memsz, (ph.p_flags & PF_X) != 0 };
+			ix->segs[ix->n_segs++] = (ei_seg){ph.p_offset, ph.p_vaddr, ph.p_filesz,
+			                                  ph.p_memsz, (ph.p_flags & PF_X) != 0};
 	}
 }
 
@@ -617,7 +620,7 @@ void ei_file_close(ei_file *f)
 	if (f->fd >= 0)
 		close(f->fd);
 	free(f->mem);
-	*f = (ei_file){ -1, NULL, NULL };
+	*f = (ei_file){-1, NULL, NULL};
 }
 
 /* The section of that name with contents, or NULL. */
@@ -675,7 +678,7 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
 	if (dbg.elf == bin.elf && bin.elf) {
 		/* One file serves both roles; own it once. */
 		ix->bin = bin;
-		ix->dbg = (ei_file){ -1, bin.elf, NULL };
+		ix->dbg = (ei_file){-1, bin.elf, NULL};
 	} else {
 		ix->bin = bin;
 		ix->dbg = dbg;
@@ -690,7 +693,7 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
 		elf_index_free(ix);
 		return ember_errorf(err, EINVAL, "corrupt ELF header: %s", elf_errmsg(-1));
 	}
-	Elf *both[2] = { ix->bin.elf, ix->dbg.elf };
+	Elf *both[2] = {ix->bin.elf, ix->dbg.elf};
 	for (int i = 0; i < 2; i++) {
 		size_t shnum, shstrndx;
 		GElf_Ehdr h;
@@ -702,11 +705,11 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
 		    elf_getshdrstrndx(both[i], &shstrndx) != 0 || !elf_nextscn(both[i], NULL)) {
 			elf_index_free(ix);
 			return ember_errorf(err, EINVAL, "corrupt section headers: %s",
-					    elf_errmsg(-1));
+			                    elf_errmsg(-1));
 		}
 	}
 
-	builder b = { .nodes = EMBER_BUF_INIT, .rows = EMBER_BUF_INIT };
+	builder b = {.nodes = EMBER_BUF_INIT, .rows = EMBER_BUF_INIT};
 	b.ranges = (ember_buf)EMBER_BUF_INIT;
 	b.syms = (ember_buf)EMBER_BUF_INIT;
 	if (ix->dbg.elf && has_dwarf_sections(ix->dbg.elf)) {
@@ -715,7 +718,7 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
 			ix->dwarf_error = true;
 	}
 	if (ix->dw) {
-		lt_sections secs = { 0 };
+		lt_sections secs = {0};
 		debug_section(ix->dbg.elf, ".debug_line", &secs.line, &secs.line_len);
 		debug_section(ix->dbg.elf, ".debug_str", &secs.str, &secs.str_len);
 		debug_section(ix->dbg.elf, ".debug_line_str", &secs.line_str, &secs.line_str_len);
@@ -725,7 +728,7 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
 		uint8_t unit_type;
 		int r;
 		while ((r = dwarf_get_units(ix->dw, cu, &cu, &version, &unit_type, &cudie,
-					    &subdie)) == 0) {
+		                            &subdie)) == 0) {
 			if (unit_type == DW_UT_skeleton || unit_type == DW_UT_split_compile)
 				continue; /* split DWARF (.dwo) is not searched */
 			b.mangling_lang = lang_mangles(dwarf_srclang(&cudie));
@@ -733,7 +736,7 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
 			read_lines(ix, &b, &cudie, &secs);
 			bool ok_cu = walk_cu(ix, &b, &cudie);
 			free(b.unit.files); /* the strings are owned by ix */
-			b.unit = (lt_unit){ 0 };
+			b.unit = (lt_unit){0};
 			if (!ok_cu || !ember_buf_ok(&b.rows))
 				break;
 		}
@@ -743,7 +746,7 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
 	read_symbols(ix, &b);
 	read_segments(ix);
 	bool ok = ember_buf_ok(&b.nodes) && ember_buf_ok(&b.ranges) && ember_buf_ok(&b.rows) &&
-		  ember_buf_ok(&b.syms);
+	          ember_buf_ok(&b.syms);
 	ix->nodes = (ei_node *)b.nodes.data;
 	ix->n_nodes = b.nodes.len / sizeof(ei_node);
 	b.nodes.data = NULL;
@@ -753,7 +756,7 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
 	/* after flatten_ranges: finish_rows asks find_range */
 	size_t n_rows = b.rows.len / sizeof(ei_row);
 	ei_row *rows = sort_rows((ei_row *)b.rows.data, n_rows, (const size_t *)b.runs.data,
-				 b.runs.len / sizeof(size_t));
+	                         b.runs.len / sizeof(size_t));
 	ember_buf_free(&b.runs);
 	ember_buf_free(&b.lrows);
 	ember_buf_free(&b.seqs);
@@ -795,7 +798,7 @@ void elf_index_free(elf_index *ix)
 	if (ix->dbg.elf != ix->bin.elf)
 		ei_file_close(&ix->dbg);
 	else
-		ix->dbg = (ei_file){ -1, NULL, NULL };
+		ix->dbg = (ei_file){-1, NULL, NULL};
 	ei_file_close(&ix->bin);
 	free(ix);
 }
@@ -874,8 +877,7 @@ static void fill_node(ember_frame *f, ei_node *n, bool demangle)
 	f->start_line = (int)n->decl_line;
 }
 
-size_t elf_index_lookup(elf_index *ix, uint64_t vaddr, unsigned flags, ember_frame *out,
-			size_t max)
+size_t elf_index_lookup(elf_index *ix, uint64_t vaddr, unsigned flags, ember_frame *out, size_t max)
 {
 	bool demangle = flags & EI_DEMANGLE;
 	if (max == 0)
@@ -883,7 +885,7 @@ size_t elf_index_lookup(elf_index *ix, uint64_t vaddr, unsigned flags, ember_fra
 	const ei_range *r = find_range(ix, vaddr);
 	const ei_row *row = find_row(ix, vaddr);
 	ember_frame *f = &out[0];
-	*f = (ember_frame){ 0 };
+	*f = (ember_frame){0};
 	if (r) {
 		ei_node *node = &ix->nodes[r->node];
 		ei_sym *s;
@@ -926,7 +928,7 @@ size_t elf_index_lookup(elf_index *ix, uint64_t vaddr, unsigned flags, ember_fra
 	     n++) {
 		const ei_node *inl = &ix->nodes[cur];
 		ember_frame *g = &out[n];
-		*g = (ember_frame){ 0 };
+		*g = (ember_frame){0};
 		fill_node(g, &ix->nodes[inl->parent], demangle);
 		g->file = inl->call_file;
 		g->line = (int)inl->call_line;
@@ -936,7 +938,7 @@ size_t elf_index_lookup(elf_index *ix, uint64_t vaddr, unsigned flags, ember_fra
 }
 
 bool elf_index_map_address(const elf_index *ix, uint64_t addr, uint64_t map_start,
-			   uint64_t map_offset, uint64_t *vaddr)
+                           uint64_t map_offset, uint64_t *vaddr)
 {
 	if (addr < map_start)
 		return false;
@@ -965,14 +967,14 @@ bool elf_index_map_address(const elf_index *ix, uint64_t addr, uint64_t map_star
 void elf_index_get_info(const elf_index *ix, elf_index_info *out)
 {
 	*out = (elf_index_info){
-		.has_dwarf = ix->n_ranges > 0,
-		.has_lines = ix->n_rows > 0,
-		.has_symbols = ix->n_syms > 0,
-		.dwarf_error = ix->dwarf_error,
-		.n_functions = ix->n_nodes,
-		.n_ranges = ix->n_ranges,
-		.n_rows = ix->n_rows,
-		.n_symbols = ix->n_syms,
+	    .has_dwarf = ix->n_ranges > 0,
+	    .has_lines = ix->n_rows > 0,
+	    .has_symbols = ix->n_syms > 0,
+	    .dwarf_error = ix->dwarf_error,
+	    .n_functions = ix->n_nodes,
+	    .n_ranges = ix->n_ranges,
+	    .n_rows = ix->n_rows,
+	    .n_symbols = ix->n_syms,
 	};
 }
 

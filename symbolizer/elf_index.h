@@ -17,9 +17,9 @@ typedef struct elf_index elf_index;
 
 /* One open ELF file: the index takes ownership of both (elf_end, close). */
 typedef struct ei_file {
-	int fd;     /* -1 for in-memory images */
+	int fd; /* -1 for in-memory images */
 	Elf *elf;
-	void *mem;  /* owned copy of an in-memory image, or NULL */
+	void *mem; /* owned copy of an in-memory image, or NULL */
 } ei_file;
 
 /* Closes and frees whatever f holds; f becomes {-1, NULL, NULL}. */
@@ -34,28 +34,28 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err);
 void elf_index_free(elf_index *ix);
 
 enum {
-	EI_DEMANGLE = 1,         /* demangled function names */
-	EI_NEAREST_SYMBOL = 2,   /* without DWARF, the nearest symbol before the
-				  * address even past its size (binutils'
-				  * addr2line); else only a symbol covering it */
+	EI_DEMANGLE = 1,       /* demangled function names */
+	EI_NEAREST_SYMBOL = 2, /* without DWARF, the nearest symbol before the
+	                        * address even past its size (binutils'
+	                        * addr2line); else only a symbol covering it */
 };
 
 /* Frames for a link-time virtual address, innermost first; returns how many
  * (0: nothing known). Strings live as long as the index. */
 size_t elf_index_lookup(elf_index *ix, uint64_t vaddr, unsigned flags, ember_frame *out,
-			size_t max);
+                        size_t max);
 
 /* A process address in a mapping (start, file offset) -> link-time virtual
  * address, through the PT_LOAD program headers. False when no segment holds
  * it. */
 bool elf_index_map_address(const elf_index *ix, uint64_t addr, uint64_t map_start,
-			   uint64_t map_offset, uint64_t *vaddr);
+                           uint64_t map_offset, uint64_t *vaddr);
 
 typedef struct elf_index_info {
-	bool has_dwarf;    /* function DIEs were found */
-	bool has_lines;    /* a line table was found */
-	bool has_symbols;  /* .symtab or .dynsym */
-	bool dwarf_error;  /* DWARF was present but (partly) unreadable */
+	bool has_dwarf;   /* function DIEs were found */
+	bool has_lines;   /* a line table was found */
+	bool has_symbols; /* .symtab or .dynsym */
+	bool dwarf_error; /* DWARF was present but (partly) unreadable */
 	size_t n_functions, n_ranges, n_rows, n_symbols;
 } elf_index_info;
 

@@ -12,7 +12,7 @@
 
 int kallsyms_load(const char *path, addrmap *out, ember_error *err)
 {
-	*out = (addrmap){ 0 };
+	*out = (addrmap){0};
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return ember_errorf(err, errno, "%s: %s", path, strerror(errno));
@@ -59,10 +59,11 @@ int kallsyms_load(const char *path, addrmap *out, ember_error *err)
 	}
 	if (out->n && nonzero == 0) {
 		addrmap_free(out);
-		return ember_errorf(err, EPERM,
-				    "%s: all addresses are 0 (kernel.kptr_restrict): run as root or "
-				    "set kernel.kptr_restrict=0",
-				    path);
+		return ember_errorf(
+		    err, EPERM,
+		    "%s: all addresses are 0 (kernel.kptr_restrict): run as root or "
+		    "set kernel.kptr_restrict=0",
+		    path);
 	}
 	(void)lines;
 	addrmap_finish(out);

@@ -21,15 +21,38 @@
 
 /* DWARF constants (DWARF 5 standard, 7.22 and 7.5.6). */
 enum {
-	LNS_copy = 1, LNS_advance_pc, LNS_advance_line, LNS_set_file, LNS_set_column,
-	LNS_negate_stmt, LNS_set_basic_block, LNS_const_add_pc, LNS_fixed_advance_pc,
-	LNS_set_prologue_end, LNS_set_epilogue_begin, LNS_set_isa,
-	LNE_end_sequence = 1, LNE_set_address, LNE_define_file, LNE_set_discriminator,
-	LNCT_path = 1, LNCT_directory_index,
-	FORM_block2 = 0x03, FORM_block4 = 0x04, FORM_data2 = 0x05, FORM_data4 = 0x06,
-	FORM_data8 = 0x07, FORM_string = 0x08, FORM_block = 0x09, FORM_block1 = 0x0a,
-	FORM_data1 = 0x0b, FORM_sdata = 0x0d, FORM_strp = 0x0e, FORM_udata = 0x0f,
-	FORM_data16 = 0x1e, FORM_line_strp = 0x1f,
+	LNS_copy = 1,
+	LNS_advance_pc,
+	LNS_advance_line,
+	LNS_set_file,
+	LNS_set_column,
+	LNS_negate_stmt,
+	LNS_set_basic_block,
+	LNS_const_add_pc,
+	LNS_fixed_advance_pc,
+	LNS_set_prologue_end,
+	LNS_set_epilogue_begin,
+	LNS_set_isa,
+	LNE_end_sequence = 1,
+	LNE_set_address,
+	LNE_define_file,
+	LNE_set_discriminator,
+	LNCT_path = 1,
+	LNCT_directory_index,
+	FORM_block2 = 0x03,
+	FORM_block4 = 0x04,
+	FORM_data2 = 0x05,
+	FORM_data4 = 0x06,
+	FORM_data8 = 0x07,
+	FORM_string = 0x08,
+	FORM_block = 0x09,
+	FORM_block1 = 0x0a,
+	FORM_data1 = 0x0b,
+	FORM_sdata = 0x0d,
+	FORM_strp = 0x0e,
+	FORM_udata = 0x0f,
+	FORM_data16 = 0x1e,
+	FORM_line_strp = 0x1f,
 };
 
 typedef struct rd {
@@ -120,22 +143,42 @@ static void skip(rd *r, uint64_t n)
 /* Reads one attribute of a DWARF 5 directory/file entry: a string (path) or
  * a number (directory index); other forms are skipped. */
 static void rd_form(rd *r, const lt_sections *s, uint64_t form, size_t offset_size,
-		    const char **str, uint64_t *num)
+                    const char **str, uint64_t *num)
 {
 	switch (form) {
-	case FORM_string: *str = rd_str(r); break;
+	case FORM_string:
+		*str = rd_str(r);
+		break;
 	case FORM_line_strp:
 		*str = str_at(s->line_str, s->line_str_len, rd_fixed(r, offset_size));
 		break;
-	case FORM_strp: *str = str_at(s->str, s->str_len, rd_fixed(r, offset_size)); break;
-	case FORM_udata: *num = rd_uleb(r); break;
-	case FORM_sdata: *num = (uint64_t)rd_sleb(r); break;
-	case FORM_data1: *num = rd_fixed(r, 1); break;
-	case FORM_data2: *num = rd_fixed(r, 2); break;
-	case FORM_data4: *num = rd_fixed(r, 4); break;
-	case FORM_data8: *num = rd_fixed(r, 8); break;
-	case FORM_data16: skip(r, 16); break;
-	default: r->bad = true; break;
+	case FORM_strp:
+		*str = str_at(s->str, s->str_len, rd_fixed(r, offset_size));
+		break;
+	case FORM_udata:
+		*num = rd_uleb(r);
+		break;
+	case FORM_sdata:
+		*num = (uint64_t)rd_sleb(r);
+		break;
+	case FORM_data1:
+		*num = rd_fixed(r, 1);
+		break;
+	case FORM_data2:
+		*num = rd_fixed(r, 2);
+		break;
+	case FORM_data4:
+		*num = rd_fixed(r, 4);
+		break;
+	case FORM_data8:
+		*num = rd_fixed(r, 8);
+		break;
+	case FORM_data16:
+		skip(r, 16);
+		break;
+	default:
+		r->bad = true;
+		break;
 	}
 }
 
@@ -220,7 +263,7 @@ void lt_unit_free(lt_unit *u)
 	for (size_t i = 0; i < u->n_files; i++)
 		free(u->files[i]);
 	free(u->files);
-	*u = (lt_unit){ 0 };
+	*u = (lt_unit){0};
 }
 
 static bool add_file(lt_unit *u, char *path)
@@ -248,13 +291,13 @@ static void emit(ember_buf *rows, size_t seq_start, const lt_row *row)
 	ember_buf_append(rows, row, sizeof *row);
 }
 
-int line_table_read(const lt_sections *s, uint64_t offset, const char *comp_dir,
-		    ember_buf *rows, ember_buf *seqs, lt_unit *out)
+int line_table_read(const lt_sections *s, uint64_t offset, const char *comp_dir, ember_buf *rows,
+                    ember_buf *seqs, lt_unit *out)
 {
-	*out = (lt_unit){ 0 };
+	*out = (lt_unit){0};
 	if (!s->line || offset >= s->line_len)
 		return -EINVAL;
-	rd r = { s->line + offset, s->line + s->line_len, false };
+	rd r = {s->line + offset, s->line + s->line_len, false};
 	size_t offset_size = 4;
 	uint64_t unit_len = rd_fixed(&r, 4);
 	if (unit_len == 0xffffffffu) {
@@ -285,7 +328,7 @@ int line_table_read(const lt_sections *s, uint64_t offset, const char *comp_dir,
 	int line_base = (int8_t)rd_fixed(&r, 1);
 	unsigned line_range = (unsigned)rd_fixed(&r, 1);
 	unsigned opcode_base = (unsigned)rd_fixed(&r, 1);
-	uint8_t std_len[256] = { 0 };
+	uint8_t std_len[256] = {0};
 	for (unsigned i = 1; i < opcode_base; i++)
 		std_len[i] = (uint8_t)rd_fixed(&r, 1);
 	if (r.bad || line_range == 0 || opcode_base == 0)
@@ -339,7 +382,7 @@ int line_table_read(const lt_sections *s, uint64_t offset, const char *comp_dir,
 
 	/* The program. */
 	r.p = program;
-	lt_row st = { .file = 1, .line = 1 };
+	lt_row st = {.file = 1, .line = 1};
 	size_t seq_start = rows->len / sizeof(lt_row);
 	bool in_seq = false;
 	while (r.p < r.end && !r.bad) {
@@ -374,19 +417,32 @@ int line_table_read(const lt_sections *s, uint64_t offset, const char *comp_dir,
 			r.p = next;
 		} else {
 			switch (op) {
-			case LNS_copy: row = true; break;
-			case LNS_advance_pc: st.addr += rd_uleb(&r) * min_inst; break;
-			case LNS_advance_line: st.line += (uint32_t)rd_sleb(&r); break;
-			case LNS_set_file: st.file = (uint32_t)rd_uleb(&r); break;
-			case LNS_set_column: st.column = (uint32_t)rd_uleb(&r); break;
+			case LNS_copy:
+				row = true;
+				break;
+			case LNS_advance_pc:
+				st.addr += rd_uleb(&r) * min_inst;
+				break;
+			case LNS_advance_line:
+				st.line += (uint32_t)rd_sleb(&r);
+				break;
+			case LNS_set_file:
+				st.file = (uint32_t)rd_uleb(&r);
+				break;
+			case LNS_set_column:
+				st.column = (uint32_t)rd_uleb(&r);
+				break;
 			case LNS_const_add_pc:
 				st.addr += (uint64_t)((255 - opcode_base) / line_range) * min_inst;
 				break;
-			case LNS_fixed_advance_pc: st.addr += rd_fixed(&r, 2); break;
+			case LNS_fixed_advance_pc:
+				st.addr += rd_fixed(&r, 2);
+				break;
 			case LNS_negate_stmt:
 			case LNS_set_basic_block:
 			case LNS_set_prologue_end:
-			case LNS_set_epilogue_begin: break;
+			case LNS_set_epilogue_begin:
+				break;
 			default:
 				for (unsigned i = 0; i < std_len[op]; i++)
 					rd_uleb(&r);
@@ -403,7 +459,7 @@ int line_table_read(const lt_sections *s, uint64_t offset, const char *comp_dir,
 		emit(rows, seq_start, &st);
 		st.disc = 0;
 		if (st.end) {
-			st = (lt_row){ .file = 1, .line = 1 };
+			st = (lt_row){.file = 1, .line = 1};
 			in_seq = false;
 		}
 	}

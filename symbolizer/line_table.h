@@ -11,11 +11,11 @@
 #include "ember/buf.h"
 
 typedef struct lt_sections {
-	const uint8_t *line;      /* .debug_line */
+	const uint8_t *line; /* .debug_line */
 	size_t line_len;
-	const uint8_t *str;       /* .debug_str (DW_FORM_strp) */
+	const uint8_t *str; /* .debug_str (DW_FORM_strp) */
 	size_t str_len;
-	const uint8_t *line_str;  /* .debug_line_str (DW_FORM_line_strp) */
+	const uint8_t *line_str; /* .debug_line_str (DW_FORM_line_strp) */
 	size_t line_str_len;
 } lt_sections;
 
@@ -24,16 +24,16 @@ typedef struct lt_sections {
  * every row covers [addr, next row of its sequence). */
 typedef struct lt_row {
 	uint64_t addr;
-	uint32_t file;    /* index into the unit's file table */
+	uint32_t file; /* index into the unit's file table */
 	uint32_t line;
 	uint32_t column;
 	uint32_t disc;
-	bool end;         /* end_sequence: no line from here on */
+	bool end; /* end_sequence: no line from here on */
 } lt_row;
 
 typedef struct lt_unit {
-	char **files;     /* full paths as binutils prints them; NULL entries for
-			   * invalid indices (file 0 before DWARF 5) */
+	char **files; /* full paths as binutils prints them; NULL entries for
+	               * invalid indices (file 0 before DWARF 5) */
 	size_t n_files;
 } lt_unit;
 
@@ -42,8 +42,8 @@ typedef struct lt_unit {
  * are joined to their directory and then to comp_dir (may be NULL). The
  * caller owns out->files and every string in it (lt_unit_free). Returns 0,
  * -EINVAL for a malformed program (rows read so far are kept), -ENOMEM. */
-int line_table_read(const lt_sections *s, uint64_t offset, const char *comp_dir,
-		    ember_buf *rows, ember_buf *seqs, lt_unit *out);
+int line_table_read(const lt_sections *s, uint64_t offset, const char *comp_dir, ember_buf *rows,
+                    ember_buf *seqs, lt_unit *out);
 void lt_unit_free(lt_unit *u);
 
 #endif

@@ -12,7 +12,7 @@
 
 int perfmap_load(const char *path, addrmap *out, ember_error *err)
 {
-	*out = (addrmap){ 0 };
+	*out = (addrmap){0};
 	FILE *f = fopen(path, "re");
 	if (!f)
 		return ember_errorf(err, errno, "%s: %s", path, strerror(errno));
@@ -41,7 +41,7 @@ int perfmap_load(const char *path, addrmap *out, ember_error *err)
 	if (r < 0 || read_err) {
 		addrmap_free(out);
 		return ember_errorf(err, r < 0 ? ENOMEM : EIO, "%s: %s", path,
-				    r < 0 ? "out of memory" : "read error");
+		                    r < 0 ? "out of memory" : "read error");
 	}
 	addrmap_finish(out);
 	return 0;

@@ -36,7 +36,7 @@ enum { MAX_FRAMES = 64 };
 
 typedef struct perfmap_slot {
 	int64_t pid;
-	int state;   /* 1 loaded, <0 failed */
+	int state; /* 1 loaded, <0 failed */
 	addrmap map;
 } perfmap_slot;
 
@@ -52,7 +52,7 @@ struct ember_symbolizer {
 	symcache *cache;
 	ember_symbolizer_stats stats;
 
-	int kallsyms_state;   /* 0 not tried, 1 loaded, <0 failed */
+	int kallsyms_state; /* 0 not tried, 1 loaded, <0 failed */
 	addrmap kallsyms;
 	perfmap_slot *perfmaps;
 	size_t n_perfmaps;
@@ -60,15 +60,16 @@ struct ember_symbolizer {
 	/* addr2line's last file, to skip the cache lookup per address */
 	char *last_path;
 	symcache_entry *last_entry;
+	uint64_t last_evictions; /* last_entry is valid while this holds */
 
-	char vdso_id[129];   /* build id of our vDSO image */
+	char vdso_id[129]; /* build id of our vDSO image */
 	bool vdso_warned;
 
 	ember_frame frames[MAX_FRAMES];
 };
 
 static void warn(const ember_symbolizer *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 static void warn(const ember_symbolizer *s, const char *fmt, ...)
 {
 	if (s->quiet)
@@ -82,9 +83,9 @@ static void warn(const ember_symbolizer *s, const char *fmt, ...)
 }
 
 int ember_symbolizer_new(ember_symbolizer **out, const ember_symbolizer_opts *opts,
-			 ember_error *err)
+                         ember_error *err)
 {
-	static const ember_symbolizer_opts defaults = { 0 };
+	static const ember_symbolizer_opts defaults = {0};
 	if (!opts)
 		opts = &defaults;
 	*out = NULL;
@@ -95,7 +96,7 @@ int ember_symbolizer_new(ember_symbolizer **out, const ember_symbolizer_opts *op
 		return ember_errorf(err, ENOMEM, "out of memory");
 	s->demangle = !opts->no_demangle;
 	s->quiet = opts->quiet;
-	s->cache = symcache_new();
+	s->cache = symcache_new(opts->max_binaries ? opts->max_binaries : 512);
 	bool ok = s->cache != NULL;
 	if (opts->n_debug_dirs) {
 		s->debug_dirs = calloc(opts->n_debug_dirs, sizeof *s->debug_dirs);
@@ -117,8 +118,8 @@ int ember_symbolizer_new(ember_symbolizer **out, const ember_symbolizer_opts *op
 		ember_symbolizer_free(s);
 		return ember_errorf(err, ENOMEM, "out of memory");
 	}
-	s->search = (debuginfo_search){ (const char *const *)s->debug_dirs, s->n_debug_dirs,
-					"/usr/lib/debug", s->has_cb ? &s->cb : NULL };
+	s->search = (debuginfo_search){(const char *const *)s->debug_dirs, s->n_debug_dirs,
+	                               "/usr/lib/debug", s->has_cb ? &s->cb : NULL};
 	*out = s;
 	return 0;
 }
@@ -149,10 +150,10 @@ void ember_symbolizer_get_stats(const ember_symbolizer *s, ember_symbolizer_stat
 /* ---- finding indexes --------------------------------------------------- */
 
 /* Indexes what debuginfo_find found into the entry; counts and warns. */
-static void fill_entry(ember_symbolizer *s, symcache_entry *e, const char *what,
-		       const char *path, const char *build_id, int64_t pid)
+static void fill_entry(ember_symbolizer *s, symcache_entry *e, const char *what, const char *path,
+                       const char *build_id, int64_t pid)
 {
-	ember_error err = { 0 };
+	ember_error err = {0};
 	debuginfo_found f;
 	int r = debuginfo_find(&s->search, path, build_id, pid, &f, &err);
 	s->stats.buildid_mismatch += f.refused;
@@ -179,7 +180,7 @@ static void fill_entry(ember_symbolizer *s, symcache_entry *e, const char *what,
 }
 
 static symcache_entry *entry_for(ember_symbolizer *s, const char *key, const char *path,
-				 const char *build_id, int64_t pid)
+                                 const char *build_id, int64_t pid)
 {
 	symcache_entry *e = symcache_get(s->cache, key);
 	if (e)
@@ -201,7 +202,7 @@ static char *file_key(const char *path, const char *build_id)
 		n = asprintf(&key, "b:%s", build_id);
 	else if (stat(path, &st) == 0)
 		n = asprintf(&key, "p:%s:%lld:%lld.%09ld", path, (long long)st.st_size,
-			     (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+		             (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 	else
 		n = asprintf(&key, "p:%s", path);
 	return n < 0 ? NULL : key;
@@ -212,7 +213,7 @@ static char *file_key(const char *path, const char *build_id)
 typedef struct batch {
 	ember_profile *p;
 	ember_mapping *m;
-	const uint64_t *locs;   /* location ids needing lines */
+	const uint64_t *locs; /* location ids needing lines */
 	size_t n;
 	const int64_t *loc_pid; /* by location index */
 	bool any_fn, any_file, any_line, any_inline;
@@ -231,7 +232,8 @@ static int add_frames(batch *b, uint64_t loc_id, const ember_frame *fr, size_t n
 		int64_t filen = ember_profile_intern(p, file ? file : "");
 		if (name < 0 || sysn < 0 || filen < 0)
 			return -ENOMEM;
-		uint64_t fid = ember_profile_intern_function(p, name, sysn, filen, fr[i].start_line);
+		uint64_t fid =
+		    ember_profile_intern_function(p, name, sysn, filen, fr[i].start_line);
 		if (!fid || ember_profile_location_add_line(p, loc_id, fid, fr[i].line) < 0)
 			return -ENOMEM;
 		b->any_fn = true;
@@ -249,7 +251,7 @@ static int lookup_batch(ember_symbolizer *s, batch *b, elf_index *ix)
 		ember_location *loc = ember_profile_location(b->p, b->locs[i]);
 		uint64_t va;
 		if (!elf_index_map_address(ix, loc->address, b->m->memory_start, b->m->file_offset,
-					   &va))
+		                           &va))
 			continue;
 		size_t n = elf_index_lookup(ix, va, flags, s->frames, MAX_FRAMES);
 		if (n && s->frames[0].function && add_frames(b, loc->id, s->frames, n) < 0)
@@ -267,7 +269,7 @@ static int symbolize_file(ember_symbolizer *s, batch *b)
 	static const char deleted[] = " (deleted)";
 	size_t len = strlen(name), dl = sizeof deleted - 1;
 	char *path = len > dl && strcmp(name + len - dl, deleted) == 0 ? strndup(name, len - dl)
-									 : strdup(name);
+	                                                               : strdup(name);
 	char *key = path ? file_key(path, build_id) : NULL;
 	if (!key) {
 		free(path);
@@ -294,10 +296,10 @@ static int symbolize_file(ember_symbolizer *s, batch *b)
 
 /* A symbol from a table (kernel, perf map) as a one-line location. */
 static int add_named(ember_symbolizer *s, batch *b, uint64_t loc_id, const char *name,
-		     const char *file)
+                     const char *file)
 {
 	char *dm = s->demangle ? sym_demangle(name) : NULL;
-	ember_frame f = { .function = dm ? dm : name, .linkage_name = name, .decl_file = file };
+	ember_frame f = {.function = dm ? dm : name, .linkage_name = name, .decl_file = file};
 	int r = add_frames(b, loc_id, &f, 1);
 	free(dm);
 	return r;
@@ -306,7 +308,7 @@ static int add_named(ember_symbolizer *s, batch *b, uint64_t loc_id, const char 
 static int symbolize_kernel(ember_symbolizer *s, batch *b)
 {
 	if (s->kallsyms_state == 0) {
-		ember_error err = { 0 };
+		ember_error err = {0};
 		int r = kallsyms_load(s->kallsyms_path, &s->kallsyms, &err);
 		s->kallsyms_state = r < 0 ? r : 1;
 		if (r < 0)
@@ -340,10 +342,10 @@ static const addrmap *perfmap_for(ember_symbolizer *s, int64_t pid)
 		return NULL;
 	s->perfmaps = ns;
 	perfmap_slot *slot = &s->perfmaps[s->n_perfmaps++];
-	*slot = (perfmap_slot){ pid, 0, { 0 } };
+	*slot = (perfmap_slot){pid, 0, {0}};
 	char path[4096];
 	snprintf(path, sizeof path, "%s/perf-%lld.map", s->perfmap_dir, (long long)pid);
-	ember_error err = { 0 };
+	ember_error err = {0};
 	int r = perfmap_load(path, &slot->map, &err);
 	slot->state = r < 0 ? r : 1;
 	if (r < 0) {
@@ -373,13 +375,13 @@ static int symbolize_vdso(ember_symbolizer *s, batch *b)
 	if (!e) {
 		if (!(e = symcache_put(s->cache, "vdso")))
 			return -ENOMEM;
-		ember_error err = { 0 };
+		ember_error err = {0};
 		ei_file img;
 		int r = vdso_open(&img, &err);
 		if (r == 0) {
 			if (!elf_build_id_hex(img.elf, s->vdso_id, sizeof s->vdso_id))
 				s->vdso_id[0] = '\0';
-			r = elf_index_new(&e->ix, img, (ei_file){ -1, NULL, NULL }, &err);
+			r = elf_index_new(&e->ix, img, (ei_file){-1, NULL, NULL}, &err);
 		}
 		if (r < 0) {
 			e->err = r;
@@ -393,7 +395,8 @@ static int symbolize_vdso(ember_symbolizer *s, batch *b)
 		s->stats.buildid_mismatch++;
 		s->stats.missing++;
 		if (!s->vdso_warned)
-			warn(s, "[vdso]: the profile's vDSO (build id %s) is not this kernel's (%s)",
+			warn(s,
+			     "[vdso]: the profile's vDSO (build id %s) is not this kernel's (%s)",
 			     want, s->vdso_id);
 		s->vdso_warned = true;
 		return 0;
@@ -409,7 +412,8 @@ static int symbolize_vdso(ember_symbolizer *s, batch *b)
 
 static bool is_kernel(const char *name)
 {
-	return strcmp(name, "[kernel.kallsyms]") == 0 || strncmp(name, "[kernel.kallsyms]", 17) == 0;
+	return strcmp(name, "[kernel.kallsyms]") == 0 ||
+	       strncmp(name, "[kernel.kallsyms]", 17) == 0;
 }
 
 static bool is_anon(const char *name)
@@ -480,8 +484,15 @@ int ember_symbolizer_run(ember_symbolizer *s, ember_profile *p, ember_error *err
 
 	for (size_t mi = 0; mi < nm && r == 0; mi++) {
 		ember_mapping *m = &p->mappings[mi];
-		batch b = { p, m, order + count[m->id], count[m->id + 1] - count[m->id], loc_pid,
-			    false, false, false, false };
+		batch b = {p,
+		           m,
+		           order + count[m->id],
+		           count[m->id + 1] - count[m->id],
+		           loc_pid,
+		           false,
+		           false,
+		           false,
+		           false};
 		if (b.n == 0)
 			continue;
 		const char *name = ember_profile_str(p, m->filename);
@@ -518,10 +529,11 @@ out:
 /* ---- addr2line --------------------------------------------------------- */
 
 int ember_symbolizer_addr2line(ember_symbolizer *s, const char *elf_path, uint64_t addr,
-			       ember_frame *frames, size_t max, ember_error *err)
+                               ember_frame *frames, size_t max, ember_error *err)
 {
 	symcache_entry *e = s->last_entry;
-	if (!e || strcmp(s->last_path, elf_path) != 0) {
+	if (!e || s->last_evictions != symcache_evictions(s->cache) ||
+	    strcmp(s->last_path, elf_path) != 0) {
 		char *key = NULL;
 		if (asprintf(&key, "a:%s", elf_path) < 0)
 			return ember_errorf(err, ENOMEM, "out of memory");
@@ -537,9 +549,10 @@ int ember_symbolizer_addr2line(ember_symbolizer *s, const char *elf_path, uint64
 		free(s->last_path);
 		s->last_path = lp;
 		s->last_entry = e;
+		s->last_evictions = symcache_evictions(s->cache);
 	}
 	if (!e->ix)
 		return ember_errorf(err, -e->err, "%s", e->msg);
-	return (int)elf_index_lookup(e->ix, addr, (s->demangle ? EI_DEMANGLE : 0) | EI_NEAREST_SYMBOL,
-				      frames, max);
+	return (int)elf_index_lookup(
+	    e->ix, addr, (s->demangle ? EI_DEMANGLE : 0) | EI_NEAREST_SYMBOL, frames, max);
 }

@@ -21,7 +21,8 @@ static size_t vdso_size(uintptr_t base)
 	size_t size = 0;
 	while (fgets(line, sizeof line, f)) {
 		unsigned long lo, hi;
-		if (strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2 && lo == base) {
+		if (strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", &lo, &hi) == 2 &&
+		    lo == base) {
 			size = hi - lo;
 			break;
 		}
@@ -32,7 +33,7 @@ static size_t vdso_size(uintptr_t base)
 
 int vdso_open(ei_file *out, ember_error *err)
 {
-	*out = (ei_file){ -1, NULL, NULL };
+	*out = (ei_file){-1, NULL, NULL};
 	uintptr_t base = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
 	size_t size = base ? vdso_size(base) : 0;
 	if (!size)
@@ -49,6 +50,6 @@ int vdso_open(ei_file *out, ember_error *err)
 		free(mem);
 		return ember_errorf(err, EINVAL, "[vdso]: not a valid ELF image");
 	}
-	*out = (ei_file){ -1, elf, mem };
+	*out = (ei_file){-1, elf, mem};
 	return 0;
 }

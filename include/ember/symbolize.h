@@ -9,8 +9,9 @@
  * A file whose build id does not match the mapping's is never used.
  *
  * Per binary (keyed by build id, else path + size + mtime) an index of
- * function ranges, inline ranges and line rows is built once and cached for
- * the life of the symbolizer; lookups answer from the index.
+ * function ranges, inline ranges and line rows is built once and cached
+ * (up to opts.max_binaries, least recently used evicted); lookups answer
+ * from the index.
  */
 #ifndef EMBER_SYMBOLIZE_H
 #define EMBER_SYMBOLIZE_H
@@ -32,33 +33,35 @@ typedef struct ember_symbolizer_callbacks {
 	int (*find_elf)(void *ctx, const char *path, const char *build_id, int64_t pid);
 	/* A separate debug file for a binary. */
 	int (*find_debuginfo)(void *ctx, const char *path, const char *build_id,
-			      const char *debuglink);
+	                      const char *debuglink);
 } ember_symbolizer_callbacks;
 
 typedef struct ember_symbolizer_opts {
-	const char *const *debug_dirs;   /* --debug-dir, searched in order */
+	const char *const *debug_dirs; /* --debug-dir, searched in order */
 	size_t n_debug_dirs;
-	bool no_demangle;                /* keep linker names as the function name */
-	const char *kallsyms_path;       /* NULL: /proc/kallsyms */
-	const char *perfmap_dir;         /* NULL: /tmp (perf-PID.map files) */
-	const ember_symbolizer_callbacks *callbacks;   /* NULL: defaults */
-	bool quiet;                      /* no warnings on stderr */
+	bool no_demangle;                            /* keep linker names as the function name */
+	const char *kallsyms_path;                   /* NULL: /proc/kallsyms */
+	const char *perfmap_dir;                     /* NULL: /tmp (perf-PID.map files) */
+	const ember_symbolizer_callbacks *callbacks; /* NULL: defaults */
+	bool quiet;                                  /* no warnings on stderr */
+	size_t max_binaries;                         /* indexes kept, least recently used
+	                                              * evicted; 0: 512 */
 } ember_symbolizer_opts;
 
 typedef struct ember_symbolizer_stats {
-	uint64_t locations;       /* locations looked at */
-	uint64_t unsymbolized;    /* left with an address only */
-	uint64_t binaries;        /* distinct binaries indexed */
-	uint64_t missing;         /* mappings whose binary could not be found */
-	uint64_t buildid_mismatch;/* candidate files refused for a wrong build id */
-	uint64_t corrupt;         /* files that failed to parse */
-	double seconds;           /* wall time spent symbolizing */
+	uint64_t locations;        /* locations looked at */
+	uint64_t unsymbolized;     /* left with an address only */
+	uint64_t binaries;         /* distinct binaries indexed */
+	uint64_t missing;          /* mappings whose binary could not be found */
+	uint64_t buildid_mismatch; /* candidate files refused for a wrong build id */
+	uint64_t corrupt;          /* files that failed to parse */
+	double seconds;            /* wall time spent symbolizing */
 } ember_symbolizer_stats;
 
 typedef struct ember_symbolizer ember_symbolizer;
 
 int ember_symbolizer_new(ember_symbolizer **out, const ember_symbolizer_opts *opts,
-			 ember_error *err);
+                         ember_error *err);
 void ember_symbolizer_free(ember_symbolizer *s);
 
 /* Symbolizes p in place: adds functions and lines to its locations and sets
@@ -73,20 +76,20 @@ void ember_symbolizer_get_stats(const ember_symbolizer *s, ember_symbolizer_stat
 /* One frame of an addr2line answer. Strings belong to the symbolizer and live
  * as long as it does. Unknowns are NULL / 0. */
 typedef struct ember_frame {
-	const char *function;      /* demangled unless opts.no_demangle */
-	const char *linkage_name;  /* mangled name, or NULL */
-	const char *file;          /* of this frame's line */
+	const char *function;     /* demangled unless opts.no_demangle */
+	const char *linkage_name; /* mangled name, or NULL */
+	const char *file;         /* of this frame's line */
 	int line;
 	int column;
-	unsigned discriminator;    /* of the innermost line row, else 0 */
-	const char *decl_file;     /* where the function is declared, or NULL */
-	int start_line;            /* the function's DW_AT_decl_line, or 0 */
+	unsigned discriminator; /* of the innermost line row, else 0 */
+	const char *decl_file;  /* where the function is declared, or NULL */
+	int start_line;         /* the function's DW_AT_decl_line, or 0 */
 } ember_frame;
 
 /* addr2line on one ELF file: `addr` is a file virtual address (as binutils
  * addr2line takes it). Fills up to max frames, innermost first, and returns
  * how many (0 when unknown), or -errno. */
 int ember_symbolizer_addr2line(ember_symbolizer *s, const char *elf_path, uint64_t addr,
-			       ember_frame *frames, size_t max, ember_error *err);
+                               ember_frame *frames, size_t max, ember_error *err);
 
 #endif

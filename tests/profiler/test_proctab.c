@@ -68,6 +68,8 @@ static void test_records(void)
 	CHECK(hc != hp);
 	CHECK(strcmp(proctab_proc(pt, hc)->comm, "parent") == 0);
 	CHECK_EQ_INT(proctab_proc(pt, hc)->n_maps, 2);
+	/* the child shares the parent's strings rather than copying them */
+	CHECK(proctab_proc(pt, hc)->maps[0].filename == proctab_proc(pt, hp)->maps[0].filename);
 	/* an mmap over part of an old mapping replaces it */
 	m = mmap_rec(C, 0x401000, 0x3000, "/opt/plugin", NULL);
 	proctab_on_mmap2(pt, &m);

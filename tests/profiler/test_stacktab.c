@@ -1,8 +1,12 @@
-/* tests/profiler/test_stacktab.c — the stack table (intern, counts, growth,
- * reset) and the u64 map under it (insert, overwrite, backward-shift
- * delete), checked against plain arrays. */
+/* tests/profiler/test_stacktab.c — the profiler's tables: the stack table
+ * (intern, counts, growth, reset), the u64 map (insert, overwrite,
+ * backward-shift delete) and the string pool (sharing, counts, freeing),
+ * checked against plain arrays. */
 #include "stacktab.h"
+#include "strpool.h"
 #include "u64map.h"
+
+#include <stdio.h>
 
 #include "../check.h"
 
@@ -114,8 +118,52 @@ static void test_u64map(void)
 	u64map_free(&m);
 }
 
+static void test_strpool(void)
+{
+	strpool *p;
+	CHECK_EQ_INT(strpool_new(&p), 0);
+	const char *a = strpool_get(p, "/usr/lib/libc.so.6");
+	const char *b = strpool_get(p, "/usr/lib/libc.so.6");
+	CHECK(a && a == b);   /* one copy */
+	CHECK_EQ_INT(strpool_len(p), 1);
+	CHECK(strpool_ref(a) == a);
+	strpool_put(p, a);
+	strpool_put(p, b);
+	CHECK_EQ_INT(strpool_len(p), 1);   /* one reference left */
+	strpool_put(p, a);
+	CHECK_EQ_INT(strpool_len(p), 0);
+	strpool_put(p, NULL);
+
+	/* many strings, every third released: the rest stay findable (the
+	 * same pointer comes back, and no new string is added) */
+	enum { N = 2000 };
+	const char *v[N];
+	char buf[32];
+	for (int i = 0; i < N; i++) {
+		snprintf(buf, sizeof buf, "/bin/%d", i);
+		v[i] = strpool_get(p, buf);
+	}
+	CHECK_EQ_INT(strpool_len(p), N);
+	for (int i = 0; i < N; i += 3)
+		strpool_put(p, v[i]);
+	CHECK_EQ_INT(strpool_len(p), N - (N + 2) / 3);
+	int bad = 0;
+	for (int i = 0; i < N; i++) {
+		if (i % 3 == 0)
+			continue;
+		snprintf(buf, sizeof buf, "/bin/%d", i);
+		const char *again = strpool_get(p, buf);
+		bad += again != v[i] || strcmp(again, buf) != 0;
+		strpool_put(p, again);
+	}
+	CHECK_EQ_INT(bad, 0);
+	CHECK_EQ_INT(strpool_len(p), N - (N + 2) / 3);
+	strpool_free(p);   /* frees what is still referenced */
+}
+
 int main(void)
 {
+	test_strpool();
 	test_intern_and_counts();
 	test_growth();
 	test_u64map();

@@ -1,7 +1,8 @@
 """`ember serve` as a command: --help lists every flag, bad flags and bad
 EMBER_* values are usage errors (exit 2) with one line naming the flag, flags
-fall back to EMBER_* environment variables, and `-- COMMAND` stops serving
-(exit 0) once the command exits, with its last partial window stored."""
+fall back to EMBER_* environment variables, `-- COMMAND` stops serving
+(exit 0) once the command exits, with its last partial window stored, and
+SIGTERM to serve ends a command still running."""
 import os
 import shutil
 import socket
@@ -33,8 +34,9 @@ for args, env, needle in (
         (["-F", "fast"], None, "-F"),
         (["--window", "500ms"], None, "--window"),
         (["--window"], None, "needs a value"),
-        ([], {"EMBER_WINDOW": "abc"}, "--window"),
-        ([], {"EMBER_STORAGE_RETENTION": "forever"}, "--storage.retention"),
+        ([], {"EMBER_WINDOW": "abc"}, "EMBER_WINDOW='abc' (from the environment, for --window)"),
+        ([], {"EMBER_STORAGE_RETENTION": "forever"}, "EMBER_STORAGE_RETENTION='forever'"),
+        (["--window", "abc"], {"EMBER_WINDOW": "abc"}, "--window 'abc'"),  # argv wins
         (["--storage.max-bytes", "lots"], None, "--storage.max-bytes"),
         (["--call-graph", "lbr"], None, "--call-graph"),
         (["--stack-size", "1"], None, "--stack-size"),
@@ -86,6 +88,36 @@ try:
                "sleep", "2.2"])
     assert out.returncode == 0, out.stderr
     assert os.listdir(idle) == [], os.listdir(idle)
+    # SIGTERM while the command still runs: serve exits 0 and ends the
+    # command too (SIGTERM, as record does), leaving no orphan behind
+    pidfile = os.path.join(tmp, "child.pid")
+    p = subprocess.Popen([EMBER, "serve", "--window", "1s", "--storage.path", os.path.join(tmp, "t"),
+                          "--listen", "127.0.0.1:0", "--", "sh", "-c", f"echo $$ > {pidfile}; exec {SPLIT} 60 1"],
+                         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    for _ in range(100):
+        if os.path.exists(pidfile) and open(pidfile).read().strip():
+            break
+        time.sleep(0.05)
+    child = int(open(pidfile).read())
+    time.sleep(1.0)
+    p.terminate()
+    rc = p.wait(timeout=20)
+    assert rc == 0, (rc, p.stderr.read())
+    gone = False
+    for _ in range(60):
+        try:
+            os.kill(child, 0)
+            with open(f"/proc/{child}/stat") as f:
+                if f.read().split(")")[-1].split()[0] == "Z":
+                    gone = True
+                    break
+        except (ProcessLookupError, FileNotFoundError):
+            gone = True
+            break
+        time.sleep(0.05)
+    if not gone:
+        os.kill(child, 9)
+    assert gone, "serve left its -- COMMAND running after SIGTERM"
     # the port is taken: a runtime error naming the fix
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", 0))

@@ -5,15 +5,22 @@
 #include <cstdio>
 #include <cstdlib>
 
-namespace ember_test {
+namespace ember_test
+{
 
-template <typename T> class Accumulator {
-public:
-	explicit Accumulator(T start) : sum_(start) {}
+template <typename T> class Accumulator
+{
+      public:
+	explicit Accumulator(T start) : sum_(start)
+	{
+	}
 	__attribute__((noinline)) void add(T v);
-	T total() const { return sum_; }
+	T total() const
+	{
+		return sum_;
+	}
 
-private:
+      private:
 	T sum_;
 };
 

@@ -37,10 +37,10 @@ enum { MAXF = 64 };
 /* ---- helpers ----------------------------------------------------------- */
 
 typedef struct elf_facts {
-	uint64_t text_lo, text_hi;              /* .text */
-	uint64_t (*funcs)[2];                   /* sized FUNC symbols [lo, hi) */
+	uint64_t text_lo, text_hi; /* .text */
+	uint64_t (*funcs)[2];      /* sized FUNC symbols [lo, hi) */
 	size_t n_funcs;
-	uint64_t x_off, x_vaddr, x_filesz;      /* the executable PT_LOAD */
+	uint64_t x_off, x_vaddr, x_filesz; /* the executable PT_LOAD */
 	bool pie;
 	char build_id[129];
 } elf_facts;
@@ -86,13 +86,14 @@ static bool read_facts(const char *path, elf_facts *f)
 			for (size_t i = 0; d && f->funcs && i < n; i++) {
 				GElf_Sym sym;
 				const char *name = gelf_getsym(d, (int)i, &sym)
-							   ? elf_strptr(elf, sh.sh_link, sym.st_name)
-							   : NULL;
+				                       ? elf_strptr(elf, sh.sh_link, sym.st_name)
+				                       : NULL;
 				/* GCC's _sub_I/_sub_D constructors (sanitizers) have
 				 * rows but no DIE: binutils answers there depend on
 				 * which CUs earlier lookups made it read. */
-				if (name && GELF_ST_TYPE(sym.st_info) == STT_FUNC && sym.st_size > 0 &&
-				    sym.st_shndx != SHN_UNDEF && strncmp(name, "_sub_", 5) != 0) {
+				if (name && GELF_ST_TYPE(sym.st_info) == STT_FUNC &&
+				    sym.st_size > 0 && sym.st_shndx != SHN_UNDEF &&
+				    strncmp(name, "_sub_", 5) != 0) {
 					f->funcs[f->n_funcs][0] = sym.st_value;
 					f->funcs[f->n_funcs++][1] = sym.st_value + sym.st_size;
 				}
@@ -107,7 +108,7 @@ static bool read_facts(const char *path, elf_facts *f)
 					continue;
 				for (size_t i = 0; i < nh.n_descsz; i++)
 					sprintf(f->build_id + 2 * i, "%02x",
-						((unsigned char *)d->d_buf)[doff + i]);
+					        ((unsigned char *)d->d_buf)[doff + i]);
 			}
 		}
 	}
@@ -138,12 +139,12 @@ static void format_frames(ember_buf *b, const ember_frame *fr, int n)
 	}
 	for (int i = 0; i < n; i++) {
 		ember_buf_printf(b, "%s\n%s:", fr[i].function ? fr[i].function : "??",
-				 fr[i].file ? fr[i].file : "??");
+		                 fr[i].file ? fr[i].file : "??");
 		if (fr[i].line <= 0)
 			ember_buf_puts(b, "?\n");
 		else if (fr[0].discriminator)
 			ember_buf_printf(b, "%d (discriminator %u)\n", fr[i].line,
-					 fr[0].discriminator);
+			                 fr[0].discriminator);
 		else
 			ember_buf_printf(b, "%d\n", fr[i].line);
 	}
@@ -151,10 +152,10 @@ static void format_frames(ember_buf *b, const ember_frame *fr, int n)
 
 static ember_symbolizer *new_symbolizer(bool demangle, const char *const *dirs, size_t n_dirs)
 {
-	ember_symbolizer_opts o = { .debug_dirs = dirs, .n_debug_dirs = n_dirs,
-				    .no_demangle = !demangle };
+	ember_symbolizer_opts o = {
+	    .debug_dirs = dirs, .n_debug_dirs = n_dirs, .no_demangle = !demangle};
 	ember_symbolizer *s = NULL;
-	ember_error err = { 0 };
+	ember_error err = {0};
 	if (ember_symbolizer_new(&s, &o, &err) < 0)
 		fprintf(stderr, "symbolizer: %s\n", err.msg);
 	return s;
@@ -196,7 +197,7 @@ static int sh(const char *fmt, ...)
 
 static void agree(const char *bin, bool demangle)
 {
-	elf_facts f = { 0 };
+	elf_facts f = {0};
 	CHECK(read_facts(bin, &f));
 	uint64_t span = f.text_hi - f.text_lo, step = span / 20000 + 1;
 	char in[512], out[512];
@@ -233,14 +234,14 @@ static void agree(const char *bin, bool demangle)
 		bool header = len > 0 && strncmp(line, "0x", 2) == 0 && len == 19;
 		if ((len <= 0 || header) && have) {
 			ember_buf_reset(&got);
-			ember_error err = { 0 };
+			ember_error err = {0};
 			int n = ember_symbolizer_addr2line(s, bin, cur, fr, MAXF, &err);
 			format_frames(&got, fr, n);
 			with_inline += n > 1;
 			compared++;
 			if (strcmp(want.data ? want.data : "", got.data) != 0 && differ++ < 5)
-				fprintf(stderr, "%s 0x%" PRIx64 ":\n binutils:\n%s ember:\n%s", bin, cur,
-					want.data, got.data);
+				fprintf(stderr, "%s 0x%" PRIx64 ":\n binutils:\n%s ember:\n%s", bin,
+				        cur, want.data, got.data);
 		}
 		if (len <= 0)
 			break;
@@ -253,7 +254,7 @@ static void agree(const char *bin, bool demangle)
 		}
 	}
 	fprintf(stderr, "%s%s: %zu addresses compared, %zu with inline frames, %zu differ\n", bin,
-		demangle ? " (-C)" : "", compared, with_inline, differ);
+	        demangle ? " (-C)" : "", compared, with_inline, differ);
 	CHECK_EQ_INT(compared, n_addrs);
 	CHECK_EQ_INT(differ, 0);
 	free(line);
@@ -269,7 +270,7 @@ static void agree(const char *bin, bool demangle)
 /* Scans .text for an address whose frames[k].function equals want (and,
  * when outer is set, frames[k+1] equals outer); returns it or 0. */
 static uint64_t find_frame(ember_symbolizer *s, const char *bin, const elf_facts *f,
-			   const char *want, const char *outer, ember_frame *fr, int *n_out)
+                           const char *want, const char *outer, ember_frame *fr, int *n_out)
 {
 	for (uint64_t a = f->text_lo; a < f->text_hi; a++) {
 		int n = ember_symbolizer_addr2line(s, bin, a, fr, MAXF, NULL);
@@ -277,7 +278,7 @@ static uint64_t find_frame(ember_symbolizer *s, const char *bin, const elf_facts
 			if (!fr[k].function || strcmp(fr[k].function, want) != 0)
 				continue;
 			if (outer && (k + 1 >= n || !fr[k + 1].function ||
-				      strcmp(fr[k + 1].function, outer) != 0))
+			              strcmp(fr[k + 1].function, outer) != 0))
 				continue;
 			*n_out = n;
 			return a;
@@ -288,7 +289,7 @@ static uint64_t find_frame(ember_symbolizer *s, const char *bin, const elf_facts
 
 static void test_inline(const char *bin)
 {
-	elf_facts f = { 0 };
+	elf_facts f = {0};
 	CHECK(read_facts(bin, &f));
 	ember_symbolizer *s = new_symbolizer(true, NULL, 0);
 	ember_frame fr[MAXF];
@@ -309,15 +310,15 @@ static void test_inline(const char *bin)
 
 static void test_cxx(const char *bin)
 {
-	elf_facts f = { 0 };
+	elf_facts f = {0};
 	CHECK(read_facts(bin, &f));
 	ember_symbolizer *s = new_symbolizer(true, NULL, 0);
 	static const char *want[][2] = {
-		{ "ember_test::Accumulator<long>::add(long)", "_ZN10ember_test11AccumulatorIlE3addEl" },
-		{ "ember_test::Accumulator<double>::add(double)",
-		  "_ZN10ember_test11AccumulatorIdE3addEd" },
-		{ "ember_test::scale(long)", "_ZN10ember_test5scaleEl" },
-		{ "ember_test::scale(double)", "_ZN10ember_test5scaleEd" },
+	    {"ember_test::Accumulator<long>::add(long)", "_ZN10ember_test11AccumulatorIlE3addEl"},
+	    {"ember_test::Accumulator<double>::add(double)",
+	     "_ZN10ember_test11AccumulatorIdE3addEd"},
+	    {"ember_test::scale(long)", "_ZN10ember_test5scaleEl"},
+	    {"ember_test::scale(double)", "_ZN10ember_test5scaleEd"},
 	};
 	ember_frame fr[MAXF];
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -345,7 +346,7 @@ static const uint64_t PIE_BASE = 0x5555550000ULL;
 /* A raw profile of bin as a process would have mapped it (PIE at PIE_BASE),
  * with one sample per address; *vaddrs gets the link-time addresses. */
 static ember_profile *raw_profile(const char *bin, const elf_facts *f, const char *build_id,
-				  int64_t pid, uint64_t *vaddrs, size_t n)
+                                  int64_t pid, uint64_t *vaddrs, size_t n)
 {
 	ember_profile *p = ember_profile_new();
 	ember_profile_add_sample_type(p, "samples", "count");
@@ -353,19 +354,19 @@ static ember_profile *raw_profile(const char *bin, const elf_facts *f, const cha
 	ember_profile_set_period_type(p, "cpu", "nanoseconds");
 	p->period = 10000000;
 	uint64_t base = f->pie ? PIE_BASE : 0;
-	ember_mapping m = { 0 };
+	ember_mapping m = {0};
 	m.memory_start = base + (f->x_vaddr & ~0xfffULL);
 	m.memory_limit = base + f->x_vaddr + f->x_filesz;
 	m.file_offset = f->x_off & ~0xfffULL;
 	m.filename = ember_profile_intern(p, bin);
 	m.build_id = ember_profile_intern(p, build_id);
 	uint64_t mid = ember_profile_add_mapping(p, &m);
-	ember_label lab = { ember_profile_intern(p, "pid"), 0, pid, 0 };
+	ember_label lab = {ember_profile_intern(p, "pid"), 0, pid, 0};
 	uint64_t span = f->text_hi - f->text_lo;
 	for (size_t i = 0; i < n; i++) {
 		vaddrs[i] = f->text_lo + span * i / n;
 		uint64_t loc = ember_profile_add_location(p, mid, base + vaddrs[i]);
-		int64_t v[2] = { 1, 10000000 };
+		int64_t v[2] = {1, 10000000};
 		ember_profile_add_sample(p, &loc, 1, v, &lab, 1);
 	}
 	return p;
@@ -375,8 +376,8 @@ static bool bytes_equal(const ember_profile *a, const ember_profile *b)
 {
 	ember_buf x = EMBER_BUF_INIT, y = EMBER_BUF_INIT;
 	bool eq = ember_pprof_encode(a, EMBER_COMPRESS_NONE, &x, NULL) == 0 &&
-		  ember_pprof_encode(b, EMBER_COMPRESS_NONE, &y, NULL) == 0 && x.len == y.len &&
-		  memcmp(x.data, y.data, x.len) == 0;
+	          ember_pprof_encode(b, EMBER_COMPRESS_NONE, &y, NULL) == 0 && x.len == y.len &&
+	          memcmp(x.data, y.data, x.len) == 0;
 	ember_buf_free(&x);
 	ember_buf_free(&y);
 	return eq;
@@ -384,8 +385,8 @@ static bool bytes_equal(const ember_profile *a, const ember_profile *b)
 
 /* Every location's lines equal the addr2line answer for its address. */
 static size_t check_profile_lines(ember_profile *p, const char *bin, const elf_facts *f,
-				  const uint64_t *vaddrs, size_t n, const char *const *dirs,
-				  size_t n_dirs, size_t *with_line)
+                                  const uint64_t *vaddrs, size_t n, const char *const *dirs,
+                                  size_t n_dirs, size_t *with_line)
 {
 	*with_line = 0;
 	ember_symbolizer *ref = new_symbolizer(true, dirs, n_dirs);
@@ -397,8 +398,8 @@ static size_t check_profile_lines(ember_profile *p, const char *bin, const elf_f
 		/* Profiles name only what a function covers; addr2line also
 		 * takes the nearest symbol before: padding may stay empty. */
 		bool inside = in_function(f, vaddrs[i]);
-		bool same = k == (int)l->n_lines || (k == 1 && !l->n_lines &&
-						     (fr[0].line == 0 || !inside));
+		bool same =
+		    k == (int)l->n_lines || (k == 1 && !l->n_lines && (fr[0].line == 0 || !inside));
 		for (int j = 0; same && j < k && j < (int)l->n_lines; j++) {
 			ember_function *fn = ember_profile_function(p, l->lines[j].function_id);
 			same = fn && fr[j].function &&
@@ -407,8 +408,9 @@ static size_t check_profile_lines(ember_profile *p, const char *bin, const elf_f
 		}
 		*with_line += k > 0 && fr[0].line > 0 && inside;
 		if (!same)
-			fprintf(stderr, "location at 0x%" PRIx64 " differs from addr2line (%d vs %zu)\n",
-				vaddrs[i], k, l->n_lines);
+			fprintf(stderr,
+			        "location at 0x%" PRIx64 " differs from addr2line (%d vs %zu)\n",
+			        vaddrs[i], k, l->n_lines);
 		matched += same;
 	}
 	ember_symbolizer_free(ref);
@@ -417,13 +419,13 @@ static size_t check_profile_lines(ember_profile *p, const char *bin, const elf_f
 
 static void test_profile(const char *bin, const char *out)
 {
-	elf_facts f = { 0 };
+	elf_facts f = {0};
 	CHECK(read_facts(bin, &f));
 	enum { N = 400 };
 	uint64_t vaddrs[N];
 	ember_profile *p = raw_profile(bin, &f, f.build_id, getpid(), vaddrs, N);
 	ember_symbolizer *s = new_symbolizer(true, NULL, 0);
-	ember_error err = { 0 };
+	ember_error err = {0};
 	CHECK_EQ_INT(ember_symbolizer_run(s, p, &err), 0);
 	char msg[256];
 	CHECK_EQ_INT(ember_profile_check(p, msg, sizeof msg), 0);
@@ -470,6 +472,23 @@ static void test_profile(const char *bin, const char *out)
 	ember_symbolizer_free(s4);
 	ember_profile_free(p);
 
+	/* A cache of one binary: alternating keys evict and re-index, and
+	 * answers stay right (addr2line's remembered file included). */
+	ember_symbolizer_opts one = {.max_binaries = 1, .quiet = true};
+	ember_symbolizer *s5 = NULL;
+	CHECK_EQ_INT(ember_symbolizer_new(&s5, &one, NULL), 0);
+	for (int round = 0; round < 4; round++) {
+		p = raw_profile(bin, &f, round % 2 ? f.build_id : "", getpid(), vaddrs, N);
+		CHECK_EQ_INT(ember_symbolizer_run(s5, p, &err), 0);
+		CHECK_EQ_INT(check_profile_lines(p, bin, &f, vaddrs, N, NULL, 0, &with_line), N);
+		ember_profile_free(p);
+		ember_frame fr[MAXF];
+		CHECK(ember_symbolizer_addr2line(s5, bin, vaddrs[N / 2], fr, MAXF, NULL) >= 0);
+	}
+	ember_symbolizer_get_stats(s5, &st);
+	CHECK(st.binaries >= 4);
+	ember_symbolizer_free(s5);
+
 	/* A missing binary: reported once, locations keep addresses only. */
 	p = raw_profile("/nonexistent/ember-test-binary", &f, "", 0, vaddrs, N);
 	ember_symbolizer *s3 = new_symbolizer(true, NULL, 0);
@@ -489,7 +508,7 @@ static void test_profile(const char *bin, const char *out)
 
 static void test_debugdir(const char *bin, const char *other)
 {
-	elf_facts f = { 0 };
+	elf_facts f = {0};
 	CHECK(read_facts(bin, &f));
 	CHECK(strlen(f.build_id) > 4);
 	char app[600], stripped[600], dbg[600], bad[600];
@@ -498,16 +517,16 @@ static void test_debugdir(const char *bin, const char *other)
 	snprintf(dbg, sizeof dbg, "%s/debug", tmpdir);
 	snprintf(bad, sizeof bad, "%s/bad", tmpdir);
 	CHECK_EQ_INT(sh("cp '%s' '%s' && objcopy --only-keep-debug '%s' '%s.debug' && "
-			"objcopy --strip-all '%s' '%s' && mkdir -p '%s/.build-id/%.2s' && "
-			"mv '%s.debug' '%s/.build-id/%.2s/%s.debug'",
-			bin, app, app, app, app, stripped, dbg, f.build_id, app, dbg, f.build_id,
-			f.build_id + 2),
-		     0);
+	                "objcopy --strip-all '%s' '%s' && mkdir -p '%s/.build-id/%.2s' && "
+	                "mv '%s.debug' '%s/.build-id/%.2s/%s.debug'",
+	                bin, app, app, app, app, stripped, dbg, f.build_id, app, dbg, f.build_id,
+	                f.build_id + 2),
+	             0);
 	/* A debug file of another binary, filed under this build id. */
 	CHECK_EQ_INT(sh("mkdir -p '%s/.build-id/%.2s' && objcopy --only-keep-debug '%s' "
-			"'%s/.build-id/%.2s/%s.debug'",
-			bad, f.build_id, other, bad, f.build_id, f.build_id + 2),
-		     0);
+	                "'%s/.build-id/%.2s/%s.debug'",
+	                bad, f.build_id, other, bad, f.build_id, f.build_id + 2),
+	             0);
 
 	/* The reference answer, from the unstripped copy, which then goes. */
 	ember_symbolizer *s = new_symbolizer(true, NULL, 0);
@@ -528,7 +547,7 @@ static void test_debugdir(const char *bin, const char *other)
 	ember_symbolizer_free(s);
 
 	/* Through --debug-dir: the same answer as the unstripped binary. */
-	const char *dirs[] = { dbg };
+	const char *dirs[] = {dbg};
 	s = new_symbolizer(true, dirs, 1);
 	n = ember_symbolizer_addr2line(s, stripped, a, fr, MAXF, NULL);
 	CHECK_EQ_INT(n, n_want);
@@ -556,7 +575,7 @@ static void test_debugdir(const char *bin, const char *other)
 		/* the unstripped reference is gone; compare with the debug file */
 		char ref[1024];
 		snprintf(ref, sizeof ref, "%s/.build-id/%.2s/%s.debug", dbg, f.build_id,
-			 f.build_id + 2);
+		         f.build_id + 2);
 		size_t with_line;
 		CHECK_EQ_INT(check_profile_lines(p, ref, &f, vaddrs, N, NULL, 0, &with_line), N);
 		CHECK(with_line > N / 4 && N - st.unsymbolized >= with_line);
@@ -572,12 +591,13 @@ static void test_debugdir(const char *bin, const char *other)
 	for (int in_dot_debug = 0; in_dot_debug < 2; in_dot_debug++) {
 		char dir[600];
 		snprintf(dir, sizeof dir, "%s/link%d", tmpdir, in_dot_debug);
-		CHECK_EQ_INT(sh("mkdir -p '%s/.debug' && cd '%s' && cp '%s' app && "
-				"objcopy --only-keep-debug app app.debug && "
-				"objcopy --strip-all --add-gnu-debuglink=app.debug app app.stripped && "
-				"rm app%s",
-				dir, dir, bin, in_dot_debug ? " && mv app.debug .debug/" : ""),
-			     0);
+		CHECK_EQ_INT(
+		    sh("mkdir -p '%s/.debug' && cd '%s' && cp '%s' app && "
+		       "objcopy --only-keep-debug app app.debug && "
+		       "objcopy --strip-all --add-gnu-debuglink=app.debug app app.stripped && "
+		       "rm app%s",
+		       dir, dir, bin, in_dot_debug ? " && mv app.debug .debug/" : ""),
+		    0);
 		char path[700];
 		snprintf(path, sizeof path, "%s/app.stripped", dir);
 		s = new_symbolizer(true, NULL, 0);
@@ -588,7 +608,7 @@ static void test_debugdir(const char *bin, const char *other)
 	}
 
 	/* The wrong debug file is refused (counted), never used. */
-	const char *bad_dirs[] = { bad };
+	const char *bad_dirs[] = {bad};
 	ember_profile *p = raw_profile(stripped, &f, f.build_id, 0, vaddrs, N);
 	s = new_symbolizer(true, bad_dirs, 1);
 	CHECK_EQ_INT(ember_symbolizer_run(s, p, NULL), 0);
@@ -614,9 +634,9 @@ static uint64_t next_rand(void)
 }
 
 static void symbolize_copy(const char *path, const elf_facts *f, bool quiet,
-			   ember_symbolizer_stats *st)
+                           ember_symbolizer_stats *st)
 {
-	ember_symbolizer_opts o = { .quiet = quiet };
+	ember_symbolizer_opts o = {.quiet = quiet};
 	ember_symbolizer *s = NULL;
 	CHECK_EQ_INT(ember_symbolizer_new(&s, &o, NULL), 0);
 	ember_frame fr[MAXF];
@@ -635,7 +655,7 @@ static void symbolize_copy(const char *path, const elf_facts *f, bool quiet,
 
 static void test_corrupt(const char *bin)
 {
-	elf_facts f = { 0 };
+	elf_facts f = {0};
 	CHECK(read_facts(bin, &f));
 	FILE *fp = fopen(bin, "rb");
 	fseek(fp, 0, SEEK_END);
@@ -654,7 +674,7 @@ static void test_corrupt(const char *bin)
 	ember_symbolizer_stats st;
 
 	/* Truncated: the header alone, half, all but the end. */
-	long cuts[] = { 0, 16, 63, 200, len / 10, len / 3, len / 2, len - 100, len - 1 };
+	long cuts[] = {0, 16, 63, 200, len / 10, len / 3, len / 2, len - 100, len - 1};
 	for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
 		fp = fopen(path, "wb");
 		fwrite(orig, 1, cuts[i], fp);
@@ -680,7 +700,7 @@ static void test_corrupt(const char *bin)
 		symbolize_copy(path, &f, true, &st);
 	}
 	/* The ELF header's section table pointer past the end of the file. */
-	static const unsigned char far[8] = { 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f };
+	static const unsigned char far[8] = {0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f};
 	fp = fopen(path, "wb");
 	fwrite(orig, 1, len, fp);
 	fseek(fp, 0x28, SEEK_SET); /* e_shoff of ELF64 */
@@ -688,7 +708,7 @@ static void test_corrupt(const char *bin)
 	fclose(fp);
 	symbolize_copy(path, &f, false, &st);
 	fprintf(stderr, "bad e_shoff: corrupt %d binaries %d missing %d\n", (int)st.corrupt,
-		(int)st.binaries, (int)st.missing);
+	        (int)st.binaries, (int)st.missing);
 	CHECK(st.corrupt >= 1);
 	free(orig);
 	free(buf);
@@ -718,50 +738,51 @@ static void test_tables(void)
 	snprintf(ks, sizeof ks, "%s/kallsyms", tmpdir);
 	snprintf(zero, sizeof zero, "%s/kallsyms0", tmpdir);
 	write_file(ks, "ffffffff81000000 T _text\n"
-		       "ffffffff81001000 T do_one\n"
-		       "ffffffff81001800 D some_data\n"
-		       "ffffffff81002000 t helper_two\n"
-		       "ffffffff81003000 T _etext\n"
-		       "ffffffffc0001000 t mod_fn\t[mymod]\n"
-		       "garbage line\n");
+	               "ffffffff81001000 T do_one\n"
+	               "ffffffff81001800 D some_data\n"
+	               "ffffffff81002000 t helper_two\n"
+	               "ffffffff81003000 T _etext\n"
+	               "ffffffffc0001000 t mod_fn\t[mymod]\n"
+	               "garbage line\n");
 	write_file(zero, "0000000000000000 T _text\n0000000000000000 T do_one\n");
 	char pm[600];
 	snprintf(pm, sizeof pm, "%s/perf-4242.map", tmpdir);
 	write_file(pm, "7f0000001000 100 jit_alpha\n"
-		       "0x7f0000001100 0x80 _ZN2ns3jitEv\n"
-		       "not a line\n"
-		       "7f0000002000 40 LazyCompile:*foo bar.js:1\n"
-		       "7f0000003000 40 _ZN4core3fmt5write17h0123456789abcdefE\n"
-		       "7f0000003100 40 _RNvNtCs1234_7mycrate4util3bar\n");
+	               "0x7f0000001100 0x80 _ZN2ns3jitEv\n"
+	               "not a line\n"
+	               "7f0000002000 40 LazyCompile:*foo bar.js:1\n"
+	               "7f0000003000 40 _ZN4core3fmt5write17h0123456789abcdefE\n"
+	               "7f0000003100 40 _RNvNtCs1234_7mycrate4util3bar\n");
 
 	for (int variant = 0; variant < 2; variant++) {
 		ember_profile *p = ember_profile_new();
 		ember_profile_add_sample_type(p, "samples", "count");
-		ember_mapping km = { .memory_start = 0xffffffff81000000ULL,
-				     .memory_limit = 0xffffffffffffffffULL,
-				     .filename = ember_profile_intern(p, "[kernel.kallsyms]"),
-				     .build_id = 0 };
-		ember_mapping am = { .memory_start = 0x7f0000000000ULL,
-				     .memory_limit = 0x7f0000100000ULL,
-				     .filename = ember_profile_intern(p, "//anon") };
-		uint64_t k = ember_profile_add_mapping(p, &km), an = ember_profile_add_mapping(p, &am);
+		ember_mapping km = {.memory_start = 0xffffffff81000000ULL,
+		                    .memory_limit = 0xffffffffffffffffULL,
+		                    .filename = ember_profile_intern(p, "[kernel.kallsyms]"),
+		                    .build_id = 0};
+		ember_mapping am = {.memory_start = 0x7f0000000000ULL,
+		                    .memory_limit = 0x7f0000100000ULL,
+		                    .filename = ember_profile_intern(p, "//anon")};
+		uint64_t k = ember_profile_add_mapping(p, &km),
+		         an = ember_profile_add_mapping(p, &am);
 		uint64_t addrs[][2] = {
-			{ k, 0xffffffff81001010ULL }, { k, 0xffffffff81002fffULL },
-			{ k, 0xffffffffc0001004ULL }, { k, 0xffffffff80000000ULL },
-			{ an, 0x7f0000001010ULL },    { an, 0x7f0000001150ULL },
-			{ an, 0x7f0000001200ULL },    { an, 0x7f0000002004ULL },
-			{ an, 0x7f0000001010ULL },    { an, 0x7f0000003008ULL },
-			{ an, 0x7f0000003108ULL },
+		    {k, 0xffffffff81001010ULL}, {k, 0xffffffff81002fffULL},
+		    {k, 0xffffffffc0001004ULL}, {k, 0xffffffff80000000ULL},
+		    {an, 0x7f0000001010ULL},    {an, 0x7f0000001150ULL},
+		    {an, 0x7f0000001200ULL},    {an, 0x7f0000002004ULL},
+		    {an, 0x7f0000001010ULL},    {an, 0x7f0000003008ULL},
+		    {an, 0x7f0000003108ULL},
 		};
-		ember_label lab = { ember_profile_intern(p, "pid"), 0, 4242, 0 };
+		ember_label lab = {ember_profile_intern(p, "pid"), 0, 4242, 0};
 		for (size_t i = 0; i < sizeof addrs / sizeof addrs[0]; i++) {
 			uint64_t id = ember_profile_add_location(p, addrs[i][0], addrs[i][1]);
 			int64_t v = 1;
 			lab.num = i == 8 ? 9999 : 4242; /* pid 9999 has no map */
 			ember_profile_add_sample(p, &id, 1, &v, &lab, 1);
 		}
-		ember_symbolizer_opts o = { .kallsyms_path = variant ? zero : ks,
-					    .perfmap_dir = tmpdir };
+		ember_symbolizer_opts o = {.kallsyms_path = variant ? zero : ks,
+		                           .perfmap_dir = tmpdir};
 		ember_symbolizer *s = NULL;
 		CHECK_EQ_INT(ember_symbolizer_new(&s, &o, NULL), 0);
 		CHECK_EQ_INT(ember_symbolizer_run(s, p, NULL), 0);
@@ -772,7 +793,7 @@ static void test_tables(void)
 			CHECK(line_name(p, 2) && strcmp(line_name(p, 2), "helper_two") == 0);
 			CHECK(line_name(p, 3) && strcmp(line_name(p, 3), "mod_fn") == 0);
 			ember_function *fn = ember_profile_function(
-				p, ember_profile_location(p, 3)->lines[0].function_id);
+			    p, ember_profile_location(p, 3)->lines[0].function_id);
 			CHECK(strcmp(ember_profile_str(p, fn->filename), "[mymod]") == 0);
 			CHECK(line_name(p, 4) == NULL); /* below the first symbol */
 			CHECK(ember_profile_mapping(p, k)->has_functions);
@@ -787,12 +808,12 @@ static void test_tables(void)
 		CHECK(line_name(p, 6) && strcmp(line_name(p, 6), "ns::jit()") == 0);
 		if (line_name(p, 6)) {
 			ember_function *fn = ember_profile_function(
-				p, ember_profile_location(p, 6)->lines[0].function_id);
+			    p, ember_profile_location(p, 6)->lines[0].function_id);
 			CHECK(strcmp(ember_profile_str(p, fn->system_name), "_ZN2ns3jitEv") == 0);
 		}
 		CHECK(line_name(p, 7) == NULL); /* past jit_beta's 0x80 bytes */
 		CHECK(line_name(p, 8) && strcmp(line_name(p, 8), "LazyCompile:*foo bar.js:1") == 0);
-		CHECK(line_name(p, 9) == NULL);      /* pid 9999: no perf map */
+		CHECK(line_name(p, 9) == NULL); /* pid 9999: no perf map */
 		/* Rust, legacy and v0 manglings */
 		CHECK(line_name(p, 10) && strcmp(line_name(p, 10), "core::fmt::write") == 0);
 		CHECK(line_name(p, 11) && strcmp(line_name(p, 11), "mycrate::util::bar") == 0);
@@ -828,9 +849,10 @@ static void test_vdso(void)
 	for (int wrong = 0; wrong < 2; wrong++) {
 		ember_profile *p = ember_profile_new();
 		ember_profile_add_sample_type(p, "samples", "count");
-		ember_mapping m = { .memory_start = base, .memory_limit = base + 0x2000,
-				    .filename = ember_profile_intern(p, "[vdso]"),
-				    .build_id = ember_profile_intern(p, wrong ? "00ff00ff" : "") };
+		ember_mapping m = {.memory_start = base,
+		                   .memory_limit = base + 0x2000,
+		                   .filename = ember_profile_intern(p, "[vdso]"),
+		                   .build_id = ember_profile_intern(p, wrong ? "00ff00ff" : "")};
 		uint64_t mid = ember_profile_add_mapping(p, &m);
 		uint64_t id = ember_profile_add_location(p, mid, base + value + 4);
 		int64_t v = 1;
@@ -876,7 +898,7 @@ int main(int argc, char **argv)
 		test_vdso();
 	} else if (strcmp(mode, "raw") == 0 && argc == 4) {
 		/* a raw profile of BIN (for the CLI and go tool pprof tests) */
-		elf_facts f = { 0 };
+		elf_facts f = {0};
 		CHECK(read_facts(argv[2], &f));
 		enum { N = 300 };
 		uint64_t vaddrs[N];

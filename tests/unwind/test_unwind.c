@@ -590,16 +590,29 @@ int main(void)
 	if (!only_recursion || why != EMBER_UNWIND_STACK_TOO_SMALL)
 		dump("recursion", ips, n, why);
 
-	/* 8. forgetting a process drops its address space, not the binaries;
-	 * another process gets its own */
+	/* 8. forgetting a process flushes its rules, keeps the binaries and
+	 * the address space for reuse; another process gets its own */
 	ember_unwinder_get_stats(u, &st0);
 	ember_unwinder_forget(u, 1);
 	n = ember_unwinder_unwind(u, 1, regs, N_REGS, stack, size, ips, MAX_IPS, &why);
 	n = ember_unwinder_unwind(u, 2, regs, N_REGS, stack, size, ips, MAX_IPS, &why);
 	n = ember_unwinder_unwind(u, 1, regs, N_REGS, stack, size, ips, MAX_IPS, &why);
 	ember_unwinder_get_stats(u, &st1);
-	CHECK_EQ_INT(st1.address_spaces, st0.address_spaces + 2);
+	CHECK_EQ_INT(st1.as_flushes, st0.as_flushes + 1);
+	CHECK_EQ_INT(st1.address_spaces, st0.address_spaces + 1); /* pid 2 */
 	CHECK_EQ_INT(st1.binaries_loaded, st0.binaries_loaded);
+	CHECK_EQ_INT(why, EMBER_UNWIND_STACK_TOO_SMALL);
+	/* many processes: address spaces are capped and reused, no malloc */
+	for (int pid = 100; pid < 140; pid++)
+		ember_unwinder_unwind(u, pid, regs, N_REGS, stack, size, ips, MAX_IPS, &why);
+	ember_unwinder_get_stats(u, &st0);
+	mallocs0 = n_mallocs;
+	for (int pid = 200; pid < 300; pid++)
+		ember_unwinder_unwind(u, pid, regs, N_REGS, stack, size, ips, MAX_IPS, &why);
+	ember_unwinder_get_stats(u, &st1);
+	CHECK_EQ_INT(n_mallocs - mallocs0, 0);
+	CHECK(st1.address_spaces <= 32);
+	CHECK_EQ_INT(st1.as_flushes, st0.as_flushes + 100);
 	CHECK_EQ_INT(why, EMBER_UNWIND_STACK_TOO_SMALL);
 
 	/* 9. a file that cannot be opened does not poison its build id: the
