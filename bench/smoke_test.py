@@ -15,6 +15,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True   # importing bench/run must leave no __pycache__ in bench/
 
 # measures the summary must hold (prefixes), whatever the machine
 SUMMARY = [

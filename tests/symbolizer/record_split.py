@@ -3,8 +3,11 @@
 split_a/b/c hold 50/30/20 % of their combined cumulative time within 3
 points, and every stack through them reaches main (main thread) or
 start_thread (the worker) at its root side, so the frames are named all the
-way down. Also: the same recording taken --raw and symbolized with
-`ember symbolize` gives the same report."""
+way down; every location in split's mapping has exactly the frames binutils
+`addr2line -f -i` gives (test_symbolizer recorded). Also: the same recording
+taken --raw and symbolized with `ember symbolize` gives the same report.
+
+usage: record_split.py TEST_SYMBOLIZER"""
 import os
 import re
 import subprocess
@@ -14,6 +17,7 @@ import tempfile
 EMBER = os.environ["EMBER"]
 SPLIT = os.environ["EMBER_WORKLOAD_SPLIT"]
 WANT = {"split_a": 50.0, "split_b": 30.0, "split_c": 20.0}
+TOOL = sys.argv[1]
 
 
 def run(args, **kw):
@@ -61,6 +65,9 @@ with tempfile.TemporaryDirectory() as tmp:
     print(r.stdout, r.stderr)
     assert r.returncode == 0, r.stderr
     check(prof, env)
+    r = run([TOOL, "recorded", prof, SPLIT])
+    print(r.stderr)
+    assert r.returncode == 0, "locations differ from addr2line -f -i"
 
     raw = os.path.join(tmp, "raw.pb.gz")
     r = run([EMBER, "record", "--raw", "-F", "999", "-o", raw, "--", SPLIT, "3", "2"])

@@ -9,6 +9,9 @@
  *   debugdir BIN OTHER       stripped BIN + build-id tree; wrong build id refused
  *   corrupt BIN              truncated / flipped copies warn, never crash
  *   tables                   kallsyms, perf maps and the vDSO
+ *   recorded PROFILE BIN     every location of a recorded profile in BIN's
+ *                            mapping equals `addr2line -f -i` (functions,
+ *                            lines, inline chain)
  *   raw BIN OUT              writes a raw pprof of BIN loaded as PIE to OUT
  *   profile BIN [OUT]        a raw pprof of BIN loaded as PIE symbolizes like
  *                            addr2line; twice is a no-op; OUT gets the result
@@ -873,6 +876,103 @@ static void test_vdso(void)
 	}
 }
 
+/* ---- a recorded profile against binutils ---------------------------------- */
+
+/* Every location of PROFILE (symbolized, as `ember record` writes it) in
+ * BIN's mapping has the frames `addr2line -f -i -e BIN` gives for its
+ * address: the same functions and lines, innermost first. */
+static void test_recorded(const char *path, const char *bin)
+{
+	elf_facts f = {0};
+	CHECK(read_facts(bin, &f));
+	ember_profile *p = NULL;
+	ember_error err = {0};
+	CHECK_EQ_INT(ember_pprof_read_file(path, &p, &err), 0);
+	if (!p) {
+		free(f.funcs);
+		return;
+	}
+	char in[512], out[512];
+	snprintf(in, sizeof in, "%s/addrs", tmpdir);
+	snprintf(out, sizeof out, "%s/binutils", tmpdir);
+	FILE *fp = fopen(in, "w");
+	size_t n = 0;
+	uint64_t *ids = calloc(p->n_locations + 1, sizeof *ids);
+	for (size_t i = 0; i < p->n_locations; i++) {
+		const ember_location *l = &p->locations[i];
+		const ember_mapping *m = ember_profile_mapping(p, l->mapping_id);
+		if (!m || strcmp(ember_profile_str(p, m->filename), bin) != 0)
+			continue;
+		uint64_t va = l->address - m->memory_start + m->file_offset - f.x_off + f.x_vaddr;
+		fprintf(fp, "%" PRIx64 "\n", va);
+		ids[n++] = l->id;
+	}
+	fclose(fp);
+	fprintf(stderr, "%zu locations of %s in %s\n", n, bin, path);
+	CHECK(n >= 5);
+	CHECK_EQ_INT(sh("addr2line -a -f -i -e '%s' < '%s' > '%s'", bin, in, out), 0);
+	fp = fopen(out, "r");
+	char *line = NULL;
+	size_t cap = 0, k = 0, frame = 0, differ = 0;
+	ember_location *l = NULL;
+	char fn[512] = "";
+	bool want_fn = true;
+	while (fp && getline(&line, &cap, fp) > 0) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "0x", 2) == 0 && strlen(line) == 18) {
+			if (l && frame != l->n_lines && differ++ < 5)
+				fprintf(stderr, "0x%" PRIx64 ": binutils %zu frames, profile %zu\n",
+				        l->address, frame, l->n_lines);
+			l = k < n ? ember_profile_location(p, ids[k++]) : NULL;
+			frame = 0;
+			want_fn = true;
+			continue;
+		}
+		if (!l)
+			continue;
+		if (want_fn) {
+			snprintf(fn, sizeof fn, "%s", line);
+			want_fn = false;
+			continue;
+		}
+		want_fn = true;
+		if (strcmp(fn, "??") == 0 && strcmp(line, "??:0") == 0)
+			continue; /* unknown (a PLT stub): no frame, as in the profile */
+		/* "file:line" or "file:line (discriminator N)"; "?" for none */
+		char *paren = strstr(line, " (discriminator");
+		if (paren)
+			*paren = '\0';
+		char *colon = strrchr(line, ':');
+		long want_line = colon ? strtol(colon + 1, NULL, 10) : 0;
+		if (frame >= l->n_lines) {
+			frame++;
+			continue;
+		}
+		ember_function *f2 = ember_profile_function(p, l->lines[frame].function_id);
+		bool same = f2 && strcmp(ember_profile_str(p, f2->name), fn) == 0 &&
+		            l->lines[frame].line == want_line;
+		if (!same && differ < 5)
+			fprintf(stderr,
+			        "0x%" PRIx64 " frame %zu: binutils %s:%ld, profile %s:%lld\n",
+			        l->address, frame, fn, want_line,
+			        f2 ? ember_profile_str(p, f2->name) : "?",
+			        (long long)l->lines[frame].line);
+		differ += !same;
+		frame++;
+	}
+	if (l && frame != l->n_lines && differ++ < 5)
+		fprintf(stderr, "0x%" PRIx64 ": binutils %zu frames, profile %zu\n", l->address,
+		        frame, l->n_lines);
+	CHECK_EQ_INT(k, n);
+	CHECK_EQ_INT(differ, 0);
+	free(line);
+	if (fp)
+		fclose(fp);
+	free(ids);
+	ember_profile_free(p);
+	free(f.funcs);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -906,6 +1006,8 @@ int main(int argc, char **argv)
 		CHECK_EQ_INT(ember_pprof_write_file(p, argv[3], NULL), 0);
 		ember_profile_free(p);
 		free(f.funcs);
+	} else if (strcmp(mode, "recorded") == 0 && argc == 4) {
+		test_recorded(argv[2], argv[3]);
 	} else if (strcmp(mode, "profile") == 0 && argc >= 3) {
 		test_profile(argv[2], argc > 3 ? argv[3] : NULL);
 	} else {
