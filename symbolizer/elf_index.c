@@ -1,5 +1,5 @@
 /* symbolizer/elf_index.c — the index of one binary: every function range,
- * every inlined-instance range and every line row, read ONCE with libdw into
+ * every inlined-instance range and every line row, read once with libdw into
  * sorted arrays, plus the ELF symbol table and PT_LOAD segments. Lookups are
  * binary searches over those arrays; libdw is never asked per address.
  *
@@ -14,6 +14,14 @@
  *    end_sequence row leaves a hole (no line) up to the next row.
  *  - symbols: .symtab of the debug file, else of the binary, else .dynsym;
  *    function symbols with their sizes, used when DWARF names nothing.
+ *
+ *  - lazily (EI_BUILD_LAZY, for profiles): first only an address -> CU map
+ *    from each CU DIE's low/high_pc or DW_AT_ranges (no DIE walk, no line
+ *    program), then the three steps above for one CU, into an elf_index of
+ *    its own (cus[].sub), the first time an address in it is asked. When
+ *    the map cannot stand in for the whole index (a CU with line rows but
+ *    no ranges, CUs overlapping, unreadable ranges) everything is indexed
+ *    at once as without the flag.
  *
  * Invariants: ranges[] and rows[] are sorted by address; ranges[] do not
  * overlap; every node's parent index is smaller than the node's own.

@@ -1,6 +1,8 @@
 /* symbolizer/elf_index.h — private to symbolizer/: the per-binary index
- * (elf_index.c). Built once per binary from libdw and libelf into sorted
- * arrays; every lookup after that is a binary search. */
+ * (elf_index.c). Built from libdw and libelf into sorted arrays, whole or
+ * per compile unit on first use (EI_BUILD_LAZY); every lookup within what is
+ * indexed is a binary search. Not thread-safe: lookups write (lazy CUs,
+ * demangled names), so one symbolizer per thread. */
 #ifndef EMBER_SYMBOLIZER_ELF_INDEX_H
 #define EMBER_SYMBOLIZER_ELF_INDEX_H
 
