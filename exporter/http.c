@@ -9,6 +9,7 @@
  * body.
  */
 #include "ember/http.h"
+#include "ember/utf8.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -40,13 +41,22 @@ static const char CT_TEXT[] = "text/plain; charset=utf-8";
 static void json_string(ember_buf *b, const char *s)
 {
 	ember_buf_putc(b, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	/* strict JSON: invalid UTF-8 (an echoed query byte such as %ff)
+	 * becomes U+FFFD, never raw bytes a client's decoder rejects */
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t k = ember_utf8_seq((const char *)p);
+		if (k == 0) {
+			ember_buf_puts(b, EMBER_UTF8_REPLACEMENT);
+			p++;
+			continue;
+		}
 		if (*p == '"' || *p == '\\')
 			ember_buf_printf(b, "\\%c", *p);
 		else if (*p < 0x20)
 			ember_buf_printf(b, "\\u%04x", *p);
 		else
-			ember_buf_putc(b, (char)*p);
+			ember_buf_append(b, p, k);
+		p += k;
 	}
 	ember_buf_putc(b, '"');
 }
