@@ -401,8 +401,8 @@ static size_t regex_cost(const char *re, size_t cap)
 	return total;
 }
 
-static void route_merge(const ember_http_api *api, const ember_http_request *req,
-			ember_http_response *r)
+static void route_merge(const ember_http_api *api, const ember_http_opts *opts,
+			const ember_http_request *req, ember_http_response *r)
 {
 	int64_t start, end;
 	const char *fn;
@@ -421,12 +421,15 @@ static void route_merge(const ember_http_api *api, const ember_http_request *req
 	}
 	ember_error err = { 0 };
 	ember_profile *p = NULL;
+	ember_gate_enter(opts->heavy);   /* merging and encoding is the CPU-heavy part */
 	int rc = api->merge(api->ctx, start, end, fn, &p, &err);
 	if (rc < 0) {
+		ember_gate_leave(opts->heavy);
 		reply_rc(r, rc, &err);
 		return;
 	}
 	reply_profile(r, p, "attachment; filename=\"profile\"");
+	ember_gate_leave(opts->heavy);
 }
 
 static void route_health(const ember_http_api *api, ember_http_response *r)
@@ -519,7 +522,7 @@ void ember_http_handle(const ember_http_api *api, const ember_http_opts *opts,
 	} else if (!strcmp(path, "/api/v1/profiles")) {
 		route_list(api, req, r);
 	} else if (!strcmp(path, "/api/v1/merge")) {
-		route_merge(api, req, r);
+		route_merge(api, opts, req, r);
 	} else if (!strcmp(path, "/healthz")) {
 		route_health(api, r);
 	} else {
@@ -734,10 +737,17 @@ int ember_http_start(ember_http_server **out, const ember_http_opts *opts,
 		s->opts.max_profile_seconds = 300;
 	s->opts.listen = NULL;   /* not kept: the caller's string */
 	s->opts.web = NULL;      /* nor the config: what is needed is copied */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ember_gate_new(&s->opts.heavy,
+			   opts->max_heavy ? opts->max_heavy : cpus > 0 ? (unsigned)cpus : 1, err) < 0) {
+		free(s);
+		return -ENOMEM;
+	}
 	s->api = api;
 	const ember_webconfig *web = opts->web;
 	bool tls = web && web->cert_pem;
 	if (web && ember_basicauth_new(&s->auth, web, err) < 0) {
+		ember_gate_free(s->opts.heavy);
 		free(s);
 		return -EIO;
 	}
@@ -750,6 +760,7 @@ int ember_http_start(ember_http_server **out, const ember_http_opts *opts,
 	int rc = bind_listen(opts->listen ? opts->listen : "127.0.0.1:9464", &s->fd, err);
 	if (rc < 0) {
 		ember_basicauth_free(s->auth);
+		ember_gate_free(s->opts.heavy);
 		free(s);
 		return rc;
 	}
@@ -772,6 +783,7 @@ int ember_http_start(ember_http_server **out, const ember_http_opts *opts,
 	if (!s->daemon) {
 		close(s->fd);
 		ember_basicauth_free(s->auth);
+		ember_gate_free(s->opts.heavy);
 		free(s);
 		if (tls)
 			return ember_errorf(err, EIO,
@@ -795,5 +807,6 @@ void ember_http_stop(ember_http_server *s)
 	MHD_stop_daemon(s->daemon);
 	close(s->fd);
 	ember_basicauth_free(s->auth);
+	ember_gate_free(s->opts.heavy);
 	free(s);
 }
