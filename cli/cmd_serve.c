@@ -357,6 +357,12 @@ static int serve_access_setup(const serve_args *a, ember_webconfig **web, privdr
 				  "that user and profile it with -p PID");
 		return -1;
 	}
+	if (a->user && geteuid() != 0) {
+		usage_error("%s", "--user needs ember serve started as root (it drops to the user "
+				  "after opening the events); without root, give the capabilities "
+				  "instead (README: Access)");
+		return -1;
+	}
 	if (a->user && privdrop_lookup(a->user, u, &err) < 0) {
 		fprintf(stderr, "ember serve: %s\n", err.msg);
 		return -1;

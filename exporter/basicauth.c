@@ -1,11 +1,13 @@
 /* exporter/basicauth.c — HTTP basic auth against the bcrypt hashes of a
  * web config: Authorization header decoding, the bcrypt check through
- * libxcrypt's crypt_r, constant-time comparisons, and a short cache of
+ * libxcrypt's crypt_rn, constant-time comparisons, and a short cache of
  * successful checks. Must never: keep a password (the cache holds keyed
  * SHA-256 digests), compare secrets with early exit, or answer faster
  * for an unknown user than for a wrong password.
  */
 #include "ember/webconfig.h"
+
+#include "ember/gate.h"
 
 #include <crypt.h>
 #include <errno.h>
@@ -32,6 +34,8 @@ struct ember_basicauth {
 	ember_webconfig_user *users;
 	size_t n_users;
 	unsigned char key[32];   /* random per process: digests are useless elsewhere */
+	ember_gate *bcrypt_gate;   /* one bcrypt at a time: a flood of wrong
+				    * passwords takes one CPU, not all */
 	pthread_mutex_t mu;
 	cache_slot cache[CACHE_SLOTS];
 	unsigned next;
@@ -77,6 +81,10 @@ int ember_basicauth_new(ember_basicauth **out, const ember_webconfig *wc, ember_
 		ember_basicauth_free(a);
 		return ember_errorf(err, EIO, "basic auth: getrandom failed");
 	}
+	if (ember_gate_new(&a->bcrypt_gate, 1, err) < 0) {
+		ember_basicauth_free(a);
+		return -ENOMEM;
+	}
 	pthread_mutex_init(&a->mu, NULL);
 	*out = a;
 	return 0;
@@ -94,6 +102,7 @@ void ember_basicauth_free(ember_basicauth *a)
 		free(a->users[i].hash);
 	}
 	free(a->users);
+	ember_gate_free(a->bcrypt_gate);
 	explicit_bzero(a->key, sizeof a->key);
 	free(a);
 }
@@ -103,9 +112,11 @@ static bool bcrypt_matches(const char *hash, const char *password)
 	struct crypt_data *cd = calloc(1, sizeof *cd);
 	if (!cd)
 		return false;
-	const char *h = crypt_r(password, hash, cd);
+	/* crypt_rn: libxcrypt's crypt_r that returns NULL on failure (and is
+	 * not intercepted by ASan, whose crypt_r interceptor finds no real
+	 * crypt_r in libc and jumps to address 0) */
+	const char *h = crypt_rn(password, hash, cd, (int)sizeof *cd);
 	size_t n = strlen(hash);
-	/* crypt_r fails with a "*"-prefixed string of another length */
 	bool ok = h && strlen(h) == n && equal_ct(h, hash, n);
 	explicit_bzero(cd, sizeof *cd);
 	free(cd);
@@ -121,7 +132,9 @@ bool ember_basicauth_verify(const ember_basicauth *a, const char *user, const ch
 		if (strlen(name) == ulen && equal_ct(name, user, ulen))
 			hash = a->users[i].hash;
 	}
+	ember_gate_enter(a->bcrypt_gate);
 	bool ok = bcrypt_matches(hash ? hash : DUMMY_HASH, password);
+	ember_gate_leave(a->bcrypt_gate);
 	return ok && hash;
 }
 

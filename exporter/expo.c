@@ -9,6 +9,7 @@
  * exist, or write "# EOF" (the caller ends the whole exposition).
  */
 #include "ember/metrics.h"
+#include "ember/utf8.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -22,44 +23,12 @@ const char *ember_expo_content_type(ember_expo_format f)
 	           : "text/plain; version=0.0.4; charset=utf-8";
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 when it is not one
- * (overlong forms, surrogates and code points past U+10FFFF are invalid). */
-static size_t utf8_seq(const unsigned char *s)
-{
-	unsigned c = s[0];
-	if (c < 0x80)
-		return 1;
-	size_t n;
-	unsigned cp;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0; /* also stops at the terminating NUL */
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 size_t ember_expo_codepoints(const char *s)
 {
 	const unsigned char *u = (const unsigned char *)s;
 	size_t n = 0;
 	while (*u) {
-		size_t k = utf8_seq(u);
+		size_t k = ember_utf8_seq((const char *)u);
 		u += k ? k : 1;
 		n++;
 	}
@@ -71,9 +40,9 @@ static void escape(ember_buf *out, const char *value, bool quote)
 {
 	const unsigned char *u = (const unsigned char *)value;
 	while (*u) {
-		size_t k = utf8_seq(u);
+		size_t k = ember_utf8_seq((const char *)u);
 		if (k == 0) {
-			ember_buf_puts(out, "\xef\xbf\xbd"); /* U+FFFD */
+			ember_buf_puts(out, EMBER_UTF8_REPLACEMENT);
 			u++;
 		} else if (*u == '\\') {
 			ember_buf_puts(out, "\\\\");

@@ -9,6 +9,7 @@
  * body.
  */
 #include "ember/http.h"
+#include "ember/utf8.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -40,13 +41,22 @@ static const char CT_TEXT[] = "text/plain; charset=utf-8";
 static void json_string(ember_buf *b, const char *s)
 {
 	ember_buf_putc(b, '"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	/* strict JSON: invalid UTF-8 (an echoed query byte such as %ff)
+	 * becomes U+FFFD, never raw bytes a client's decoder rejects */
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		size_t k = ember_utf8_seq((const char *)p);
+		if (k == 0) {
+			ember_buf_puts(b, EMBER_UTF8_REPLACEMENT);
+			p++;
+			continue;
+		}
 		if (*p == '"' || *p == '\\')
 			ember_buf_printf(b, "\\%c", *p);
 		else if (*p < 0x20)
 			ember_buf_printf(b, "\\u%04x", *p);
 		else
-			ember_buf_putc(b, (char)*p);
+			ember_buf_append(b, p, k);
+		p += k;
 	}
 	ember_buf_putc(b, '"');
 }
@@ -401,8 +411,8 @@ static size_t regex_cost(const char *re, size_t cap)
 	return total;
 }
 
-static void route_merge(const ember_http_api *api, const ember_http_request *req,
-			ember_http_response *r)
+static void route_merge(const ember_http_api *api, const ember_http_opts *opts,
+			const ember_http_request *req, ember_http_response *r)
 {
 	int64_t start, end;
 	const char *fn;
@@ -421,12 +431,15 @@ static void route_merge(const ember_http_api *api, const ember_http_request *req
 	}
 	ember_error err = { 0 };
 	ember_profile *p = NULL;
+	ember_gate_enter(opts->heavy);   /* merging and encoding is the CPU-heavy part */
 	int rc = api->merge(api->ctx, start, end, fn, &p, &err);
 	if (rc < 0) {
+		ember_gate_leave(opts->heavy);
 		reply_rc(r, rc, &err);
 		return;
 	}
 	reply_profile(r, p, "attachment; filename=\"profile\"");
+	ember_gate_leave(opts->heavy);
 }
 
 static void route_health(const ember_http_api *api, ember_http_response *r)
@@ -519,7 +532,7 @@ void ember_http_handle(const ember_http_api *api, const ember_http_opts *opts,
 	} else if (!strcmp(path, "/api/v1/profiles")) {
 		route_list(api, req, r);
 	} else if (!strcmp(path, "/api/v1/merge")) {
-		route_merge(api, req, r);
+		route_merge(api, opts, req, r);
 	} else if (!strcmp(path, "/healthz")) {
 		route_health(api, r);
 	} else {
@@ -734,10 +747,17 @@ int ember_http_start(ember_http_server **out, const ember_http_opts *opts,
 		s->opts.max_profile_seconds = 300;
 	s->opts.listen = NULL;   /* not kept: the caller's string */
 	s->opts.web = NULL;      /* nor the config: what is needed is copied */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ember_gate_new(&s->opts.heavy,
+			   opts->max_heavy ? opts->max_heavy : cpus > 0 ? (unsigned)cpus : 1, err) < 0) {
+		free(s);
+		return -ENOMEM;
+	}
 	s->api = api;
 	const ember_webconfig *web = opts->web;
 	bool tls = web && web->cert_pem;
 	if (web && ember_basicauth_new(&s->auth, web, err) < 0) {
+		ember_gate_free(s->opts.heavy);
 		free(s);
 		return -EIO;
 	}
@@ -750,6 +770,7 @@ int ember_http_start(ember_http_server **out, const ember_http_opts *opts,
 	int rc = bind_listen(opts->listen ? opts->listen : "127.0.0.1:9464", &s->fd, err);
 	if (rc < 0) {
 		ember_basicauth_free(s->auth);
+		ember_gate_free(s->opts.heavy);
 		free(s);
 		return rc;
 	}
@@ -772,6 +793,7 @@ int ember_http_start(ember_http_server **out, const ember_http_opts *opts,
 	if (!s->daemon) {
 		close(s->fd);
 		ember_basicauth_free(s->auth);
+		ember_gate_free(s->opts.heavy);
 		free(s);
 		if (tls)
 			return ember_errorf(err, EIO,
@@ -795,5 +817,6 @@ void ember_http_stop(ember_http_server *s)
 	MHD_stop_daemon(s->daemon);
 	close(s->fd);
 	ember_basicauth_free(s->auth);
+	ember_gate_free(s->opts.heavy);
 	free(s);
 }

@@ -1,5 +1,5 @@
 /* symbolizer/elf_index.c — the index of one binary: every function range,
- * every inlined-instance range and every line row, read ONCE with libdw into
+ * every inlined-instance range and every line row, read once with libdw into
  * sorted arrays, plus the ELF symbol table and PT_LOAD segments. Lookups are
  * binary searches over those arrays; libdw is never asked per address.
  *
@@ -14,6 +14,14 @@
  *    end_sequence row leaves a hole (no line) up to the next row.
  *  - symbols: .symtab of the debug file, else of the binary, else .dynsym;
  *    function symbols with their sizes, used when DWARF names nothing.
+ *
+ *  - lazily (EI_BUILD_LAZY, for profiles): first only an address -> CU map
+ *    from each CU DIE's low/high_pc or DW_AT_ranges (no DIE walk, no line
+ *    program), then the three steps above for one CU, into an elf_index of
+ *    its own (cus[].sub), the first time an address in it is asked. When
+ *    the map cannot stand in for the whole index (a CU with line rows but
+ *    no ranges, CUs overlapping, unreadable ranges) everything is indexed
+ *    at once as without the flag.
  *
  * Invariants: ranges[] and rows[] are sorted by address; ranges[] do not
  * overlap; every node's parent index is smaller than the node's own.
@@ -87,6 +95,17 @@ typedef struct ei_seg {
 	bool exec;
 } ei_seg;
 
+typedef struct ei_cu {
+	Dwarf_Die die;
+	elf_index *sub; /* NULL until indexed */
+	bool tried;
+} ei_cu;
+
+typedef struct ei_cuspan {
+	uint64_t lo, hi;
+	size_t cu;
+} ei_cuspan;
+
 struct elf_index {
 	ei_file bin, dbg;
 	Dwarf *dw;
@@ -103,6 +122,14 @@ struct elf_index {
 	char **owned; /* joined file paths */
 	size_t n_owned, cap_owned;
 	bool dwarf_error;
+	/* lazy mode: the address -> CU map, and each CU's own index (nodes,
+	 * ranges, rows only) built when an address in it is first asked */
+	bool lazy;
+	lt_sections secs;
+	ei_cu *cus;
+	size_t n_cus;
+	ei_cuspan *spans; /* sorted, non-overlapping */
+	size_t n_spans;
 };
 
 /* ---- building ---------------------------------------------------------- */
@@ -665,7 +692,186 @@ static bool has_dwarf_sections(Elf *elf)
 	return named_section(elf, ".debug_info") || named_section(elf, ".zdebug_info");
 }
 
-int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
+/* Indexes one CU (functions, inlines, line rows) into b. False on ENOMEM. */
+static bool index_cu(elf_index *ix, builder *b, Dwarf_Die *cudie)
+{
+	b->mangling_lang = lang_mangles(dwarf_srclang(cudie));
+	b->cu = cudie->cu;
+	read_lines(ix, b, cudie, &ix->secs);
+	bool ok_cu = walk_cu(ix, b, cudie);
+	free(b->unit.files); /* the strings are owned by ix */
+	b->unit = (lt_unit){0};
+	return ok_cu && ember_buf_ok(&b->rows);
+}
+
+static bool skipped_unit(uint8_t unit_type)
+{
+	return unit_type == DW_UT_skeleton || unit_type == DW_UT_split_compile;
+}
+
+/* Eager: every CU into one set of arrays. */
+static void index_all_cus(elf_index *ix, builder *b)
+{
+	Dwarf_CU *cu = NULL;
+	Dwarf_Die cudie, subdie;
+	Dwarf_Half version;
+	uint8_t unit_type;
+	int r;
+	while ((r = dwarf_get_units(ix->dw, cu, &cu, &version, &unit_type, &cudie, &subdie)) ==
+	       0) {
+		if (skipped_unit(unit_type))
+			continue; /* split DWARF (.dwo) is not searched */
+		if (!index_cu(ix, b, &cudie))
+			break;
+	}
+	if (r < 0)
+		ix->dwarf_error = true;
+}
+
+/* Turns what b collected into ix's sorted arrays; frees b's DWARF buffers.
+ * False on ENOMEM. */
+static bool finish_dwarf(elf_index *ix, builder *b)
+{
+	bool ok = ember_buf_ok(&b->nodes) && ember_buf_ok(&b->ranges) && ember_buf_ok(&b->rows);
+	ix->nodes = (ei_node *)b->nodes.data;
+	ix->n_nodes = b->nodes.len / sizeof(ei_node);
+	b->nodes.data = NULL;
+	if (ok)
+		ok = flatten_ranges(ix, (ei_range *)b->ranges.data,
+		                    b->ranges.len / sizeof(ei_range));
+	ember_buf_free(&b->ranges);
+	/* after flatten_ranges: finish_rows asks find_range */
+	size_t n_rows = b->rows.len / sizeof(ei_row);
+	ei_row *rows = sort_rows((ei_row *)b->rows.data, n_rows, (const size_t *)b->runs.data,
+	                         b->runs.len / sizeof(size_t));
+	ember_buf_free(&b->runs);
+	ember_buf_free(&b->lrows);
+	ember_buf_free(&b->seqs);
+	finish_rows(ix, rows, n_rows);
+	b->rows.data = NULL;
+	for (size_t i = 0; i < ix->n_nodes; i++)
+		assert(ix->nodes[i].parent < (int32_t)i);
+	return ok;
+}
+
+/* Whether a CU's line table (if any) has rows: a CU without code ranges
+ * (data only, as glibc's abi-note.c) normally has none. Unreadable counts
+ * as having rows, which keeps such binaries indexed whole. */
+static bool cu_has_rows(const elf_index *ix, Dwarf_Die *cudie)
+{
+	Dwarf_Attribute a;
+	Dwarf_Word off;
+	if (!dwarf_attr(cudie, DW_AT_stmt_list, &a))
+		return false;
+	if (dwarf_formudata(&a, &off) != 0)
+		return true;
+	ember_buf rows = EMBER_BUF_INIT, seqs = EMBER_BUF_INIT;
+	lt_unit unit;
+	int r = line_table_read(&ix->secs, off, NULL, &rows, &seqs, &unit);
+	bool has = r < 0 || rows.len > 0;
+	lt_unit_free(&unit);
+	ember_buf_free(&rows);
+	ember_buf_free(&seqs);
+	return has;
+}
+
+static int cmp_span(const void *a, const void *b)
+{
+	const ei_cuspan *x = a, *y = b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Lazy: reads only CU headers and each CU DIE's address ranges
+ * (DW_AT_low_pc/high_pc/ranges) into a sorted address -> CU map. Returns
+ * 1 when the map is usable, 0 when the DWARF must be indexed whole (a CU
+ * with a line table but no ranges, overlapping CUs, unreadable ranges: the
+ * map could not answer as the whole index would), -ENOMEM. */
+static int map_cus(elf_index *ix)
+{
+	ember_buf cus = EMBER_BUF_INIT, spans = EMBER_BUF_INIT;
+	Dwarf_CU *cu = NULL;
+	Dwarf_Die cudie, subdie;
+	Dwarf_Half version;
+	uint8_t unit_type;
+	int r;
+	bool usable = true;
+	while (usable && (r = dwarf_get_units(ix->dw, cu, &cu, &version, &unit_type, &cudie,
+	                                      &subdie)) == 0) {
+		if (skipped_unit(unit_type))
+			continue;
+		ei_cu c = {.die = cudie};
+		size_t idx = cus.len / sizeof c;
+		Dwarf_Addr base, lo, hi;
+		ptrdiff_t off = 0;
+		size_t n = 0;
+		while ((off = dwarf_ranges(&cudie, off, &base, &lo, &hi)) > 0) {
+			if (hi <= lo || lo == 0)
+				continue;
+			ei_cuspan sp = {lo, hi, idx};
+			ember_buf_append(&spans, &sp, sizeof sp);
+			n++;
+		}
+		if (off < 0 || (n == 0 && cu_has_rows(ix, &cudie)))
+			usable = false;
+		ember_buf_append(&cus, &c, sizeof c);
+	}
+	if (usable && r < 0)
+		usable = false;
+	if (!ember_buf_ok(&cus) || !ember_buf_ok(&spans)) {
+		ember_buf_free(&cus);
+		ember_buf_free(&spans);
+		return -ENOMEM;
+	}
+	ei_cuspan *sp = (ei_cuspan *)spans.data;
+	size_t ns = spans.len / sizeof *sp;
+	if (usable && ns)
+		qsort(sp, ns, sizeof *sp, cmp_span);
+	for (size_t i = 1; usable && i < ns; i++)
+		if (sp[i].lo < sp[i - 1].hi)
+			usable = false;
+	if (!usable || ns == 0) {
+		ember_buf_free(&cus);
+		ember_buf_free(&spans);
+		return 0;
+	}
+	ix->cus = (ei_cu *)cus.data;
+	ix->n_cus = cus.len / sizeof(ei_cu);
+	ix->spans = sp;
+	ix->n_spans = ns;
+	return 1;
+}
+
+/* Lazy: the index of the CU holding vaddr, built on first use; NULL when
+ * no CU holds it (or it could not be built). */
+static elf_index *cu_index(elf_index *ix, uint64_t vaddr)
+{
+	size_t i = sym_upper_bound(ix->spans, ix->n_spans, sizeof *ix->spans, vaddr);
+	if (i == 0 || vaddr >= ix->spans[i - 1].hi)
+		return NULL;
+	ei_cu *c = &ix->cus[ix->spans[i - 1].cu];
+	if (c->tried)
+		return c->sub;
+	c->tried = true;
+	elf_index *sub = calloc(1, sizeof *sub);
+	if (!sub)
+		return NULL;
+	sub->bin = sub->dbg = (ei_file){-1, NULL, NULL};
+	sub->secs = ix->secs;
+	builder b = {.nodes = EMBER_BUF_INIT, .rows = EMBER_BUF_INIT};
+	b.ranges = (ember_buf)EMBER_BUF_INIT;
+	b.syms = (ember_buf)EMBER_BUF_INIT;
+	bool ok = index_cu(sub, &b, &c->die);
+	ok = finish_dwarf(sub, &b) && ok;
+	ix->dwarf_error |= sub->dwarf_error;
+	if (!ok) {
+		elf_index_free(sub);
+		return NULL;
+	}
+	c->sub = sub;
+	return sub;
+}
+
+int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, unsigned flags, ember_error *err)
 {
 	*out = NULL;
 	elf_index *ix = calloc(1, sizeof *ix);
@@ -717,51 +923,23 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err)
 		if (!ix->dw)
 			ix->dwarf_error = true;
 	}
+	bool ok = true;
 	if (ix->dw) {
-		lt_sections secs = {0};
-		debug_section(ix->dbg.elf, ".debug_line", &secs.line, &secs.line_len);
-		debug_section(ix->dbg.elf, ".debug_str", &secs.str, &secs.str_len);
-		debug_section(ix->dbg.elf, ".debug_line_str", &secs.line_str, &secs.line_str_len);
-		Dwarf_CU *cu = NULL;
-		Dwarf_Die cudie, subdie;
-		Dwarf_Half version;
-		uint8_t unit_type;
-		int r;
-		while ((r = dwarf_get_units(ix->dw, cu, &cu, &version, &unit_type, &cudie,
-		                            &subdie)) == 0) {
-			if (unit_type == DW_UT_skeleton || unit_type == DW_UT_split_compile)
-				continue; /* split DWARF (.dwo) is not searched */
-			b.mangling_lang = lang_mangles(dwarf_srclang(&cudie));
-			b.cu = cudie.cu;
-			read_lines(ix, &b, &cudie, &secs);
-			bool ok_cu = walk_cu(ix, &b, &cudie);
-			free(b.unit.files); /* the strings are owned by ix */
-			b.unit = (lt_unit){0};
-			if (!ok_cu || !ember_buf_ok(&b.rows))
-				break;
-		}
-		if (r < 0)
-			ix->dwarf_error = true;
+		debug_section(ix->dbg.elf, ".debug_line", &ix->secs.line, &ix->secs.line_len);
+		debug_section(ix->dbg.elf, ".debug_str", &ix->secs.str, &ix->secs.str_len);
+		debug_section(ix->dbg.elf, ".debug_line_str", &ix->secs.line_str,
+		              &ix->secs.line_str_len);
+		int m = (flags & EI_BUILD_LAZY) ? map_cus(ix) : 0;
+		if (m < 0)
+			ok = false;
+		else if (m > 0)
+			ix->lazy = true;
+		else
+			index_all_cus(ix, &b);
 	}
 	read_symbols(ix, &b);
 	read_segments(ix);
-	bool ok = ember_buf_ok(&b.nodes) && ember_buf_ok(&b.ranges) && ember_buf_ok(&b.rows) &&
-	          ember_buf_ok(&b.syms);
-	ix->nodes = (ei_node *)b.nodes.data;
-	ix->n_nodes = b.nodes.len / sizeof(ei_node);
-	b.nodes.data = NULL;
-	if (ok)
-		ok = flatten_ranges(ix, (ei_range *)b.ranges.data, b.ranges.len / sizeof(ei_range));
-	ember_buf_free(&b.ranges);
-	/* after flatten_ranges: finish_rows asks find_range */
-	size_t n_rows = b.rows.len / sizeof(ei_row);
-	ei_row *rows = sort_rows((ei_row *)b.rows.data, n_rows, (const size_t *)b.runs.data,
-	                         b.runs.len / sizeof(size_t));
-	ember_buf_free(&b.runs);
-	ember_buf_free(&b.lrows);
-	ember_buf_free(&b.seqs);
-	finish_rows(ix, rows, n_rows);
-	b.rows.data = NULL;
+	ok = ok && finish_dwarf(ix, &b) && ember_buf_ok(&b.syms);
 	ix->syms = (ei_sym *)b.syms.data;
 	ix->n_syms = b.syms.len / sizeof(ei_sym);
 	b.syms.data = NULL;
@@ -793,6 +971,10 @@ void elf_index_free(elf_index *ix)
 	for (size_t i = 0; i < ix->n_owned; i++)
 		free(ix->owned[i]);
 	free(ix->owned);
+	for (size_t i = 0; i < ix->n_cus; i++)
+		elf_index_free(ix->cus[i].sub);
+	free(ix->cus);
+	free(ix->spans);
 	if (ix->dw)
 		dwarf_end(ix->dw);
 	if (ix->dbg.elf != ix->bin.elf)
@@ -882,12 +1064,15 @@ size_t elf_index_lookup(elf_index *ix, uint64_t vaddr, unsigned flags, ember_fra
 	bool demangle = flags & EI_DEMANGLE;
 	if (max == 0)
 		return 0;
-	const ei_range *r = find_range(ix, vaddr);
-	const ei_row *row = find_row(ix, vaddr);
+	/* dx: where the DWARF answers come from (the CU's own index when
+	 * lazy); symbols always come from ix */
+	elf_index *dx = ix->lazy ? cu_index(ix, vaddr) : ix;
+	const ei_range *r = dx ? find_range(dx, vaddr) : NULL;
+	const ei_row *row = dx ? find_row(dx, vaddr) : NULL;
 	ember_frame *f = &out[0];
 	*f = (ember_frame){0};
 	if (r) {
-		ei_node *node = &ix->nodes[r->node];
+		ei_node *node = &dx->nodes[r->node];
 		ei_sym *s;
 		if ((flags & EI_NEAREST_SYMBOL) && node->mangling_lang && !node->linkage &&
 		    !node->symtab_checked) {
@@ -924,12 +1109,12 @@ size_t elf_index_lookup(elf_index *ix, uint64_t vaddr, unsigned flags, ember_fra
 	if (!f->function && !f->file)
 		return 0;
 	size_t n = 1;
-	for (int32_t cur = r ? r->node : -1; cur >= 0 && ix->nodes[cur].parent >= 0 && n < max;
+	for (int32_t cur = r ? r->node : -1; cur >= 0 && dx->nodes[cur].parent >= 0 && n < max;
 	     n++) {
-		const ei_node *inl = &ix->nodes[cur];
+		const ei_node *inl = &dx->nodes[cur];
 		ember_frame *g = &out[n];
 		*g = (ember_frame){0};
-		fill_node(g, &ix->nodes[inl->parent], demangle);
+		fill_node(g, &dx->nodes[inl->parent], demangle);
 		g->file = inl->call_file;
 		g->line = (int)inl->call_line;
 		cur = inl->parent;
@@ -968,6 +1153,7 @@ void elf_index_get_info(const elf_index *ix, elf_index_info *out)
 {
 	*out = (elf_index_info){
 	    .has_dwarf = ix->n_ranges > 0,
+	    .lazy = ix->lazy,
 	    .has_lines = ix->n_rows > 0,
 	    .has_symbols = ix->n_syms > 0,
 	    .dwarf_error = ix->dwarf_error,
@@ -976,6 +1162,18 @@ void elf_index_get_info(const elf_index *ix, elf_index_info *out)
 	    .n_rows = ix->n_rows,
 	    .n_symbols = ix->n_syms,
 	};
+	for (size_t i = 0; i < ix->n_cus; i++) {
+		const elf_index *sub = ix->cus[i].sub;
+		if (!sub)
+			continue;
+		out->has_dwarf |= sub->n_ranges > 0;
+		out->has_lines |= sub->n_rows > 0;
+		out->n_functions += sub->n_nodes;
+		out->n_ranges += sub->n_ranges;
+		out->n_rows += sub->n_rows;
+		out->n_cus_indexed++;
+	}
+	out->n_cus = ix->n_cus;
 }
 
 bool elf_build_id_hex(Elf *elf, char *buf, size_t buflen)

@@ -1,6 +1,8 @@
 /* symbolizer/elf_index.h — private to symbolizer/: the per-binary index
- * (elf_index.c). Built once per binary from libdw and libelf into sorted
- * arrays; every lookup after that is a binary search. */
+ * (elf_index.c). Built from libdw and libelf into sorted arrays, whole or
+ * per compile unit on first use (EI_BUILD_LAZY); every lookup within what is
+ * indexed is a binary search. Not thread-safe: lookups write (lazy CUs,
+ * demangled names), so one symbolizer per thread. */
 #ifndef EMBER_SYMBOLIZER_ELF_INDEX_H
 #define EMBER_SYMBOLIZER_ELF_INDEX_H
 
@@ -25,12 +27,20 @@ typedef struct ei_file {
 /* Closes and frees whatever f holds; f becomes {-1, NULL, NULL}. */
 void ei_file_close(ei_file *f);
 
+enum {
+	EI_BUILD_LAZY = 1, /* index each CU when an address in it is first asked
+	              * (an address outside every CU's ranges then gets no
+	              * DWARF answer); else, or when the CUs' ranges cannot
+	              * map addresses to CUs, everything at once */
+};
+
 /* Builds the index. `bin` is the binary as loaded (program headers, symbols;
  * may be an empty ei_file {-1, NULL, NULL} when only the debug file exists);
  * `dbg` the file with DWARF (may be the same Elf as bin, or empty). Takes
  * ownership of both files even on failure. A file that cannot be parsed is an
  * error (-EINVAL, one line); DWARF that fails halfway keeps what was read. */
-int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, ember_error *err);
+int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, unsigned flags,
+                  ember_error *err);
 void elf_index_free(elf_index *ix);
 
 enum {
@@ -56,7 +66,10 @@ typedef struct elf_index_info {
 	bool has_lines;   /* a line table was found */
 	bool has_symbols; /* .symtab or .dynsym */
 	bool dwarf_error; /* DWARF was present but (partly) unreadable */
+	bool lazy;        /* per-CU indexing; the has_* and n_* above then
+	                   * count only the CUs indexed so far */
 	size_t n_functions, n_ranges, n_rows, n_symbols;
+	size_t n_cus, n_cus_indexed; /* lazy: CUs mapped, CUs indexed */
 } elf_index_info;
 
 void elf_index_get_info(const elf_index *ix, elf_index_info *out);

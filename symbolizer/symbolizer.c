@@ -149,9 +149,22 @@ void ember_symbolizer_get_stats(const ember_symbolizer *s, ember_symbolizer_stat
 
 /* ---- finding indexes --------------------------------------------------- */
 
+/* Warns once per entry when its DWARF turned out (partly) unreadable: at
+ * indexing, or later when a lazily indexed CU is read. */
+static void warn_dwarf_error(ember_symbolizer *s, symcache_entry *e, const char *what)
+{
+	elf_index_info info;
+	elf_index_get_info(e->ix, &info);
+	if (info.dwarf_error && !e->dwarf_warned) {
+		e->dwarf_warned = true;
+		s->stats.corrupt++;
+		warn(s, "%s: DWARF is partly unreadable; some addresses stay unsymbolized", what);
+	}
+}
+
 /* Indexes what debuginfo_find found into the entry; counts and warns. */
 static void fill_entry(ember_symbolizer *s, symcache_entry *e, const char *what, const char *path,
-                       const char *build_id, int64_t pid)
+                       const char *build_id, int64_t pid, unsigned build_flags)
 {
 	ember_error err = {0};
 	debuginfo_found f;
@@ -161,7 +174,7 @@ static void fill_entry(ember_symbolizer *s, symcache_entry *e, const char *what,
 		warn(s, "%s: refused %u file(s) whose build id is not %s", what, f.refused,
 		     f.build_id[0] ? f.build_id : "the binary's");
 	if (r == 0)
-		r = elf_index_new(&e->ix, f.bin, f.dbg, &err);
+		r = elf_index_new(&e->ix, f.bin, f.dbg, build_flags, &err);
 	if (r < 0) {
 		e->err = r;
 		snprintf(e->msg, sizeof e->msg, "%s", err.msg);
@@ -171,12 +184,7 @@ static void fill_entry(ember_symbolizer *s, symcache_entry *e, const char *what,
 		return;
 	}
 	s->stats.binaries++;
-	elf_index_info info;
-	elf_index_get_info(e->ix, &info);
-	if (info.dwarf_error) {
-		s->stats.corrupt++;
-		warn(s, "%s: DWARF is partly unreadable; some addresses stay unsymbolized", what);
-	}
+	warn_dwarf_error(s, e, what);
 }
 
 static symcache_entry *entry_for(ember_symbolizer *s, const char *key, const char *path,
@@ -188,7 +196,8 @@ static symcache_entry *entry_for(ember_symbolizer *s, const char *key, const cha
 	e = symcache_put(s->cache, key);
 	if (!e)
 		return NULL;
-	fill_entry(s, e, path, path, build_id, pid);
+	/* profiles ask few addresses of many binaries: index per CU on demand */
+	fill_entry(s, e, path, path, build_id, pid, EI_BUILD_LAZY);
 	return e;
 }
 
@@ -286,10 +295,11 @@ static int symbolize_file(ember_symbolizer *s, batch *b)
 			s->stats.missing++;
 		return 0;
 	}
-	elf_index_info info;
-	elf_index_get_info(e->ix, &info);
 	if (lookup_batch(s, b, e->ix) < 0)
 		return -ENOMEM;
+	warn_dwarf_error(s, e, name);
+	elf_index_info info; /* after the lookups: lazily indexed CUs count */
+	elf_index_get_info(e->ix, &info);
 	b->any_inline = b->any_fn && info.has_dwarf;
 	return 0;
 }
@@ -381,7 +391,7 @@ static int symbolize_vdso(ember_symbolizer *s, batch *b)
 		if (r == 0) {
 			if (!elf_build_id_hex(img.elf, s->vdso_id, sizeof s->vdso_id))
 				s->vdso_id[0] = '\0';
-			r = elf_index_new(&e->ix, img, (ei_file){-1, NULL, NULL}, &err);
+			r = elf_index_new(&e->ix, img, (ei_file){-1, NULL, NULL}, 0, &err);
 		}
 		if (r < 0) {
 			e->err = r;
@@ -539,7 +549,9 @@ int ember_symbolizer_addr2line(ember_symbolizer *s, const char *elf_path, uint64
 			return ember_errorf(err, ENOMEM, "out of memory");
 		e = symcache_get(s->cache, key);
 		if (!e && (e = symcache_put(s->cache, key)))
-			fill_entry(s, e, elf_path, elf_path, "", 0);
+			/* addr2line: eager, as binutils answers
+			 * addresses outside every CU too */
+			fill_entry(s, e, elf_path, elf_path, "", 0, 0);
 		free(key);
 		char *lp = strdup(elf_path);
 		if (!e || !lp) {

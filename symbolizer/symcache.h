@@ -3,6 +3,8 @@
 #ifndef EMBER_SYMBOLIZER_SYMCACHE_H
 #define EMBER_SYMBOLIZER_SYMCACHE_H
 
+#include <stdbool.h>
+
 #include "elf_index.h"
 
 typedef struct symcache symcache;
@@ -12,6 +14,7 @@ typedef struct symcache_entry {
 	elf_index *ix; /* NULL: failed (err says why) */
 	int err;       /* 0, or the negative errno of the failure */
 	char msg[512]; /* the failure's one line */
+	bool dwarf_warned; /* the symbolizer warned of unreadable DWARF */
 } symcache_entry;
 
 /* A cache of at most max_entries (>= 1); adding past that evicts the least

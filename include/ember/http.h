@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "ember/buf.h"
+#include "ember/gate.h"
 #include "ember/error.h"
 #include "ember/metrics.h"
 #include "ember/profile.h"
@@ -75,6 +76,8 @@ typedef struct ember_http_opts {
 	unsigned idle_timeout_s;        /* default 30 */
 	unsigned max_profile_seconds;   /* cap of ?seconds; default 300 */
 	const ember_webconfig *web;     /* TLS and basic auth, or NULL; read at start only */
+	unsigned max_heavy;             /* merges at once, others queue; default: online CPUs */
+	struct ember_gate *heavy;       /* set by ember_http_start (NULL: no limit) */
 } ember_http_opts;
 
 /* One query argument, already percent-decoded; value NULL for "?key". */

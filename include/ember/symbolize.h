@@ -9,9 +9,15 @@
  * A file whose build id does not match the mapping's is never used.
  *
  * Per binary (keyed by build id, else path + size + mtime) an index of
- * function ranges, inline ranges and line rows is built once and cached
- * (up to opts.max_binaries, least recently used evicted); lookups answer
- * from the index.
+ * function ranges, inline ranges and line rows is built and cached (up to
+ * opts.max_binaries, least recently used evicted); lookups answer from the
+ * index. For profiles (ember_symbolizer_run) the index is lazy: an address ->
+ * compile unit map from the CUs' own ranges first, then each CU's functions,
+ * inlines and lines the first time an address in it is asked, so a profile
+ * touching a few functions of libc reads a few CUs of its debug file, not
+ * all. An address outside every CU's ranges then gets symbol-table answers
+ * only (binutils' addr2line does the same). ember_symbolizer_addr2line
+ * indexes each file whole at once, as it is asked many addresses.
  */
 #ifndef EMBER_SYMBOLIZE_H
 #define EMBER_SYMBOLIZE_H

@@ -43,8 +43,9 @@ int ember_webconfig_load(ember_webconfig **out, const char *path, ember_error *e
 void ember_webconfig_free(ember_webconfig *wc);
 
 /* Basic auth over a config's users. Thread-safe; successful checks are
- * cached for a few seconds (bcrypt is slow by design) under a SHA-256 of
- * the credentials with a per-process random key. */
+ * cached for 30 s (bcrypt is slow by design) under an HMAC-SHA-256 of
+ * the credentials with a per-process random key; bcrypt checks run one at
+ * a time, so a flood of wrong passwords takes one CPU, not all. */
 typedef struct ember_basicauth ember_basicauth;
 
 /* NULL *out (and 0) when wc has no users: no auth. users are copied. */

@@ -20,7 +20,7 @@ static void make_hash(const char *pw, char *out)
 	struct crypt_data cd;
 	memset(&cd, 0, sizeof cd);
 	CHECK(crypt_gensalt_rn("$2b$", 4, NULL, 0, salt, sizeof salt) != NULL);
-	const char *h = crypt_r(pw, salt, &cd);
+	const char *h = crypt_rn(pw, salt, &cd, (int)sizeof cd);
 	CHECK(h && h[0] == '$');
 	snprintf(out, 128, "%s", h);
 }

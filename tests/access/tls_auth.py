@@ -54,8 +54,9 @@ def main():
         for path in ("/metrics", "/api/v1/profiles", "/", "/api/v1/merge?start=0&end=9999999999"):
             for creds in ((), ("-u", "alice:wrong"), ("-u", "mallory:s3cret"), ("-u", "alice:"),
                           ("-u", "bob:s3cret")):
-                status, body, _, _ = curl(base + path, *tls, *creds, "-D", hdr)
-                check(status == 401, f"{path} with {creds}: {status}, want 401")
+                status, body, rc, err = curl(base + path, *tls, *creds, "-D", hdr)
+                check(status == 401, f"{path} with {creds}: {status}, want 401 (curl {rc}: "
+                      f"{err})\n{read_log(log)}")
                 with open(hdr) as f:
                     h = f.read().lower()
                 check('www-authenticate: basic realm="ember"' in h,

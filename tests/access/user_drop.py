@@ -10,7 +10,8 @@ user's own rights):
      capabilities (cap_perfmon for -a at perf_event_paranoid 2): it samples
      and serves; the same without cap_perfmon fails with one clear line;
   3. refusals: an unknown user (exit 2), a storage directory the user cannot
-     write (exit 1, names the fix), --user with -- COMMAND (exit 2)."""
+     write (exit 1, names the fix), --user when not started as root (exit 2),
+     --user with -- COMMAND (exit 2)."""
 import os
 import shutil
 import subprocess
@@ -175,6 +176,11 @@ def main():
         err = r.stderr.decode(errors="replace")
         check(r.returncode == 1 and "not writable" in err and "chown" in err,
               f"unwritable storage: exit {r.returncode}: {err}")
+        r = run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--",
+                 EMBER, "serve", "-p", str(w.pid), "--listen", f"127.0.0.1:{free_port()}",
+                 "--storage.path", store2, "--user", TEST_USER], timeout=30)
+        err = r.stderr.decode(errors="replace")
+        check(r.returncode == 2 and "started as root" in err, f"--user without root: {err}")
         r = run([EMBER, "serve", "--user", TEST_USER, "--", "true"])
         check(r.returncode == 2 and b"--user with -- COMMAND" in r.stderr, f"--user + command: {r}")
         w.kill()

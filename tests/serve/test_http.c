@@ -16,6 +16,7 @@
 
 #include "ember/http.h"
 #include "ember/pprof.h"
+#include "ember/utf8.h"
 
 #define S 1000000000LL
 static const int64_t T0 = 1764032400LL * S;   /* 2025-11-25T01:00:00Z */
@@ -246,6 +247,13 @@ static void test_routes(void)
 	}
 	CHECK(get(&r, "GET", "/api/v1/profiles", NULL, "start", "20", "end", "10", NULL) == 400);
 	CHECK(is_json_error(&r, "before"));
+	ember_http_response_free(&r);
+	/* an echoed query byte that is not UTF-8 (%ff%fe) comes back as U+FFFD:
+	 * the JSON stays valid for strict decoders */
+	CHECK(get(&r, "GET", "/api/v1/profiles", NULL, "start", "\xff\xfe" "1", NULL) == 400);
+	CHECK(is_json_error(&r, "start"));
+	CHECK(strstr(r.body.data, EMBER_UTF8_REPLACEMENT EMBER_UTF8_REPLACEMENT "1") != NULL);
+	CHECK(strchr(r.body.data, '\xff') == NULL);
 	ember_http_response_free(&r);
 
 	/* /api/v1/profiles/{id} */

@@ -15,6 +15,9 @@
  *   raw BIN OUT              writes a raw pprof of BIN loaded as PIE to OUT
  *   profile BIN [OUT]        a raw pprof of BIN loaded as PIE symbolizes like
  *                            addr2line; twice is a no-op; OUT gets the result
+ *   lazy BIN                 the per-CU (lazy) index of a many-CU BIN indexes
+ *                            only the CUs asked and answers every .text
+ *                            address exactly as the whole index does
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +37,9 @@
 #include "ember/pprof.h"
 #include "ember/profile.h"
 #include "ember/symbolize.h"
+
+#include "../../symbolizer/debuginfo.h"
+#include "../../symbolizer/elf_index.h"
 
 enum { MAXF = 64 };
 
@@ -973,6 +979,99 @@ static void test_recorded(const char *path, const char *bin)
 	free(f.funcs);
 }
 
+/* ---- lazy (per-CU) index --------------------------------------------- */
+
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static elf_index *open_index(const char *bin, unsigned build_flags)
+{
+	ei_file f;
+	ember_error err = {0};
+	if (debuginfo_open_elf(bin, &f, &err) < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		return NULL;
+	}
+	elf_index *ix = NULL;
+	if (elf_index_new(&ix, f, f, build_flags, &err) < 0)
+		fprintf(stderr, "%s\n", err.msg);
+	return ix;
+}
+
+static void test_lazy(const char *bin)
+{
+	elf_facts f = {0};
+	CHECK(read_facts(bin, &f));
+	elf_index *whole = open_index(bin, 0), *lazy = open_index(bin, EI_BUILD_LAZY);
+	CHECK(whole && lazy);
+	if (!whole || !lazy) {
+		elf_index_free(whole);
+		elf_index_free(lazy);
+		free(f.funcs);
+		return;
+	}
+	elf_index_info wi, li;
+	elf_index_get_info(whole, &wi);
+	elf_index_get_info(lazy, &li);
+	CHECK(!wi.lazy && li.lazy);
+	CHECK(li.n_cus >= 10); /* a binary of many CUs */
+	CHECK_EQ_INT(li.n_cus_indexed, 0);
+	CHECK_EQ_INT(li.n_rows, 0);
+	CHECK(f.n_funcs > 0);
+	/* One address with a line (in some CU) indexes that CU only. */
+	ember_frame a[MAXF], b[MAXF];
+	uint64_t mid = 0;
+	for (size_t i = f.n_funcs / 2; i < f.n_funcs && !mid; i++)
+		if (elf_index_lookup(whole, f.funcs[i][0], 0, a, MAXF) > 0 && a[0].file &&
+		    a[0].line > 0)
+			mid = f.funcs[i][0];
+	CHECK(mid != 0);
+	CHECK(elf_index_lookup(lazy, mid, EI_DEMANGLE, a, MAXF) > 0);
+	elf_index_get_info(lazy, &li);
+	CHECK_EQ_INT(li.n_cus_indexed, 1);
+	CHECK(li.n_rows > 0 && li.n_rows < wi.n_rows);
+	/* Every address (densely sampled) answers the same. */
+	uint64_t span = f.text_hi - f.text_lo, step = span / 40000 + 1;
+	size_t differ = 0, asked = 0, outside = 0;
+	for (uint64_t va = f.text_lo; va < f.text_hi; va += step, asked++) {
+		size_t n = elf_index_lookup(whole, va, EI_DEMANGLE, a, MAXF);
+		size_t m = elf_index_lookup(lazy, va, EI_DEMANGLE, b, MAXF);
+		bool same = n == m;
+		for (size_t i = 0; same && i < n; i++)
+			same = str_same(a[i].function, b[i].function) &&
+			       str_same(a[i].linkage_name, b[i].linkage_name) &&
+			       str_same(a[i].file, b[i].file) && a[i].line == b[i].line &&
+			       a[i].column == b[i].column &&
+			       a[i].discriminator == b[i].discriminator &&
+			       str_same(a[i].decl_file, b[i].decl_file) &&
+			       a[i].start_line == b[i].start_line;
+		/* Code outside every CU's ranges (as ASan's module destructors)
+		 * has line rows the whole index finds but no CU claims: the lazy
+		 * index answers from the symbol table there, as binutils does. */
+		if (!same && n == 1 && m == 1 && b[0].line == 0 && a[0].line > 0 &&
+		    str_same(a[0].function, b[0].function)) {
+			outside++;
+			continue;
+		}
+		if (!same && differ++ < 5)
+			fprintf(stderr, "0x%" PRIx64 ": whole %zu frames (%s %s:%d), lazy %zu (%s %s:%d)\n",
+			        va, n, n ? a[0].function : "-", n ? a[0].file : "-",
+			        n ? a[0].line : 0, m, m ? b[0].function : "-", m ? b[0].file : "-",
+			        m ? b[0].line : 0);
+	}
+	CHECK_EQ_INT(differ, 0);
+	elf_index_get_info(lazy, &li);
+	fprintf(stderr, "%zu addresses (%zu outside every CU); %zu of %zu CUs indexed\n", asked,
+	        outside, li.n_cus_indexed, li.n_cus);
+	CHECK(outside < asked / 100);
+	CHECK(li.n_cus_indexed > 1 && li.n_cus_indexed <= li.n_cus);
+	elf_index_free(whole);
+	elf_index_free(lazy);
+	free(f.funcs);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -1008,6 +1107,8 @@ int main(int argc, char **argv)
 		free(f.funcs);
 	} else if (strcmp(mode, "recorded") == 0 && argc == 4) {
 		test_recorded(argv[2], argv[3]);
+	} else if (strcmp(mode, "lazy") == 0 && argc == 3) {
+		test_lazy(argv[2]);
 	} else if (strcmp(mode, "profile") == 0 && argc >= 3) {
 		test_profile(argv[2], argc > 3 ? argv[3] : NULL);
 	} else {
