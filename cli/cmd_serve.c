@@ -63,6 +63,10 @@ static const char usage_text[] =
 	"                                                                       [EMBER_WEB_MAX_CONNECTIONS_PER_IP]\n"
 	"  --web.timeout DURATION    close a connection silent this long (default 30s)\n"
 	"                                                                       [EMBER_WEB_TIMEOUT]\n"
+	"  --web.read-timeout DURATION  close a connection whose next request is not\n"
+	"                            fully received this long after it opened or its\n"
+	"                            last answer (slow clients); answering is not\n"
+	"                            limited (default 30s)                      [EMBER_WEB_READ_TIMEOUT]\n"
 	"  --web.max-profile-seconds N  cap of /debug/pprof/profile?seconds (default 300)\n"
 	"                                                                       [EMBER_WEB_MAX_PROFILE_SECONDS]\n"
 	"\n"
@@ -110,6 +114,7 @@ enum {
 	OPT_WEB_MAX_CONN,
 	OPT_WEB_MAX_PER_IP,
 	OPT_WEB_TIMEOUT,
+	OPT_WEB_READ_TIMEOUT,
 	OPT_WEB_MAX_SECONDS,
 };
 
@@ -134,6 +139,7 @@ static const struct option long_opts[] = {
 	{ "web.max-connections", required_argument, NULL, OPT_WEB_MAX_CONN },
 	{ "web.max-connections-per-ip", required_argument, NULL, OPT_WEB_MAX_PER_IP },
 	{ "web.timeout", required_argument, NULL, OPT_WEB_TIMEOUT },
+	{ "web.read-timeout", required_argument, NULL, OPT_WEB_READ_TIMEOUT },
 	{ "web.max-profile-seconds", required_argument, NULL, OPT_WEB_MAX_SECONDS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -148,7 +154,8 @@ typedef struct serve_args {
 	const char *storage_path, *retention, *max_bytes;
 	const char *top, *functions, *max_series;
 	const char *web_config, *user;
-	const char *web_max_conn, *web_max_per_ip, *web_timeout, *web_max_seconds;
+	const char *web_max_conn, *web_max_per_ip, *web_timeout, *web_read_timeout,
+		*web_max_seconds;
 	const char *debug_dirs[MAX_DEBUG_DIRS];
 	size_t n_debug_dirs;
 	bool all, have_target_flag;
@@ -203,6 +210,7 @@ static void env_defaults(serve_args *a)
 	ENV(web_max_conn, "web.max-connections");
 	ENV(web_max_per_ip, "web.max-connections-per-ip");
 	ENV(web_timeout, "web.timeout");
+	ENV(web_read_timeout, "web.read-timeout");
 	ENV(web_max_seconds, "web.max-profile-seconds");
 #undef ENV
 	if (!a->have_target_flag && a->so.kind != EMBER_TARGET_COMMAND) {
@@ -240,6 +248,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
 		case OPT_WEB_MAX_CONN: a->web_max_conn = optarg; break;
 		case OPT_WEB_MAX_PER_IP: a->web_max_per_ip = optarg; break;
 		case OPT_WEB_TIMEOUT: a->web_timeout = optarg; break;
+		case OPT_WEB_READ_TIMEOUT: a->web_read_timeout = optarg; break;
 		case OPT_WEB_MAX_SECONDS: a->web_max_seconds = optarg; break;
 		case OPT_DEBUG_DIR:
 			if (a->n_debug_dirs == MAX_DEBUG_DIRS)
@@ -313,6 +322,17 @@ static void on_signal(int sig)
 	*sig_wake = 1;
 }
 
+/* A --web.* duration of min_ns..1h into *ns; -1 after a usage error. */
+static int web_duration(const char *flag, const char *val, const char *min, uint64_t min_ns,
+			uint64_t *ns)
+{
+	if (cli_parse_duration(val, ns) == 0 && *ns >= min_ns && *ns <= 3600ULL * 1000000000ULL)
+		return 0;
+	char fmt[96];
+	snprintf(fmt, sizeof fmt, "%s '%%s': want a duration of %s..1h", flag, min);
+	return usage_error(fmt, val), -1;
+}
+
 /* The --web.* limits into o; -1 after a usage error. */
 static int serve_web_limits(const serve_args *a, ember_http_opts *o)
 {
@@ -329,13 +349,16 @@ static int serve_web_limits(const serve_args *a, ember_http_opts *o)
 					   a->web_max_per_ip), -1;
 		o->max_per_ip = (unsigned)v;
 	}
-	if (a->web_timeout) {
-		if (cli_parse_duration(a->web_timeout, &v) < 0 || v < 1000000000ULL ||
-		    v > 3600ULL * 1000000000ULL)
-			return usage_error("--web.timeout '%s': want a duration of 1s..1h",
-					   a->web_timeout), -1;
+	if (a->web_timeout && web_duration("--web.timeout", a->web_timeout, "1s", 1000000000ULL,
+					   &v) < 0)
+		return -1;
+	if (a->web_timeout)
 		o->idle_timeout_s = (unsigned)(v / 1000000000ULL);
-	}
+	if (a->web_read_timeout && web_duration("--web.read-timeout", a->web_read_timeout, "100ms",
+						100000000ULL, &v) < 0)
+		return -1;
+	if (a->web_read_timeout)
+		o->read_timeout_ms = (unsigned)(v / 1000000ULL);
 	if (a->web_max_seconds) {
 		if (cli_parse_uint(a->web_max_seconds, 1, 86400, &v) < 0)
 			return usage_error("--web.max-profile-seconds '%s': want 1..86400",
@@ -547,6 +570,7 @@ int cmd_serve(int argc, char **argv)
 
 	ember_http_api api;
 	serve_api_init(st, &api);
+	ho.read_timeouts = &st->http_read_timeouts;
 	ember_http_server *http = NULL;
 	pthread_t worker;
 	if (ember_http_start(&http, &ho, &api, &err) < 0) {

@@ -114,6 +114,7 @@ typedef struct serve_state {
 	atomic_bool sampling_failed;
 	atomic_uint_fast64_t windows_stored, windows_dropped, windows_empty;
 	atomic_uint_fast64_t slices_dropped, store_errors, scrapes;
+	atomic_uint_fast64_t http_read_timeouts;   /* connections past --web.read-timeout */
 	char fail_msg[512];                /* written once before sampling_failed */
 } serve_state;
 

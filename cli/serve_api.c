@@ -87,6 +87,9 @@ static void self_metrics(serve_state *st, ember_expo_format f, ember_buf *b)
 		(double)ember_metrics_dropped(st->metrics));
 	counter(b, f, "ember_scrapes", "Requests to /metrics.",
 		(double)atomic_load(&st->scrapes));
+	counter(b, f, "ember_http_read_timeouts",
+		"Connections closed because a request was not received within --web.read-timeout.",
+		(double)atomic_load(&st->http_read_timeouts));
 }
 
 static int api_metrics(void *ctx, ember_expo_format f, ember_buf *out, const char **ct,

@@ -25,6 +25,7 @@
 
 #include "ember/pprof.h"
 #include "ember/timeparse.h"
+#include "http_deadline.h"
 
 #define MAX_ARGS 32
 #define MAX_REGEX 1024
@@ -558,6 +559,7 @@ struct ember_http_server {
 	ember_http_opts opts;
 	const ember_http_api *api;
 	ember_basicauth *auth;   /* NULL: no basic auth */
+	http_deadline *deadline;
 	int fd;
 	unsigned port;
 };
@@ -608,6 +610,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	ember_http_server *s = cls;
 	if (!*con_cls) {   /* headers only so far; answer once the body is in */
 		*con_cls = &started;
+		http_deadline_in_request(s->deadline, conn);
 		return MHD_YES;
 	}
 	if (*upload_data_size) {   /* a body we do not want: drop it */
@@ -652,6 +655,33 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	enum MHD_Result ok = MHD_queue_response(conn, (unsigned)r.status, resp);
 	MHD_destroy_response(resp);
 	return ok;
+}
+
+/* The request deadline follows each connection: waiting from its start
+ * and from each completed request, in a request from the handler's first
+ * call. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	(void)socket_context;
+	ember_http_server *s = cls;
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		http_deadline_closed(s->deadline, conn);
+		return;
+	}
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci)   /* without memory the connection only has the idle timeout */
+		http_deadline_started(s->deadline, conn, ci->connect_fd);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode code)
+{
+	(void)con_cls;
+	(void)code;
+	ember_http_server *s = cls;
+	http_deadline_waiting(s->deadline, conn);
 }
 
 /* "HOST:PORT", "[V6]:PORT", ":PORT" -> host (empty: any) and port. */
@@ -743,6 +773,8 @@ int ember_http_start(ember_http_server **out, const ember_http_opts *opts,
 		s->opts.max_per_ip = 16;
 	if (!s->opts.idle_timeout_s)
 		s->opts.idle_timeout_s = 30;
+	if (!s->opts.read_timeout_ms)
+		s->opts.read_timeout_ms = 30000;
 	if (!s->opts.max_profile_seconds)
 		s->opts.max_profile_seconds = 300;
 	s->opts.listen = NULL;   /* not kept: the caller's string */
@@ -767,8 +799,12 @@ int ember_http_start(ember_http_server **out, const ember_http_opts *opts,
 		{ MHD_OPTION_HTTPS_MEM_CERT, 0, tls ? web->cert_pem : NULL },
 		{ MHD_OPTION_END, 0, NULL },
 	};
-	int rc = bind_listen(opts->listen ? opts->listen : "127.0.0.1:9464", &s->fd, err);
+	int rc = http_deadline_new(&s->deadline, (int64_t)s->opts.read_timeout_ms * 1000000,
+				   opts->read_timeouts, err);
+	if (rc == 0)
+		rc = bind_listen(opts->listen ? opts->listen : "127.0.0.1:9464", &s->fd, err);
 	if (rc < 0) {
+		http_deadline_free(s->deadline);
 		ember_basicauth_free(s->auth);
 		ember_gate_free(s->opts.heavy);
 		free(s);
@@ -788,10 +824,12 @@ int ember_http_start(ember_http_server **out, const ember_http_opts *opts,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->opts.max_connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)s->opts.max_per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->opts.idle_timeout_s,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_ARRAY, tls_opts,
-		MHD_OPTION_END);
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_CONNECTION,
+		on_connection, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_ARRAY,
+		tls_opts, MHD_OPTION_END);
 	if (!s->daemon) {
 		close(s->fd);
+		http_deadline_free(s->deadline);
 		ember_basicauth_free(s->auth);
 		ember_gate_free(s->opts.heavy);
 		free(s);
@@ -814,7 +852,8 @@ void ember_http_stop(ember_http_server *s)
 {
 	if (!s)
 		return;
-	MHD_stop_daemon(s->daemon);
+	MHD_stop_daemon(s->daemon);   /* every connection closed: the table is empty */
+	http_deadline_free(s->deadline);
 	close(s->fd);
 	ember_basicauth_free(s->auth);
 	ember_gate_free(s->opts.heavy);

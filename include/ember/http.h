@@ -21,8 +21,11 @@
  * shutting down; 500 otherwise.
  *
  * Server limits (libmicrohttpd's defaults are none): a total connection
- * limit, a per-IP connection limit, an idle timeout per connection, and
- * the cap on ?seconds. Request size is bounded by libmicrohttpd's per
+ * limit, a per-IP connection limit, an idle timeout per connection, a
+ * total deadline for receiving a request (from the connection's start or
+ * the previous response's end until its headers are in; the answer's time
+ * is not limited: a watchdog shuts down sockets past it), and the cap on
+ * ?seconds. Request size is bounded by libmicrohttpd's per
  * connection memory limit (URL and headers beyond it get 414/431).
  * TLS and basic auth come from a web config (ember/webconfig.h) in
  * ember_http_opts.web: with users, every path but /healthz (kept open for
@@ -32,6 +35,7 @@
 #ifndef EMBER_HTTP_H
 #define EMBER_HTTP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -74,6 +78,8 @@ typedef struct ember_http_opts {
 	unsigned max_connections;       /* default 64 */
 	unsigned max_per_ip;            /* default 16 */
 	unsigned idle_timeout_s;        /* default 30 */
+	unsigned read_timeout_ms;       /* receiving a request, in total; default 30000 */
+	atomic_uint_fast64_t *read_timeouts;   /* counts connections closed by it (or NULL) */
 	unsigned max_profile_seconds;   /* cap of ?seconds; default 300 */
 	const ember_webconfig *web;     /* TLS and basic auth, or NULL; read at start only */
 	unsigned max_heavy;             /* merges at once, others queue; default: online CPUs */

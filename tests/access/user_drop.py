@@ -4,8 +4,8 @@ reading its binary and kernel symbols needs the kept capabilities, not the
 user's own rights):
   1. started as root with --user ember-test: every thread runs as the user,
      the sampling thread holds exactly cap_sys_ptrace, cap_dac_read_search,
-     cap_checkpoint_restore and cap_syslog, the HTTP threads (started before the
-     drop) none; no_new_privs on sampler and worker; it samples, symbolizes split_a/b/c, stores windows the user owns;
+     cap_checkpoint_restore and cap_syslog, the HTTP threads (libmicrohttpd's
+     and the request deadline's watchdog, started before the drop) none; no_new_privs on sampler and worker; it samples, symbolizes split_a/b/c, stores windows the user owns;
   2. started as the user by setpriv with the README's capabilities as ambient
      capabilities (cap_perfmon for -a at perf_event_paranoid 2): it samples
      and serves; the same without cap_perfmon fails with one clear line;
@@ -118,7 +118,7 @@ def main():
             eff, prm = int(st["CapEff"], 16), int(st["CapPrm"], 16)
             check(int(st["CapInh"], 16) == 0 and int(st["CapAmb"], 16) == 0,
                   f"thread {t} inheritable/ambient caps")
-            if st["Name"].startswith("MHD"):
+            if st["Name"].startswith(("MHD", "http-deadline")):   # the HTTP server's
                 seen_http_thread = True
                 check(eff == 0 and prm == 0, f"HTTP thread {st['Name']} has caps {eff:x}")
             else:   # per thread: set by the drop on the thread that becomes the sampler
