@@ -8,6 +8,7 @@
  * pointers, so the arrays can grow freely.
  */
 #include "ember/profile.h"
+#include "ember/grow.h"
 #include "ember/hash.h"
 
 #include <assert.h>
@@ -26,24 +27,6 @@ struct ember_fnindex {
 	uint32_t *slots;
 	size_t mask;
 };
-
-static bool grow_array(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return true;
-	size_t ncap = *cap ? *cap : 16;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2 / elem)
-			return false;
-		ncap *= 2;
-	}
-	void *n = realloc(*arr, ncap * elem);
-	if (!n)
-		return false;
-	*arr = n;
-	*cap = ncap;
-	return true;
-}
 
 static uint64_t str_hash(const char *s, size_t len)
 {
@@ -134,7 +117,7 @@ static int64_t intern(ember_profile *p, const char *s, size_t len, bool dedup)
 			return (int64_t)i;
 		h = (h + 1) & ix->mask;
 	}
-	if (!grow_array((void **)&p->strings, &p->cap_strings, p->n_strings + 1, sizeof(char *)))
+	if (!ember_grow((void **)&p->strings, &p->cap_strings, p->n_strings + 1, sizeof(char *)))
 		return -1;
 	char *copy = malloc(len + 1);
 	if (!copy)
@@ -204,7 +187,7 @@ int ember_profile_sample_type_index(const ember_profile *p, const char *type)
 
 uint64_t ember_profile_add_mapping(ember_profile *p, const ember_mapping *m)
 {
-	if (!grow_array((void **)&p->mappings, &p->cap_mappings, p->n_mappings + 1, sizeof *m))
+	if (!ember_grow((void **)&p->mappings, &p->cap_mappings, p->n_mappings + 1, sizeof *m))
 		return 0;
 	ember_mapping *d = &p->mappings[p->n_mappings++];
 	*d = *m;
@@ -215,7 +198,7 @@ uint64_t ember_profile_add_mapping(ember_profile *p, const ember_mapping *m)
 uint64_t ember_profile_add_location(ember_profile *p, uint64_t mapping_id, uint64_t address)
 {
 	assert(mapping_id <= p->n_mappings);
-	if (!grow_array((void **)&p->locations, &p->cap_locations, p->n_locations + 1,
+	if (!ember_grow((void **)&p->locations, &p->cap_locations, p->n_locations + 1,
 			sizeof(ember_location)))
 		return 0;
 	ember_location *l = &p->locations[p->n_locations++];
@@ -297,7 +280,7 @@ static uint64_t function_add(ember_profile *p, int64_t name, int64_t system_name
 			return f->id;
 		h = (h + 1) & ix->mask;
 	}
-	if (!grow_array((void **)&p->functions, &p->cap_functions, p->n_functions + 1,
+	if (!ember_grow((void **)&p->functions, &p->cap_functions, p->n_functions + 1,
 			sizeof(ember_function)))
 		return 0;
 	ember_function *f = &p->functions[p->n_functions++];
@@ -325,7 +308,7 @@ uint64_t ember_profile_add_function(ember_profile *p, int64_t name, int64_t syst
 int ember_profile_add_sample(ember_profile *p, const uint64_t *location_ids, size_t n_locations,
 			     const int64_t *values, const ember_label *labels, size_t n_labels)
 {
-	if (!grow_array((void **)&p->samples, &p->cap_samples, p->n_samples + 1,
+	if (!ember_grow((void **)&p->samples, &p->cap_samples, p->n_samples + 1,
 			sizeof(ember_sample)))
 		return -ENOMEM;
 	ember_sample s = { 0 };

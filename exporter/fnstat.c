@@ -10,7 +10,7 @@
  * Owns: the entries' strings and the index. Must never: change the profile.
  */
 #include "frames.h"
-#include "grow.h"
+#include "ember/grow.h"
 #include "ember/hash.h"
 
 #include <assert.h>
@@ -58,7 +58,7 @@ static long lookup(fnstat *fs, const char *comm, const char *binary, const char 
 		h = (h + 1) & fs->mask;
 	}
 	if (fs->n_entries >= UINT32_MAX - 1 ||
-	    !exporter_grow((void **)&fs->entries, &fs->cap_entries, fs->n_entries + 1,
+	    !ember_grow((void **)&fs->entries, &fs->cap_entries, fs->n_entries + 1,
 	                   sizeof *fs->entries))
 		return -1;
 	size_t lc = strlen(comm) + 1, lb = strlen(binary) + 1, lf = strlen(function) + 1;
@@ -101,7 +101,7 @@ int fnstat_build(fnstat *fs, const ember_profile *p, const frame_weight *w, bool
 			const char *bin = frame_binary(p, l);
 			for (size_t fi = 0; fi < frame_count(l); fi++) {
 				long e = lookup(fs, comm, bin, frame_function(p, l, fi, buf));
-				if (e < 0 || !exporter_grow((void **)&fs->frames, &fs->cap_frames,
+				if (e < 0 || !ember_grow((void **)&fs->frames, &fs->cap_frames,
 				                            fs->n_frames + 1, sizeof *fs->frames))
 					goto oom;
 				fs->frames[fs->n_frames++] = (uint32_t)e;

@@ -11,6 +11,7 @@
  * takes to answer.
  */
 #include "http_deadline.h"
+#include "ember/grow.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -135,15 +136,9 @@ int http_deadline_started(http_deadline *d, const void *conn, int fd)
 	int rc = 0;
 	pthread_mutex_lock(&d->mu);
 	assert(!find(d, conn));
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 64;
-		entry *v = realloc(d->v, cap * sizeof *v);
-		if (!v) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		d->v = v;
-		d->cap = cap;
+	if (!ember_grow((void **)&d->v, &d->cap, d->n + 1, sizeof *d->v)) {
+		rc = -ENOMEM;
+		goto out;
 	}
 	d->v[d->n++] = (entry){ .conn = conn, .fd = fd, .waiting = true, .since = now_ns() };
 out:

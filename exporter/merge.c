@@ -18,7 +18,7 @@
  */
 #include "ember/merge.h"
 #include "ember/hash.h"
-#include "grow.h"
+#include "ember/grow.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -86,9 +86,9 @@ static bool wtab_put(wtab *t, const uint64_t *k, size_t n, uint64_t value)
 	if ((!t->slots || (t->n + 1) * 2 > t->mask + 1) &&
 	    !wtab_rehash(t, t->slots ? (t->mask + 1) * 2 : 256))
 		return false;
-	if (!exporter_grow((void **)&t->words, &t->cap_words, t->n_words + n + 1,
+	if (!ember_grow((void **)&t->words, &t->cap_words, t->n_words + n + 1,
 	                   sizeof *t->words) ||
-	    !exporter_grow((void **)&t->e, &t->cap, t->n + 1, sizeof *t->e))
+	    !ember_grow((void **)&t->e, &t->cap, t->n + 1, sizeof *t->e))
 		return false;
 	if (n)
 		memcpy(&t->words[t->n_words], k, n * sizeof *k);
@@ -232,7 +232,7 @@ static uint64_t x_location(xlat *x, uint64_t id)
 			return 0;
 		addr += x->delta[sl->mapping_id - 1];
 	}
-	if (!exporter_grow((void **)&m->lkey, &m->cap_lkey, 4 + 3 * sl->n_lines, sizeof *m->lkey))
+	if (!ember_grow((void **)&m->lkey, &m->cap_lkey, 4 + 3 * sl->n_lines, sizeof *m->lkey))
 		return 0;
 	size_t n = 0;
 	m->lkey[n++] = mid;
@@ -283,7 +283,7 @@ static int x_sample(xlat *x, const ember_sample *s)
 	ember_merger *m = x->m;
 	ember_profile *out = m->out;
 	size_t n = 2 + s->n_locations + 4 * s->n_labels;
-	if (!exporter_grow((void **)&m->key, &m->cap_key, n, sizeof *m->key))
+	if (!ember_grow((void **)&m->key, &m->cap_key, n, sizeof *m->key))
 		return -ENOMEM;
 	ember_label *labels = calloc(s->n_labels ? s->n_labels : 1, sizeof *labels);
 	if (!labels)

@@ -21,6 +21,7 @@
  * a series; hold the lock while doing anything but registry work.
  */
 #include "ember/metrics.h"
+#include "ember/grow.h"
 #include "ember/hash.h"
 #include "frames.h"
 
@@ -197,14 +198,8 @@ static long series_add(ember_metrics *m, const char *comm, const char *binary, c
 	assert(find_key(m, comm, binary, function) < 0);
 	if (!index_grow(m, &m->by_key, false) || !index_grow(m, &m->by_labels, true))
 		return -1;
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 64;
-		series *s = realloc(m->s, cap * sizeof *s);
-		if (!s)
-			return -1;
-		m->s = s;
-		m->cap = cap;
-	}
+	if (!ember_grow((void **)&m->s, &m->cap, m->n + 1, sizeof *m->s))
+		return -1;
 	char *labels = NULL;
 	for (unsigned suffix = 0;; suffix = suffix ? suffix + 1 : 2) {
 		free(labels);

@@ -8,6 +8,7 @@
  * encoding, or leave a partial file under a final name.
  */
 #include "ember/store.h"
+#include "ember/grow.h"
 
 #include <assert.h>
 #include <dirent.h>
@@ -227,14 +228,8 @@ static int insert_locked(ember_store *s, const entry *e)
 		bool same_file = strcmp(old->name, e->name) == 0;
 		remove_at_locked(s, (size_t)(old - s->v), !same_file);
 	}
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		entry *v = realloc(s->v, cap * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		s->v = v;
-		s->cap = cap;
-	}
+	if (!ember_grow((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v))
+		return -ENOMEM;
 	size_t i = s->n;
 	while (i > 0 && entry_cmp(&s->v[i - 1].info, &e->info) > 0)
 		i--;
@@ -365,16 +360,9 @@ static int scan(ember_store *s, ember_error *err)
 		snprintf(f.e.name, sizeof f.e.name, "%s", name);
 		f.e.info.bytes = (uint64_t)st.st_size;
 		f.mtime = st.st_mtim;
-		if (n == cap) {
-			size_t nc = cap ? cap * 2 : 256;
-			scanned *nv = realloc(v, nc * sizeof *nv);
-			if (!nv) {
-				rc = ember_errorf(err, ENOMEM, "%s: out of memory while scanning",
-						  s->path);
-				break;
-			}
-			v = nv;
-			cap = nc;
+		if (!ember_grow((void **)&v, &cap, n + 1, sizeof *v)) {
+			rc = ember_errorf(err, ENOMEM, "%s: out of memory while scanning", s->path);
+			break;
 		}
 		v[n++] = f;
 	}

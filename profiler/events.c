@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "perf_sample.h"
-#include "vec.h"
+#include "ember/grow.h"
 
 void events_attr(struct perf_event_attr *a, unsigned freq_hz, bool dwarf, uint64_t regs_mask,
 		 uint32_t stack_size)
@@ -95,7 +95,7 @@ static int map_ring(evset *e, int fd, int cpu, ember_error *err)
 		return ember_errorf(err, errno, "mmap of the perf ring buffer on cpu %d: %s: raise "
 						"kernel.perf_event_mlock_kb or run as root", cpu,
 				    strerror(errno));
-	if (!vec_grow((void **)&e->rings, &e->cap_rings, e->n_rings + 1, sizeof *e->rings)) {
+	if (!ember_grow((void **)&e->rings, &e->cap_rings, e->n_rings + 1, sizeof *e->rings)) {
 		munmap(base, len);
 		return ember_errorf(err, ENOMEM, "out of memory");
 	}
@@ -115,7 +115,7 @@ static int map_ring(evset *e, int fd, int cpu, ember_error *err)
 
 int evset_open(evset *e, pid_t pid, int cpu, unsigned long flags, bool inherit, ember_error *err)
 {
-	if (!vec_grow((void **)&e->fds, &e->cap_fds, e->n_fds + 1, sizeof *e->fds))
+	if (!ember_grow((void **)&e->fds, &e->cap_fds, e->n_fds + 1, sizeof *e->fds))
 		return ember_errorf(err, ENOMEM, "out of memory");
 	struct perf_event_attr a = e->attr;
 	a.inherit = inherit;
@@ -196,7 +196,7 @@ int events_online_cpus(int **cpus, size_t *n, ember_error *err)
 		if (*end == '-')
 			hi = strtol(end + 1, &end, 10);
 		for (long c = lo; c <= hi; c++) {
-			if (!vec_grow((void **)&v, &cap, k + 1, sizeof *v)) {
+			if (!ember_grow((void **)&v, &cap, k + 1, sizeof *v)) {
 				free(v);
 				return ember_errorf(err, ENOMEM, "out of memory");
 			}

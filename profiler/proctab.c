@@ -8,7 +8,7 @@
 #include "buildid.h"
 #include "strpool.h"
 #include "u64map.h"
-#include "vec.h"
+#include "ember/grow.h"
 
 #include "ember/hash.h"
 
@@ -110,7 +110,7 @@ static uint32_t proc_create(proctab *pt, int32_t pid)
 	if (reused) {
 		h = pt->free_procs[--pt->n_free_procs];
 	} else {
-		if (!vec_grow((void **)&pt->procs, &pt->cap_procs, pt->n_procs + 1, sizeof *pt->procs))
+		if (!ember_grow((void **)&pt->procs, &pt->cap_procs, pt->n_procs + 1, sizeof *pt->procs))
 			return PROCTAB_NONE;
 		h = (uint32_t)pt->n_procs++;
 	}
@@ -163,7 +163,7 @@ static thread_entry *thread_get(proctab *pt, int32_t tid, bool create)
 	if (reused) {
 		i = pt->free_threads[--pt->n_free_threads];
 	} else {
-		if (!vec_grow((void **)&pt->threads, &pt->cap_threads, pt->n_threads + 1,
+		if (!ember_grow((void **)&pt->threads, &pt->cap_threads, pt->n_threads + 1,
 			  sizeof *pt->threads))
 			return NULL;
 		i = (uint32_t)pt->n_threads++;
@@ -216,7 +216,7 @@ static const char *lookup_build_id(proctab *pt, int32_t pid, uint64_t start, uin
 	}
 	const char *pooled = strpool_get(pt->strings, hex);
 	if (pooled && ino && !ix &&
-	    vec_grow((void **)&pt->bids, &pt->cap_bids, pt->n_bids + 1, sizeof *pt->bids) &&
+	    ember_grow((void **)&pt->bids, &pt->cap_bids, pt->n_bids + 1, sizeof *pt->bids) &&
 	    u64map_put(&pt->by_inode, key, pt->n_bids) == 0)
 		pt->bids[pt->n_bids++] = (bid_entry){ dev, ino, strpool_ref(pooled) };
 	return pooled;
@@ -229,7 +229,7 @@ static int proc_add_mapping(proctab *pt, proc *p, uint64_t start, uint64_t end, 
 			    const char *filename, const char *build_id)
 {
 	if (!filename || !build_id || end <= start ||
-	    !vec_grow((void **)&p->maps, &p->cap_maps, p->n_maps + 1, sizeof *p->maps)) {
+	    !ember_grow((void **)&p->maps, &p->cap_maps, p->n_maps + 1, sizeof *p->maps)) {
 		strpool_put(pt->strings, filename);
 		strpool_put(pt->strings, build_id);
 		return -ENOMEM;
@@ -519,7 +519,7 @@ void proctab_reap(proctab *pt)
 		proc *p = &pt->procs[i];
 		if (!p->used || !p->dead)
 			continue;
-		if (!vec_grow((void **)&pt->free_procs, &pt->cap_free_procs, pt->n_free_procs + 1,
+		if (!ember_grow((void **)&pt->free_procs, &pt->cap_free_procs, pt->n_free_procs + 1,
 			  sizeof *pt->free_procs))
 			return;   /* try again after the next window */
 		uint64_t *cur = u64map_get(&pt->by_pid, (uint32_t)p->pid);
@@ -534,7 +534,7 @@ void proctab_reap(proctab *pt)
 	u64map_foreach(&pt->by_tid, s)
 		n_dead += pt->threads[s->value].dead;
 	if (!n_dead ||
-	    !vec_grow((void **)&pt->free_threads, &pt->cap_free_threads, pt->n_free_threads + n_dead,
+	    !ember_grow((void **)&pt->free_threads, &pt->cap_free_threads, pt->n_free_threads + n_dead,
 		  sizeof *pt->free_threads))
 		return;
 	uint32_t *tids = malloc(n_dead * sizeof *tids);

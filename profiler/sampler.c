@@ -22,7 +22,7 @@
 #include "stacktab.h"
 #include "target.h"
 #include "unwind.h"
-#include "vec.h"
+#include "ember/grow.h"
 #include "window.h"
 
 #include <errno.h>
@@ -258,9 +258,9 @@ static uint64_t kernel_text_start(void)
 static int watch_pid(ember_sampler *s, pid_t pid, ember_error *err)
 {
 	size_t n = s->n_watch + 1, c1 = s->cap_watch, c2 = s->cap_watch, c3 = s->cap_watch;
-	if (!vec_grow((void **)&s->watch, &c1, n, sizeof *s->watch) ||
-	    !vec_grow((void **)&s->pidfds, &c2, n, sizeof *s->pidfds) ||
-	    !vec_grow((void **)&s->alive, &c3, n, sizeof *s->alive))
+	if (!ember_grow((void **)&s->watch, &c1, n, sizeof *s->watch) ||
+	    !ember_grow((void **)&s->pidfds, &c2, n, sizeof *s->pidfds) ||
+	    !ember_grow((void **)&s->alive, &c3, n, sizeof *s->alive))
 		return ember_errorf(err, ENOMEM, "out of memory");
 	s->cap_watch = c3;
 	s->watch[s->n_watch] = pid;
@@ -307,7 +307,7 @@ static int open_pid(ember_sampler *s, pid_t pid, ember_error *err)
 			rc = open_per_cpu(s, tids[i], 0, true, err);
 			if (rc == -ESRCH && tids[i] != pid)
 				rc = 0;   /* the thread ended meanwhile */
-			if (!vec_grow((void **)&seen, &cap_seen, n_seen + 1, sizeof *seen)) {
+			if (!ember_grow((void **)&seen, &cap_seen, n_seen + 1, sizeof *seen)) {
 				rc = ember_errorf(err, ENOMEM, "out of memory");
 				break;
 			}

@@ -4,7 +4,7 @@
  * file hands back. */
 #include "target.h"
 
-#include "vec.h"
+#include "ember/grow.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -38,7 +38,7 @@ int target_tasks(pid_t pid, pid_t **tids, size_t *n, ember_error *err)
 	while ((de = readdir(d))) {
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
-		if (!vec_grow((void **)&v, &cap, k + 1, sizeof *v)) {
+		if (!ember_grow((void **)&v, &cap, k + 1, sizeof *v)) {
 			free(v);
 			closedir(d);
 			return ember_errorf(err, ENOMEM, "out of memory");
@@ -132,7 +132,7 @@ static int cgroup_walk(int dirfd, pid_t **pids, size_t *n, size_t *cap, int dept
 		}
 		long v;
 		while (fscanf(f, "%ld", &v) == 1) {
-			if (!vec_grow((void **)pids, cap, *n + 1, sizeof **pids)) {
+			if (!ember_grow((void **)pids, cap, *n + 1, sizeof **pids)) {
 				fclose(f);
 				return -ENOMEM;
 			}

@@ -3,6 +3,7 @@
  * Invariant after addrmap_finish: e[] sorted by lo, then input order.
  * Must never: read files (the parsers do). */
 #include "addrmap.h"
+#include "ember/grow.h"
 #include "upper_bound.h"
 
 #include <assert.h>
@@ -29,14 +30,8 @@ static const char *intern_module(addrmap *m, const char *s, size_t len)
 int addrmap_add(addrmap *m, uint64_t lo, uint64_t hi, const char *name, size_t name_len,
                 const char *module, size_t module_len)
 {
-	if (m->n == m->cap) {
-		size_t ncap = m->cap ? m->cap * 2 : 256;
-		addrmap_entry *ne = realloc(m->e, ncap * sizeof *ne);
-		if (!ne)
-			return -ENOMEM;
-		m->e = ne;
-		m->cap = ncap;
-	}
+	if (!ember_grow((void **)&m->e, &m->cap, m->n + 1, sizeof *m->e))
+		return -ENOMEM;
 	addrmap_entry *e = &m->e[m->n];
 	*e = (addrmap_entry){lo, hi, strndup(name, name_len), NULL, (uint32_t)m->n};
 	if (!e->name)

@@ -29,6 +29,7 @@
  * Must never: open files (debuginfo.c does), or crash on corrupt input.
  */
 #include "elf_index.h"
+#include "ember/grow.h"
 #include "demangle.h"
 #include "line_table.h"
 #include "upper_bound.h"
@@ -330,16 +331,8 @@ static bool walk_cu(elf_index *ix, builder *b, Dwarf_Die *cudie)
 /* Keeps file path strings for the life of the index. */
 static bool own_strings(elf_index *ix, char **strs, size_t n)
 {
-	if (ix->n_owned + n > ix->cap_owned) {
-		size_t ncap = ix->cap_owned ? ix->cap_owned : 64;
-		while (ncap < ix->n_owned + n)
-			ncap *= 2;
-		char **no = realloc(ix->owned, ncap * sizeof *no);
-		if (!no)
-			return false;
-		ix->owned = no;
-		ix->cap_owned = ncap;
-	}
+	if (!ember_grow((void **)&ix->owned, &ix->cap_owned, ix->n_owned + n, sizeof *ix->owned))
+		return false;
 	for (size_t i = 0; i < n; i++)
 		if (strs[i])
 			ix->owned[ix->n_owned++] = strs[i];
