@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(
   build-essential pkg-config meson ninja-build clang
   libunwind-dev libdw-dev libelf-dev libprotobuf-c-dev protobuf-c-compiler
-  libzstd-dev zlib1g-dev libmicrohttpd-dev libiberty-dev
+  libzstd-dev zlib1g-dev libdeflate-dev libmicrohttpd-dev libiberty-dev
   libc6-dbg   # detached libc symbols: thread roots resolve to start_thread, not a nearby .dynsym name
   golang-go prometheus linux-perf llvm elfutils binutils python3 curl
   libcrypt-dev libgnutls28-dev openssl wrk util-linux

@@ -31,6 +31,7 @@
 #include "elf_index.h"
 #include "ember/grow.h"
 #include "demangle.h"
+#include "dwarf_sections.h"
 #include "line_table.h"
 #include "upper_bound.h"
 
@@ -131,6 +132,7 @@ struct elf_index {
 	size_t n_cus;
 	ei_cuspan *spans; /* sorted, non-overlapping */
 	size_t n_spans;
+	ds_buffers inflated; /* back dbg's decompressed sections */
 };
 
 /* ---- building ---------------------------------------------------------- */
@@ -912,6 +914,10 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, unsigned flags, emb
 	b.ranges = (ember_buf)EMBER_BUF_INIT;
 	b.syms = (ember_buf)EMBER_BUF_INIT;
 	if (ix->dbg.elf && has_dwarf_sections(ix->dbg.elf)) {
+		if (ds_prepare(ix->dbg.elf, &ix->inflated) < 0) {
+			elf_index_free(ix);
+			return ember_errorf(err, ENOMEM, "out of memory while decompressing");
+		}
 		ix->dw = dwarf_begin_elf(ix->dbg.elf, DWARF_C_READ, NULL);
 		if (!ix->dw)
 			ix->dwarf_error = true;
@@ -975,6 +981,7 @@ void elf_index_free(elf_index *ix)
 	else
 		ix->dbg = (ei_file){-1, NULL, NULL};
 	ei_file_close(&ix->bin);
+	ds_buffers_free(&ix->inflated);
 	free(ix);
 }
 

@@ -724,6 +724,117 @@ static void test_corrupt(const char *bin)
 	free(f.funcs);
 }
 
+/* ---- compressed debug sections ------------------------------------------ */
+
+/* File offset and size of a section's bytes as stored, or false. */
+static bool section_bytes(const char *path, const char *want, long *off, long *size,
+                          bool *compressed)
+{
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return false;
+	Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
+	size_t shstrndx;
+	bool found = false;
+	if (elf && elf_getshdrstrndx(elf, &shstrndx) == 0) {
+		Elf_Scn *scn = NULL;
+		while (!found && (scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr sh;
+			const char *name;
+			if (gelf_getshdr(scn, &sh) && (name = elf_strptr(elf, shstrndx, sh.sh_name)) &&
+			    strcmp(name, want) == 0) {
+				*off = (long)sh.sh_offset;
+				*size = (long)sh.sh_size;
+				*compressed = (sh.sh_flags & SHF_COMPRESSED) != 0;
+				found = true;
+			}
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return found;
+}
+
+static void patch_file(const char *path, long off, const void *bytes, size_t n)
+{
+	FILE *fp = fopen(path, "r+b");
+	CHECK(fp != NULL);
+	if (!fp)
+		return;
+	fseek(fp, off, SEEK_SET);
+	CHECK(fwrite(bytes, 1, n, fp) == n);
+	fclose(fp);
+}
+
+/* A copy of bin with zlib-compressed (SHF_COMPRESSED) DWARF, as
+ * distributions ship debug files: the symbolizer inflates what it needs
+ * itself (symbolizer/dwarf_sections.c) and must answer exactly as for the
+ * plain file, lazily per CU and all at once; a damaged compressed section
+ * costs its DWARF, never a crash. */
+static void test_compressed(const char *bin)
+{
+	elf_facts f = {0};
+	CHECK(read_facts(bin, &f));
+	char z[600], bad[600];
+	snprintf(z, sizeof z, "%s/zlib", tmpdir);
+	snprintf(bad, sizeof bad, "%s/zlib-bad", tmpdir);
+	if (sh("objcopy --compress-debug-sections=zlib '%s' '%s'", bin, z) != 0) {
+		CHECK(false);
+		return;
+	}
+	long off = 0, size = 0;
+	bool compressed = false;
+	CHECK(section_bytes(z, ".debug_info", &off, &size, &compressed) && compressed);
+	CHECK(section_bytes(z, ".debug_line", &off, &size, &compressed) && compressed);
+
+	/* All at once (addr2line): every address as binutils says. */
+	agree(z, false);
+
+	/* Lazily (a profile): every location as the plain file's answer. */
+	enum { N = 400 };
+	uint64_t vaddrs[N];
+	ember_profile *p = raw_profile(z, &f, f.build_id, getpid(), vaddrs, N);
+	ember_symbolizer *s = new_symbolizer(true, NULL, 0);
+	CHECK_EQ_INT(ember_symbolizer_run(s, p, NULL), 0);
+	size_t with_line;
+	CHECK_EQ_INT(check_profile_lines(p, bin, &f, vaddrs, N, NULL, 0, &with_line), N);
+	CHECK(with_line > N / 4);
+	ember_mapping *m = ember_profile_mapping(p, 1);
+	CHECK(m->has_inline_frames);
+	ember_symbolizer_free(s);
+	ember_profile_free(p);
+
+	/* Damaged: the middle of the compressed .debug_info, then a header
+	 * claiming more than deflate can produce. Symbols still name code. */
+	for (int how = 0; how < 2; how++) {
+		CHECK_EQ_INT(sh("cp '%s' '%s'", z, bad), 0);
+		CHECK(section_bytes(bad, ".debug_info", &off, &size, &compressed));
+		if (how == 0) {
+			static const unsigned char junk[64] = {0xde, 0xad, 0xbe, 0xef, 0x55};
+			patch_file(bad, off + size / 2, junk, size / 2 > 64 ? 64 : (size_t)size / 4);
+		} else {
+			uint64_t huge = (uint64_t)1 << 40; /* Elf64_Chdr.ch_size */
+			patch_file(bad, off + 8, &huge, sizeof huge);
+		}
+		ember_symbolizer_stats st;
+		symbolize_copy(bad, &f, true, &st);
+		CHECK(st.binaries >= 1); /* opened, not refused as corrupt */
+		ember_symbolizer *sb = new_symbolizer(true, NULL, 0);
+		ember_frame fr[MAXF];
+		int named = 0;
+		for (size_t i = 0; i < f.n_funcs && i < 50; i++) {
+			int k = ember_symbolizer_addr2line(sb, bad, f.funcs[i][0], fr, MAXF, NULL);
+			named += k > 0 && fr[0].function != NULL;
+		}
+		fprintf(stderr, "damaged .debug_info (%s): %d of %zu functions named\n",
+		        how ? "huge size" : "bad bytes", named, f.n_funcs < 50 ? f.n_funcs : 50);
+		CHECK(named > 0);
+		ember_symbolizer_free(sb);
+	}
+	free(f.funcs);
+}
+
 /* ---- kallsyms and perf maps ------------------------------------------------ */
 
 static void write_file(const char *path, const char *text)
@@ -1092,6 +1203,8 @@ int main(int argc, char **argv)
 		test_debugdir(argv[2], argv[3]);
 	} else if (strcmp(mode, "corrupt") == 0 && argc == 3) {
 		test_corrupt(argv[2]);
+	} else if (strcmp(mode, "compressed") == 0 && argc == 3) {
+		test_compressed(argv[2]);
 	} else if (strcmp(mode, "tables") == 0) {
 		test_tables();
 		test_vdso();
