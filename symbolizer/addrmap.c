@@ -27,22 +27,43 @@ static const char *intern_module(addrmap *m, const char *s, size_t len)
 	return c;
 }
 
-int addrmap_add(addrmap *m, uint64_t lo, uint64_t hi, const char *name, size_t name_len,
-                const char *module, size_t module_len)
+int addrmap_reserve(addrmap *m, size_t n)
+{
+	return ember_grow((void **)&m->e, &m->cap, n, sizeof *m->e) ? 0 : -ENOMEM;
+}
+
+static int add_entry(addrmap *m, uint64_t lo, uint64_t hi, char *name, const char *module,
+                     size_t module_len)
 {
 	if (!ember_grow((void **)&m->e, &m->cap, m->n + 1, sizeof *m->e))
 		return -ENOMEM;
 	addrmap_entry *e = &m->e[m->n];
-	*e = (addrmap_entry){lo, hi, strndup(name, name_len), NULL, (uint32_t)m->n};
-	if (!e->name)
+	*e = (addrmap_entry){lo, hi, name, NULL, (uint32_t)m->n};
+	if (module && module_len && !(e->module = intern_module(m, module, module_len)))
 		return -ENOMEM;
-	if (module && module_len && !(e->module = intern_module(m, module, module_len))) {
-		free(e->name);
-		return -ENOMEM;
-	}
 	m->n++;
 	m->sorted = false;
 	return 0;
+}
+
+int addrmap_add(addrmap *m, uint64_t lo, uint64_t hi, const char *name, size_t name_len,
+                const char *module, size_t module_len)
+{
+	assert(!m->arena);
+	char *copy = strndup(name, name_len);
+	if (!copy)
+		return -ENOMEM;
+	int r = add_entry(m, lo, hi, copy, module, module_len);
+	if (r < 0)
+		free(copy);
+	return r;
+}
+
+int addrmap_add_in_arena(addrmap *m, uint64_t lo, uint64_t hi, char *name, const char *module,
+                         size_t module_len)
+{
+	assert(m->arena);
+	return add_entry(m, lo, hi, name, module, module_len);
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -55,7 +76,10 @@ static int cmp_entry(const void *a, const void *b)
 
 void addrmap_finish(addrmap *m)
 {
-	if (m->n)
+	size_t i = 1;
+	while (i < m->n && cmp_entry(&m->e[i - 1], &m->e[i]) < 0)
+		i++; /* /proc/kallsyms usually comes in address order */
+	if (i < m->n)
 		qsort(m->e, m->n, sizeof *m->e, cmp_entry);
 	m->sorted = true;
 }
@@ -76,8 +100,9 @@ const addrmap_entry *addrmap_find(const addrmap *m, uint64_t a)
 
 void addrmap_free(addrmap *m)
 {
-	for (size_t i = 0; i < m->n; i++)
+	for (size_t i = 0; i < m->n && !m->arena; i++)
 		free(m->e[i].name);
+	free(m->arena);
 	for (size_t i = 0; i < m->n_modules; i++)
 		free(m->modules[i]);
 	free(m->e);

@@ -12,7 +12,7 @@
 
 typedef struct addrmap_entry {
 	uint64_t lo, hi;    /* [lo, hi) */
-	char *name;         /* owned */
+	char *name;         /* owned, or in the map's arena */
 	const char *module; /* kallsyms: module name (owned by the map), or NULL */
 	uint32_t order;     /* input order: later definitions win */
 } addrmap_entry;
@@ -22,13 +22,21 @@ typedef struct addrmap {
 	size_t n, cap;
 	char **modules; /* interned module names */
 	size_t n_modules;
+	char *arena; /* owned: when set, every name points into it */
 	bool sorted;
 } addrmap;
 
 /* Appends [lo, hi) named name (copied); 0 or -ENOMEM. */
 int addrmap_add(addrmap *m, uint64_t lo, uint64_t hi, const char *name, size_t name_len,
                 const char *module, size_t module_len);
-/* Sorts; call once after the last add. */
+/* Makes room for n entries in all; 0 or -ENOMEM. */
+int addrmap_reserve(addrmap *m, size_t n);
+/* Appends [lo, hi) named name, which points into m->arena (NUL-terminated
+ * there; a loader may store offsets into the arena and rebase them all
+ * before the first lookup); 0 or -ENOMEM. */
+int addrmap_add_in_arena(addrmap *m, uint64_t lo, uint64_t hi, char *name, const char *module,
+                         size_t module_len);
+/* Sorts (unless already in order); call once after the last add. */
 void addrmap_finish(addrmap *m);
 /* The latest entry covering a, or NULL. */
 const addrmap_entry *addrmap_find(const addrmap *m, uint64_t a);

@@ -2,61 +2,154 @@
  * modules: "ADDR t name\t[module]"). kallsyms has no sizes, so a symbol ends
  * where the next one starts; the last one gets one page. All-zero addresses
  * mean kptr_restrict hides them: an error, not a table of wrong names.
+ *
+ * The file (about 120,000 lines, most of them text symbols) is read in one
+ * buffer with large reads and parsed in place: the names of text symbols are
+ * packed to the front of that buffer, which then becomes the map's arena,
+ * so loading costs no allocation per symbol.
  * Must never: guess a name for an address below the first symbol. */
 #include "addrmap.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-int kallsyms_load(const char *path, addrmap *out, ember_error *err)
+enum { READ_CHUNK = 1 << 20 };
+
+/* The whole file, NUL-terminated, in *buf (length *len). 0 or -errno. */
+static int slurp(const char *path, char **buf, size_t *len)
 {
-	*out = (addrmap){0};
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return ember_errorf(err, errno, "%s: %s", path, strerror(errno));
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	size_t nonzero = 0, lines = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	size_t cap = 0, n = 0;
+	char *b = NULL;
 	int r = 0;
-	while ((len = getline(&line, &cap, f)) > 0) {
-		lines++;
-		char *end;
-		unsigned long long a = strtoull(line, &end, 16);
-		if (end == line || *end != ' ' || !end[1] || end[2] != ' ')
+	for (;;) {
+		if (cap - n < READ_CHUNK + 1) {
+			size_t ncap = cap ? cap * 2 : 4 * (size_t)READ_CHUNK;
+			char *nb = realloc(b, ncap);
+			if (!nb) {
+				r = -ENOMEM;
+				break;
+			}
+			b = nb;
+			cap = ncap;
+		}
+		ssize_t got = read(fd, b + n, cap - n - 1);
+		if (got < 0 && errno == EINTR)
 			continue;
-		char type = end[1];
-		if (type != 't' && type != 'T' && type != 'w' && type != 'W')
+		if (got < 0) {
+			r = -errno;
+			break;
+		}
+		if (got == 0)
+			break;
+		n += (size_t)got;
+	}
+	close(fd);
+	if (r < 0) {
+		free(b);
+		return r;
+	}
+	if (!b && !(b = malloc(1)))
+		return -ENOMEM;
+	b[n] = '\0';
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool is_text(char type)
+{
+	return type == 't' || type == 'T' || type == 'w' || type == 'W';
+}
+
+/* Parses buf[0, len) into out, packing names to the front of buf; *packed
+ * gets the bytes used. Entries' names hold offsets into buf until the caller
+ * rebases them. 0 or -ENOMEM. */
+static int parse(char *buf, size_t len, addrmap *out, size_t *packed, size_t *nonzero)
+{
+	char *end = buf + len, *w = buf;
+	for (char *p = buf; p < end;) {
+		char *eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			eol = end;
+		char *line = p;
+		p = eol + 1;
+		uint64_t a = 0;
+		int digits = 0, v;
+		char *q = line;
+		for (; q < eol && (v = hexval(*q)) >= 0 && digits < 16; q++, digits++)
+			a = a << 4 | (uint64_t)v;
+		/* "ADDR T name" at least */
+		if (digits == 0 || eol - q < 4 || q[0] != ' ' || q[2] != ' ' || !is_text(q[1]))
 			continue;
-		char *name = end + 3;
-		size_t nl = strcspn(name, "\t\n \r");
+		char *name = q + 3;
+		size_t nl = 0;
+		while (name + nl < eol && name[nl] != '\t' && name[nl] != ' ' && name[nl] != '\r')
+			nl++;
 		if (nl == 0)
 			continue;
 		const char *mod = NULL;
 		size_t ml = 0;
-		char *br = strchr(name + nl, '[');
+		char *br = memchr(name + nl, '[', (size_t)(eol - (name + nl)));
 		if (br) {
 			mod = br + 1;
-			ml = strcspn(mod, "]\n");
+			while (mod + ml < eol && mod[ml] != ']')
+				ml++;
 		}
-		if (a)
-			nonzero++;
-		if ((r = addrmap_add(out, a, a, name, nl, mod, ml)) < 0)
-			break;
+		/* w <= line < name: the module text after the name survives. */
+		int r = addrmap_add_in_arena(out, a, a, (char *)(uintptr_t)(w - buf), mod, ml);
+		if (r < 0)
+			return r;
+		memmove(w, name, nl);
+		w[nl] = '\0';
+		w += nl + 1;
+		*nonzero += a != 0;
 	}
-	free(line);
-	bool read_err = ferror(f);
-	fclose(f);
+	*packed = (size_t)(w - buf);
+	return 0;
+}
+
+int kallsyms_load(const char *path, addrmap *out, ember_error *err)
+{
+	*out = (addrmap){0};
+	char *buf = NULL;
+	size_t len = 0;
+	int r = slurp(path, &buf, &len);
+	if (r < 0)
+		return ember_errorf(err, -r, "%s: %s", path, strerror(-r));
+	/* about 40 bytes a line; one allocation for the whole table */
+	size_t nonzero = 0, packed = 0;
+	out->arena = buf;
+	r = addrmap_reserve(out, len / 32 + 16);
+	if (r == 0)
+		r = parse(buf, len, out, &packed, &nonzero);
 	if (r < 0) {
 		addrmap_free(out);
 		return ember_errorf(err, ENOMEM, "%s: out of memory", path);
 	}
-	if (read_err) {
-		addrmap_free(out);
-		return ember_errorf(err, EIO, "%s: read error", path);
-	}
+	char *shrunk = realloc(buf, packed ? packed : 1);
+	if (shrunk)
+		out->arena = buf = shrunk;
+	for (size_t i = 0; i < out->n; i++)
+		out->e[i].name = buf + (uintptr_t)out->e[i].name;
 	if (out->n && nonzero == 0) {
 		addrmap_free(out);
 		return ember_errorf(
@@ -65,7 +158,6 @@ int kallsyms_load(const char *path, addrmap *out, ember_error *err)
 		    "set kernel.kptr_restrict=0",
 		    path);
 	}
-	(void)lines;
 	addrmap_finish(out);
 	for (size_t i = 0; i < out->n; i++) {
 		size_t j = i + 1;

@@ -863,7 +863,8 @@ static void test_tables(void)
 	               "ffffffff81002000 t helper_two\n"
 	               "ffffffff81003000 T _etext\n"
 	               "ffffffffc0001000 t mod_fn\t[mymod]\n"
-	               "garbage line\n");
+	               "garbage line\n"
+	               "ffffffffc0002000 T tail_fn"); /* no newline at the end */
 	write_file(zero, "0000000000000000 T _text\n0000000000000000 T do_one\n");
 	char pm[600];
 	snprintf(pm, sizeof pm, "%s/perf-4242.map", tmpdir);
@@ -892,7 +893,7 @@ static void test_tables(void)
 		    {an, 0x7f0000001010ULL},    {an, 0x7f0000001150ULL},
 		    {an, 0x7f0000001200ULL},    {an, 0x7f0000002004ULL},
 		    {an, 0x7f0000001010ULL},    {an, 0x7f0000003008ULL},
-		    {an, 0x7f0000003108ULL},
+		    {an, 0x7f0000003108ULL}, {k, 0xffffffffc0002010ULL},
 		};
 		ember_label lab = {ember_profile_intern(p, "pid"), 0, 4242, 0};
 		for (size_t i = 0; i < sizeof addrs / sizeof addrs[0]; i++) {
@@ -916,6 +917,7 @@ static void test_tables(void)
 			    p, ember_profile_location(p, 3)->lines[0].function_id);
 			CHECK(strcmp(ember_profile_str(p, fn->filename), "[mymod]") == 0);
 			CHECK(line_name(p, 4) == NULL); /* below the first symbol */
+			CHECK(line_name(p, 12) && strcmp(line_name(p, 12), "tail_fn") == 0);
 			CHECK(ember_profile_mapping(p, k)->has_functions);
 			CHECK_EQ_INT(st.unsymbolized, 3); /* 4, 7 and 9 */
 		} else {
@@ -943,6 +945,67 @@ static void test_tables(void)
 		ember_symbolizer_free(s);
 		ember_profile_free(p);
 	}
+}
+
+/* The real /proc/kallsyms: every 997th text symbol's own address names it
+ * (the last alias listed at that address, as later definitions win). */
+static void test_real_kallsyms(void)
+{
+	FILE *fp = fopen("/proc/kallsyms", "r");
+	CHECK(fp != NULL);
+	if (!fp)
+		return;
+	enum { MAXPICK = 400 };
+	uint64_t pick[MAXPICK];
+	char *want[MAXPICK] = {0};
+	size_t n_pick = 0, n_text = 0;
+	char line[1024];
+	unsigned long long a;
+	char type, name[512];
+	while (fgets(line, sizeof line, fp)) {
+		if (sscanf(line, "%llx %c %511s", &a, &type, name) != 3 || !strchr("tTwW", type))
+			continue;
+		n_text++;
+		for (size_t i = 0; i < n_pick; i++)
+			if (pick[i] == a) { /* an alias listed later wins */
+				free(want[i]);
+				want[i] = strdup(name);
+			}
+		if (n_text % 997 == 0 && n_pick < MAXPICK && a != 0) {
+			pick[n_pick] = a;
+			want[n_pick++] = strdup(name);
+		}
+	}
+	fclose(fp);
+	CHECK(n_text > 10000 && n_pick > 10);
+	ember_profile *p = ember_profile_new();
+	ember_profile_add_sample_type(p, "samples", "count");
+	ember_mapping km = {.memory_start = 0,
+	                    .memory_limit = 0xffffffffffffffffULL,
+	                    .filename = ember_profile_intern(p, "[kernel.kallsyms]")};
+	uint64_t k = ember_profile_add_mapping(p, &km), ids[MAXPICK];
+	for (size_t i = 0; i < n_pick; i++) {
+		ids[i] = ember_profile_add_location(p, k, pick[i]);
+		int64_t v = 1;
+		ember_profile_add_sample(p, &ids[i], 1, &v, NULL, 0);
+	}
+	ember_symbolizer *s = new_symbolizer(false, NULL, 0);
+	CHECK_EQ_INT(ember_symbolizer_run(s, p, NULL), 0);
+	size_t same = 0;
+	for (size_t i = 0; i < n_pick; i++) {
+		const char *got = line_name(p, ids[i]);
+		if (got && strcmp(got, want[i]) == 0)
+			same++;
+		else
+			fprintf(stderr, "kallsyms %llx: %s, want %s\n", (unsigned long long)pick[i],
+			        got ? got : "(none)", want[i]);
+		free(want[i]);
+	}
+	fprintf(stderr, "/proc/kallsyms: %zu text symbols, %zu of %zu picked named right\n",
+	        n_text, same, n_pick);
+	CHECK_EQ_INT(same, n_pick);
+	ember_symbolizer_free(s);
+	ember_profile_free(p);
 }
 
 /* [vdso]: this process's own vDSO, mapped where the kernel put it. */
@@ -1207,6 +1270,7 @@ int main(int argc, char **argv)
 		test_compressed(argv[2]);
 	} else if (strcmp(mode, "tables") == 0) {
 		test_tables();
+		test_real_kallsyms();
 		test_vdso();
 	} else if (strcmp(mode, "raw") == 0 && argc == 4) {
 		/* a raw profile of BIN (for the CLI and go tool pprof tests) */
