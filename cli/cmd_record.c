@@ -57,7 +57,9 @@ static void usage(FILE *f)
 		"  -h, --help             this help\n"
 		"\n"
 		"SIGINT or SIGTERM ends the recording; the profile is still written.\n"
-		"Needs root, or CAP_PERFMON with kernel.perf_event_paranoid<=1.\n");
+		"Needs root, or CAP_PERFMON with kernel.perf_event_paranoid<=1.\n"
+		"The core kernel's symbols are cached per boot in $EMBER_CACHE_DIR (default\n"
+		"/var/cache/ember for root, else ~/.cache/ember; set it empty for no cache).\n");
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -223,7 +225,9 @@ int cmd_record(int argc, char **argv)
 
 	if (!raw) {
 		ember_symbolizer *sym = NULL;
-		ember_symbolizer_opts so = { .quiet = opts.quiet };
+		char cache[512];
+		ember_symbolizer_opts so = { .quiet = opts.quiet,
+					     .cache_dir = ember_default_cache_dir(cache, sizeof cache) };
 		if (ember_symbolizer_new(&sym, &so, &err) < 0)
 			goto fail;
 		int r = ember_symbolizer_run(sym, prof, &err);

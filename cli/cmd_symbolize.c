@@ -37,6 +37,8 @@ static void usage(FILE *f)
 	           "\n"
 	           "A missing or corrupt binary is a warning (once per binary) and leaves its\n"
 	           "locations with addresses only; the summary line counts them.\n"
+	           "The core kernel's symbols are cached per boot in $EMBER_CACHE_DIR (default\n"
+	           "/var/cache/ember for root, else ~/.cache/ember; set it empty for no cache).\n"
 	           "Exit status: 0 ok, 1 unreadable input or unwritable output, 2 usage error.\n");
 }
 
@@ -117,7 +119,9 @@ int cmd_symbolize(int argc, char **argv)
 		fprintf(stderr, "ember symbolize: %s\n", err.msg);
 		goto out;
 	}
-	ember_symbolizer_opts opts = {.debug_dirs = dirs, .n_debug_dirs = n_dirs, .quiet = quiet};
+	char cache[512];
+	ember_symbolizer_opts opts = {.debug_dirs = dirs, .n_debug_dirs = n_dirs, .quiet = quiet,
+	                              .cache_dir = ember_default_cache_dir(cache, sizeof cache)};
 	if (ember_symbolizer_new(&s, &opts, &err) < 0 || ember_symbolizer_run(s, p, &err) < 0) {
 		fprintf(stderr, "ember symbolize: %s\n", err.msg);
 		goto out;

@@ -17,6 +17,7 @@
 #include "ember/symbolize.h"
 
 #include "addrmap.h"
+#include "kcache.h"
 #include "debuginfo.h"
 #include "demangle.h"
 #include "elf_index.h"
@@ -31,6 +32,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 enum { MAX_FRAMES = 64 };
 
@@ -54,6 +56,9 @@ struct ember_symbolizer {
 
 	int kallsyms_state; /* 0 not tried, 1 loaded, <0 failed */
 	addrmap kallsyms;
+	char *cache_dir;  /* NULL: no kernel symbol cache */
+	int kcache_state; /* 0 not tried, 1 loaded, -1 none */
+	kcache kcore;     /* the core kernel's symbols from the cache */
 	perfmap_slot *perfmaps;
 	size_t n_perfmaps;
 
@@ -108,6 +113,10 @@ int ember_symbolizer_new(ember_symbolizer **out, const ember_symbolizer_opts *op
 		}
 	}
 	s->kallsyms_path = strdup(opts->kallsyms_path ? opts->kallsyms_path : "/proc/kallsyms");
+	if (opts->cache_dir && !opts->kallsyms_path) {
+		s->cache_dir = strdup(opts->cache_dir);
+		ok = ok && s->cache_dir;
+	}
 	s->perfmap_dir = strdup(opts->perfmap_dir ? opts->perfmap_dir : "/tmp");
 	ok = ok && s->kallsyms_path && s->perfmap_dir;
 	if (opts->callbacks) {
@@ -135,6 +144,8 @@ void ember_symbolizer_free(ember_symbolizer *s)
 	free(s->kallsyms_path);
 	free(s->perfmap_dir);
 	addrmap_free(&s->kallsyms);
+	free(s->cache_dir);
+	kcache_free(&s->kcore);
 	for (size_t i = 0; i < s->n_perfmaps; i++)
 		addrmap_free(&s->perfmaps[i].map);
 	free(s->perfmaps);
@@ -315,22 +326,44 @@ static int add_named(ember_symbolizer *s, batch *b, uint64_t loc_id, const char 
 	return r;
 }
 
-static int symbolize_kernel(ember_symbolizer *s, batch *b)
+/* /proc/kallsyms, read once; with a cache directory, its core part is
+ * then kept there for the next runs of this boot. */
+static bool load_kallsyms(ember_symbolizer *s)
 {
 	if (s->kallsyms_state == 0) {
 		ember_error err = {0};
 		int r = kallsyms_load(s->kallsyms_path, &s->kallsyms, &err);
 		s->kallsyms_state = r < 0 ? r : 1;
+		s->stats.kallsyms_reads++;
 		if (r < 0)
 			warn(s, "[kernel.kallsyms]: %s", err.msg);
+		else if (s->cache_dir && s->kcache_state != 1)
+			(void)kcache_store(s->cache_dir, &s->kallsyms); /* best effort */
 	}
-	if (s->kallsyms_state < 0) {
-		s->stats.missing++;
-		return 0;
+	return s->kallsyms_state > 0;
+}
+
+/* The kernel symbol at a: from the cache when it covers a, else from
+ * /proc/kallsyms. *failed is set when kallsyms was needed and unreadable. */
+static const addrmap_entry *kernel_symbol(ember_symbolizer *s, uint64_t a, bool *failed)
+{
+	if (s->cache_dir && s->kcache_state == 0)
+		s->kcache_state = kcache_load(s->cache_dir, &s->kcore) == 1 ? 1 : -1;
+	if (s->kcache_state == 1 && kcache_covers(&s->kcore, a))
+		return addrmap_find(&s->kcore.map, a);
+	if (!load_kallsyms(s)) {
+		*failed = true;
+		return NULL;
 	}
+	return addrmap_find(&s->kallsyms, a);
+}
+
+static int symbolize_kernel(ember_symbolizer *s, batch *b)
+{
+	bool failed = false;
 	for (size_t i = 0; i < b->n; i++) {
 		ember_location *loc = ember_profile_location(b->p, b->locs[i]);
-		const addrmap_entry *e = addrmap_find(&s->kallsyms, loc->address);
+		const addrmap_entry *e = kernel_symbol(s, loc->address, &failed);
 		if (!e)
 			continue;
 		char mod[256];
@@ -339,7 +372,26 @@ static int symbolize_kernel(ember_symbolizer *s, batch *b)
 		if (add_named(s, b, loc->id, e->name, e->module ? mod : "[kernel.kallsyms]") < 0)
 			return -ENOMEM;
 	}
+	if (failed)
+		s->stats.missing++;
 	return 0;
+}
+
+const char *ember_default_cache_dir(char *buf, size_t len)
+{
+	const char *env = getenv("EMBER_CACHE_DIR"), *xdg, *home;
+	int n;
+	if (env)
+		n = *env ? snprintf(buf, len, "%s", env) : -1;
+	else if (geteuid() == 0)
+		n = snprintf(buf, len, "/var/cache/ember");
+	else if ((xdg = getenv("XDG_CACHE_HOME")) && *xdg == '/')
+		n = snprintf(buf, len, "%s/ember", xdg);
+	else if ((home = getenv("HOME")) && *home == '/')
+		n = snprintf(buf, len, "%s/.cache/ember", home);
+	else
+		n = -1;
+	return n > 0 && (size_t)n < len ? buf : NULL;
 }
 
 static const addrmap *perfmap_for(ember_symbolizer *s, int64_t pid)

@@ -1008,6 +1008,195 @@ static void test_real_kallsyms(void)
 	ember_profile_free(p);
 }
 
+/* ---- the kernel symbol cache ------------------------------------------------ */
+
+typedef struct ksym_pick {
+	uint64_t addr[64];
+	size_t n;
+	uint64_t init_addr; /* in [_sinittext, _einittext): outside the cache */
+} ksym_pick;
+
+/* Addresses of every 2000th core text symbol (+1 byte), and one in init text. */
+static void pick_kernel(ksym_pick *k)
+{
+	memset(k, 0, sizeof *k);
+	FILE *fp = fopen("/proc/kallsyms", "r");
+	CHECK(fp != NULL);
+	if (!fp)
+		return;
+	char line[1024], type, name[512];
+	unsigned long long a;
+	bool core = false;
+	size_t i = 0;
+	while (fgets(line, sizeof line, fp)) {
+		if (sscanf(line, "%llx %c %511s", &a, &type, name) != 3 || !strchr("tTwW", type))
+			continue;
+		if (strcmp(name, "_stext") == 0)
+			core = true;
+		else if (strcmp(name, "_etext") == 0)
+			core = false;
+		else if (strcmp(name, "_sinittext") == 0)
+			k->init_addr = a + 1;
+		else if (core && ++i % 2000 == 0 && k->n < 64)
+			k->addr[k->n++] = a + 1;
+	}
+	fclose(fp);
+}
+
+/* Symbolizes the picked addresses (and the init one when asked) into
+ * names[]; returns the symbolizer's stats. */
+static ember_symbolizer_stats kernel_names(const ksym_pick *k, bool with_init,
+                                           const char *cache_dir, char names[][128])
+{
+	ember_profile *p = ember_profile_new();
+	ember_profile_add_sample_type(p, "samples", "count");
+	ember_mapping km = {.memory_limit = 0xffffffffffffffffULL,
+	                    .filename = ember_profile_intern(p, "[kernel.kallsyms]")};
+	uint64_t m = ember_profile_add_mapping(p, &km), ids[65];
+	size_t n = k->n + (with_init ? 1 : 0);
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = ember_profile_add_location(p, m, i < k->n ? k->addr[i] : k->init_addr);
+		int64_t v = 1;
+		ember_profile_add_sample(p, &ids[i], 1, &v, NULL, 0);
+	}
+	ember_symbolizer_opts o = {.cache_dir = cache_dir, .quiet = true};
+	ember_symbolizer *s = NULL;
+	CHECK_EQ_INT(ember_symbolizer_new(&s, &o, NULL), 0);
+	CHECK_EQ_INT(ember_symbolizer_run(s, p, NULL), 0);
+	ember_symbolizer_stats st;
+	ember_symbolizer_get_stats(s, &st);
+	for (size_t i = 0; i < n; i++) {
+		const char *nm = line_name(p, ids[i]);
+		snprintf(names[i], 128, "%s", nm ? nm : "(none)");
+	}
+	ember_symbolizer_free(s);
+	ember_profile_free(p);
+	return st;
+}
+
+static bool same_names(char a[][128], char b[][128], size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(a[i], b[i]) != 0) {
+			fprintf(stderr, "kernel name %zu: %s vs %s\n", i, a[i], b[i]);
+			return false;
+		}
+	return true;
+}
+
+/* The core kernel's symbols are cached per boot (symbolizer/kcache.c): the
+ * second run reads no /proc/kallsyms and answers the same; a cache of
+ * another boot, damaged, or writable by others is not used; an address
+ * outside [_stext, _etext) still reads /proc/kallsyms. */
+static void test_kcache(void)
+{
+	ksym_pick k;
+	pick_kernel(&k);
+	CHECK(k.n > 20 && k.init_addr != 0);
+	char want[65][128], got[65][128];
+	char dir[600], file[700];
+	snprintf(dir, sizeof dir, "%s/cache/ember", tmpdir);
+	snprintf(file, sizeof file, "%s/kallsyms", dir);
+	ember_symbolizer_stats st = kernel_names(&k, true, NULL, want);
+	CHECK_EQ_INT(st.kallsyms_reads, 1);
+	CHECK(strcmp(want[0], "(none)") != 0);
+
+	/* cold: reads kallsyms, writes the cache (0600 in a 0700 directory) */
+	st = kernel_names(&k, false, dir, got);
+	CHECK_EQ_INT(st.kallsyms_reads, 1);
+	CHECK(same_names(want, got, k.n));
+	struct stat sb;
+	CHECK(stat(file, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	CHECK(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
+	/* warm: no kallsyms at all */
+	st = kernel_names(&k, false, dir, got);
+	CHECK_EQ_INT(st.kallsyms_reads, 0);
+	CHECK(same_names(want, got, k.n));
+	/* an address outside the cached range: kallsyms after all, same names */
+	st = kernel_names(&k, true, dir, got);
+	CHECK_EQ_INT(st.kallsyms_reads, 1);
+	CHECK(same_names(want, got, k.n + 1));
+
+	/* Not to be trusted: each is refused (kallsyms read again, names
+	 * right) and the cache rewritten whole for the next run. */
+	const char *how[] = {"boot id", "truncated", "bad offset", "unsorted", "group-writable",
+	                     "symlink"};
+	for (size_t h = 0; h < sizeof how / sizeof how[0]; h++) {
+		switch (h) {
+		case 0: patch_file(file, 16, "00000000", 8); break; /* boot_id[0..8) */
+		case 1: CHECK_EQ_INT(truncate(file, 4000), 0); break;
+		case 2: { /* the first entry's name offset */
+			uint32_t far = 0x7fffffff;
+			patch_file(file, 80 + 8, &far, sizeof far);
+			break;
+		}
+		case 3: { /* the second entry's address below the first's */
+			uint64_t lo = 0;
+			FILE *fp = fopen(file, "rb");
+			CHECK(fp && fseek(fp, 56, SEEK_SET) == 0 && fread(&lo, 8, 1, fp) == 1);
+			if (fp)
+				fclose(fp);
+			patch_file(file, 80 + 16, &lo, sizeof lo); /* = header lo */
+			uint64_t hi_lo = lo + 1;
+			patch_file(file, 80, &hi_lo, sizeof hi_lo);
+			break;
+		}
+		case 4: CHECK_EQ_INT(chmod(file, 0620), 0); break;
+		case 5: {
+			char moved[720];
+			snprintf(moved, sizeof moved, "%s.real", file);
+			CHECK_EQ_INT(rename(file, moved), 0);
+			CHECK_EQ_INT(symlink(moved, file), 0);
+			break;
+		}
+		}
+		st = kernel_names(&k, false, dir, got);
+		if (st.kallsyms_reads != 1)
+			fprintf(stderr, "cache %s: used\n", how[h]);
+		CHECK_EQ_INT(st.kallsyms_reads, 1);
+		CHECK(same_names(want, got, k.n));
+		if (h == 5) { /* a symlink is replaced, not followed */
+			CHECK(lstat(file, &sb) == 0 && S_ISREG(sb.st_mode));
+		}
+		st = kernel_names(&k, false, dir, got);
+		CHECK_EQ_INT(st.kallsyms_reads, 0);
+		CHECK(same_names(want, got, k.n));
+	}
+
+	/* A kallsyms file of our own (tests, other machines' tables) never
+	 * touches the cache. */
+	char other[600], fake[600];
+	snprintf(other, sizeof other, "%s/cache2", tmpdir);
+	snprintf(fake, sizeof fake, "%s/fake-kallsyms", tmpdir);
+	write_file(fake, "ffffffff81000000 T _stext\nffffffff81001000 T one\n"
+	                 "ffffffff81002000 T _etext\n");
+	ember_symbolizer_opts o = {.cache_dir = other, .kallsyms_path = fake, .quiet = true};
+	ember_symbolizer *s = NULL;
+	CHECK_EQ_INT(ember_symbolizer_new(&s, &o, NULL), 0);
+	ember_profile *p = ember_profile_new();
+	ember_profile_add_sample_type(p, "samples", "count");
+	ember_mapping km = {.memory_limit = 0xffffffffffffffffULL,
+	                    .filename = ember_profile_intern(p, "[kernel.kallsyms]")};
+	uint64_t id = ember_profile_add_location(p, ember_profile_add_mapping(p, &km),
+	                                         0xffffffff81001004ULL);
+	int64_t v = 1;
+	ember_profile_add_sample(p, &id, 1, &v, NULL, 0);
+	CHECK_EQ_INT(ember_symbolizer_run(s, p, NULL), 0);
+	CHECK(line_name(p, id) && strcmp(line_name(p, id), "one") == 0);
+	CHECK(access(other, F_OK) != 0);
+	ember_symbolizer_free(s);
+	ember_profile_free(p);
+
+	/* EMBER_CACHE_DIR: set picks the directory, empty turns caching off. */
+	char buf[600];
+	setenv("EMBER_CACHE_DIR", dir, 1);
+	CHECK(ember_default_cache_dir(buf, sizeof buf) && strcmp(buf, dir) == 0);
+	setenv("EMBER_CACHE_DIR", "", 1);
+	CHECK(ember_default_cache_dir(buf, sizeof buf) == NULL);
+	unsetenv("EMBER_CACHE_DIR");
+	CHECK(ember_default_cache_dir(buf, sizeof buf) != NULL);
+}
+
 /* [vdso]: this process's own vDSO, mapped where the kernel put it. */
 static void test_vdso(void)
 {
@@ -1268,6 +1457,8 @@ int main(int argc, char **argv)
 		test_corrupt(argv[2]);
 	} else if (strcmp(mode, "compressed") == 0 && argc == 3) {
 		test_compressed(argv[2]);
+	} else if (strcmp(mode, "kcache") == 0) {
+		test_kcache();
 	} else if (strcmp(mode, "tables") == 0) {
 		test_tables();
 		test_real_kallsyms();
