@@ -12,7 +12,10 @@
    workload and unwinds them repeatedly (samples per second per core).
 
 Each round also runs `ember record --raw` (no symbolization) to separate
-the profiling cost from the symbolizer's.
+the profiling cost from the symbolizer's. ember keeps the core kernel's
+symbols per boot (EMBER_CACHE_DIR): the compared figure is a cold start
+(an empty cache directory every run); a third ember run per round reuses a
+filled one, as every run after the first on a machine does.
 
 It rewrites its section of bench/README.md (between the unwind_dwarf
 markers) with the table of this run, unless --no-readme.
@@ -30,14 +33,15 @@ import sys
 import tempfile
 
 
-def run_tree(argv, stdout=subprocess.DEVNULL, stderr=None):
+def run_tree(argv, stdout=subprocess.DEVNULL, stderr=None, env=None):
     """Runs argv; returns (CPU seconds of it and all its waited-for
     descendants, captured stdout text or None). stderr: a file to send the
-    command's stderr to."""
+    command's stderr to; env: variables to add."""
     out = tempfile.TemporaryFile() if stdout is None else None
     pid = os.fork()
     if pid == 0:
         try:
+            os.environ.update(env or {})
             if stderr is not None:
                 os.dup2(stderr.fileno(), 2)
             if out is not None:
@@ -86,11 +90,13 @@ def write_readme(args, table, rate, last):
     print("wrote bench/README.md", file=sys.stderr)
 
 
-def ember_record(ember, args, extra, out, work):
-    """CPU of `ember record` minus the workload's own, and its sample count."""
+def ember_record(ember, args, extra, out, work, cache):
+    """CPU of `ember record` minus the workload's own, and its sample count.
+    cache: the EMBER_CACHE_DIR to use (an empty directory: a cold start)."""
     with tempfile.TemporaryFile() as err:
         cpu, text = run_tree([ember, "record", "-F", str(args.freq), "--call-graph", "dwarf"]
-                             + extra + ["-o", out, "--"] + work, stdout=None, stderr=err)
+                             + extra + ["-o", out, "--"] + work, stdout=None, stderr=err,
+                             env={"EMBER_CACHE_DIR": cache})
         err.seek(0)
         m = re.search(r"ember record: (\d+) samples", err.read().decode())
     return cpu - workload_cpu(text), int(m.group(1)) if m else 0
@@ -112,18 +118,30 @@ def main():
     rate = os.path.join(b, "bench", "unwind_rate")
     perf = shutil.which("perf")
     tmp = tempfile.mkdtemp(prefix="ember-bench-dwarf-")
-    rows = {"ember_raw": [], "ember": [], "perf_record": [], "perf_total": []}
-    samples = {"ember_raw": [], "ember": [], "perf": []}
+    rows = {"ember_raw": [], "ember": [], "ember_warm": [], "perf_record": [], "perf_total": []}
+    samples = {"ember_raw": [], "ember": [], "ember_warm": [], "perf": []}
+    # ember keeps the core kernel's symbols per boot (EMBER_CACHE_DIR): the
+    # bar's figure is a cold start (a new empty directory every run, as perf
+    # -N keeps no cache either); "cached" runs reuse one directory, filled by
+    # a short run first, as every run after the first on a machine does.
+    warm = os.path.join(tmp, "cache-warm")
     try:
+        if not args.no_symbolize:
+            ember_record(ember, args, [], os.path.join(tmp, "prime.pb.gz"),
+                         work[:1] + ["0.2", "1"], warm)
         for r in range(args.rounds):
             out = os.path.join(tmp, "ember.pb.gz")
-            cpu, n = ember_record(ember, args, ["--raw"], out, work)
+            cpu, n = ember_record(ember, args, ["--raw"], out, work,
+                                  os.path.join(tmp, f"cache-raw-{r}"))
             rows["ember_raw"].append(cpu)
             samples["ember_raw"].append(n)
             if not args.no_symbolize:
-                cpu, n = ember_record(ember, args, [], out, work)
+                cpu, n = ember_record(ember, args, [], out, work, os.path.join(tmp, f"cache-{r}"))
                 rows["ember"].append(cpu)
                 samples["ember"].append(n)
+                cpu, n = ember_record(ember, args, [], out, work, warm)
+                rows["ember_warm"].append(cpu)
+                samples["ember_warm"].append(n)
             # perf: record, then report. --buildid-mmap: build ids in the
             # MMAP2 records, as ember asks for. Without it perf 6.1 aborts
             # (util/build-id.c:1010) whenever another build-id event is live
@@ -141,8 +159,10 @@ def main():
             n = subprocess.run([perf, "script", "-i", data, "-F", "ip"], capture_output=True,
                                text=True).stdout.count("\n\n")
             samples["perf"].append(n)
+            nan = float("nan")
             print(f"round {r + 1}: ember --raw {rows['ember_raw'][-1]:.3f}s, ember "
-                  f"{rows['ember'][-1] if rows['ember'] else float('nan'):.3f}s, perf record "
+                  f"{rows['ember'][-1] if rows['ember'] else nan:.3f}s (cached "
+                  f"{rows['ember_warm'][-1] if rows['ember_warm'] else nan:.3f}s), perf record "
                   f"{prof:.3f}s + report {cpu_rep:.3f}s", file=sys.stderr)
         m = {k: statistics.median(v) for k, v in rows.items() if v}
         ns = {k: statistics.median(v) for k, v in samples.items() if v}
@@ -154,13 +174,15 @@ def main():
 
         def row(label, key, nkey):
             per = m[key] / max(ns[nkey], 1) * 1e6
-            print(f"  {label:48s} {m[key]:7.3f} s  {ns[nkey]:6.0f}  {per:7.1f} us"
+            print(f"  {label:66s} {m[key]:7.3f} s  {ns[nkey]:6.0f}  {per:7.1f} us"
                   f"  ratio to perf total {m[key] / m['perf_total']:.3f}")
             table.append(f"| {label} | {m[key]:.3f} | {ns[nkey]:.0f} | {per:.1f} | "
                          f"{m[key] / m['perf_total']:.2f}x |")
         row("ember record --call-graph dwarf --raw", "ember_raw", "ember_raw")
         if "ember" in m:
             row("ember record --call-graph dwarf (+symbolize)", "ember", "ember")
+            row("ember record --call-graph dwarf (+symbolize, kernel symbols cached)",
+                "ember_warm", "ember_warm")
         row("perf record --call-graph dwarf", "perf_record", "perf")
         row("perf record + perf report --stdio", "perf_total", "perf")
         # the unwinder alone
