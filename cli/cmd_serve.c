@@ -321,7 +321,7 @@ static void op_symbolizer_stats(void *s, ember_symbolizer_stats *out)
 static void on_signal(int sig)
 {
 	if (sig != SIGUSR1)
-		*sig_terminate = 1;
+		serve_set_terminate(sig_terminate);
 	*sig_wake = 1;
 }
 
@@ -602,7 +602,7 @@ int cmd_serve(int argc, char **argv)
 	bool start_failed = ember_sampler_start(sampler, &err) < 0;
 	if (start_failed) {
 		fprintf(stderr, "ember serve: %s\n", err.msg);
-		st->terminate = 1;   /* store nothing more, stop the threads in order */
+		serve_set_terminate(&st->terminate);   /* store nothing more, stop the threads in order */
 	}
 	fprintf(stderr,
 		"ember serve: listening on %s://%s (port %u), %u Hz, %s windows, storing in %s\n",

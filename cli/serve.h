@@ -103,9 +103,11 @@ typedef struct serve_state {
 	size_t n_requests;
 	bool finished;             /* worker has exited: requests fail fast */
 
-	/* Both are written only by signal handlers running on the sampling
-	 * thread (the other threads block the signals): other threads wake it
-	 * with SIGUSR1 (serve_collect_wake), which also interrupts its poll. */
+	/* Both are written by signal handlers running on the sampling thread
+	 * (the other threads block the signals): other threads wake it with
+	 * SIGUSR1 (serve_collect_wake), which also interrupts its poll.
+	 * terminate is read by every thread: only through serve_terminating
+	 * and written only through serve_set_terminate (atomic accesses). */
 	volatile sig_atomic_t terminate;   /* SIGTERM/SIGINT */
 	volatile sig_atomic_t wake;        /* the sampler poll's stop flag */
 	pthread_t sampling_thread;
@@ -117,6 +119,18 @@ typedef struct serve_state {
 	atomic_uint_fast64_t http_read_timeouts;   /* connections past --web.read-timeout */
 	char fail_msg[512];                /* written once before sampling_failed */
 } serve_state;
+
+/* Whether serve is shutting down; any thread. */
+static inline bool serve_terminating(const serve_state *st)
+{
+	return __atomic_load_n(&st->terminate, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* Starts the shutdown; any thread, and async-signal-safe. */
+static inline void serve_set_terminate(volatile sig_atomic_t *terminate)
+{
+	__atomic_store_n(terminate, 1, __ATOMIC_RELEASE);
+}
 
 /* serve_state.c: locks and condition variables of a zeroed state. */
 void serve_state_init(serve_state *st);

@@ -127,7 +127,7 @@ static int api_profile(void *ctx, int64_t duration_ns, ember_profile **out, embe
 		return ember_errorf(err, ENOMEM, "out of memory");
 	r->duration_ns = duration_ns;
 	pthread_mutex_lock(&st->req_mu);
-	if (st->finished || st->terminate) {
+	if (st->finished || serve_terminating(st)) {
 		pthread_mutex_unlock(&st->req_mu);
 		free(r);
 		return ember_errorf(err, ECANCELED, "ember serve is shutting down");
@@ -248,7 +248,7 @@ static bool api_healthy(void *ctx, ember_buf *why)
 		ember_buf_printf(why, "sampling failed: %s", st->fail_msg);
 		return false;
 	}
-	if (st->terminate) {
+	if (serve_terminating(st)) {
 		ember_buf_puts(why, "shutting down");
 		return false;
 	}

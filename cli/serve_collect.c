@@ -124,7 +124,7 @@ int serve_collect_run(serve_state *st, ember_error *err)
 				atomic_store(&st->last_poll_ns, serve_mono_ns());
 			now = serve_now_ns();
 		}
-		bool stop = st->terminate || prc != 0;
+		bool stop = serve_terminating(st) || prc != 0;
 		bool closes = now >= next_b || stop;
 		bool due = v.next_end != INT64_MAX && now >= v.next_end;
 		if (!(closes || v.cut_now || due))
@@ -175,7 +175,7 @@ int serve_collect_run(serve_state *st, ember_error *err)
 			win_start = win_end;
 			next_b = now / w * w + w;
 		}
-		if (prc == 1 && !st->terminate)
+		if (prc == 1 && !serve_terminating(st))
 			fprintf(stderr, "ember serve: the target has exited: storing the last window and stopping\n");
 		if (stop)
 			return rc;
