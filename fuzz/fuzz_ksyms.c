@@ -1,0 +1,99 @@
+/* fuzz/fuzz_ksyms.c — libFuzzer target for the kernel symbol tables: the
+ * input is read both as a /proc/kallsyms text (symbolizer/kallsyms.c) and
+ * as a per-boot cache file (symbolizer/kcache.c; the harness writes this
+ * boot's id into its header so the checks past it are reached). Whatever
+ * loads must answer lookups with names that are C strings, and a cache
+ * must only ever answer inside its [lo, hi). */
+#include "../symbolizer/addrmap.h"
+#include "../symbolizer/kcache.h"
+
+#include <assert.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
+
+static char dir[] = "/tmp/ember-fuzz-ksyms-XXXXXX";
+static char boot_id[40];
+
+static void setup(void)
+{
+	if (dir[sizeof dir - 2] != 'X')
+		return;
+	if (!mkdtemp(dir))
+		abort();
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY);
+	if (fd >= 0) {
+		ssize_t n = read(fd, boot_id, sizeof boot_id - 1);
+		close(fd);
+		if (n > 0)
+			boot_id[strcspn(boot_id, "\n")] = '\0';
+	}
+}
+
+static void write_file(const char *path, const uint8_t *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		abort();
+	if (len && write(fd, data, len) != (ssize_t)len)
+		abort();
+	close(fd);
+}
+
+static void probe(const addrmap *m, uint64_t a)
+{
+	const addrmap_entry *e = addrmap_find(m, a);
+	if (e) {
+		assert(a >= e->lo && a < e->hi);
+		(void)strlen(e->name);
+		if (e->module)
+			(void)strlen(e->module);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+	setup();
+	char path[128];
+	snprintf(path, sizeof path, "%s/kallsyms", dir);
+	write_file(path, data, len);
+
+	/* as /proc/kallsyms text */
+	addrmap m;
+	if (kallsyms_load(path, &m, NULL) == 0) {
+		for (size_t i = 0; i < m.n && i < 64; i++) {
+			probe(&m, m.e[i].lo);
+			probe(&m, m.e[i].hi - 1);
+		}
+		probe(&m, 0);
+		probe(&m, UINT64_MAX);
+		addrmap_free(&m);
+	}
+
+	/* as a cache file of this boot */
+	if (len >= 56) {
+		uint8_t *copy = malloc(len);
+		if (!copy)
+			return 0;
+		memcpy(copy, data, len);
+		memcpy(copy + 16, boot_id, sizeof boot_id);
+		write_file(path, copy, len);
+		free(copy);
+	}
+	kcache kc;
+	if (kcache_load(dir, &kc) == 1) {
+		assert(kc.lo < kc.hi);
+		for (size_t i = 0; i < kc.map.n && i < 64; i++) {
+			assert(kc.map.e[i].lo >= kc.lo && kc.map.e[i].lo < kc.hi);
+			probe(&kc.map, kc.map.e[i].lo);
+		}
+		probe(&kc.map, kc.lo);
+		probe(&kc.map, kc.hi - 1);
+		kcache_free(&kc);
+	}
+	return 0;
+}
