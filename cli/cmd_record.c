@@ -58,8 +58,8 @@ static void usage(FILE *f)
 		"\n"
 		"SIGINT or SIGTERM ends the recording; the profile is still written.\n"
 		"Needs root, or CAP_PERFMON with kernel.perf_event_paranoid<=1.\n"
-		"The core kernel's symbols are cached per boot in $EMBER_CACHE_DIR (default\n"
-		"/var/cache/ember for root, else ~/.cache/ember; set it empty for no cache).\n");
+		"As root, the core kernel's symbols are cached per boot in $EMBER_CACHE_DIR\n"
+		"(default /var/cache/ember; set it empty for no cache).\n");
 }
 
 static int usage_error(const char *fmt, const char *arg)

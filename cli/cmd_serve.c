@@ -94,8 +94,8 @@ static const char usage_text[] =
 	"/api/v1/merge?start=T&end=T[&function=REGEX], /healthz. Times: unix seconds,\n"
 	"unix milliseconds or RFC 3339.\n"
 	"\n"
-	"The core kernel's symbols are cached per boot in $EMBER_CACHE_DIR (default\n"
-	"/var/cache/ember for root, else ~/.cache/ember; set it empty for no cache).\n"
+	"As root, the core kernel's symbols are cached per boot in $EMBER_CACHE_DIR\n"
+	"(default /var/cache/ember; set it empty for no cache).\n"
 	"\n"
 	"Exit status: 0 stopped by a signal or the target exited, 1 runtime failure,\n"
 	"2 usage error.\n";
@@ -532,10 +532,13 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "ember serve: %s\n", err.msg);
 		goto free_state;
 	}
+	/* The kernel symbol cache is root's (it holds real kernel addresses);
+	 * with --user the symbolizer runs after the drop, so none. */
 	char cache[512];
 	ember_symbolizer_opts syo = { .debug_dirs = a.debug_dirs,
 				      .n_debug_dirs = a.n_debug_dirs,
-				      .cache_dir = ember_default_cache_dir(cache, sizeof cache) };
+				      .cache_dir = a.user ? NULL
+						: ember_default_cache_dir(cache, sizeof cache) };
 	if (ember_symbolizer_new(&sym, &syo, &err) < 0) {
 		fprintf(stderr, "ember serve: %s\n", err.msg);
 		goto free_state;

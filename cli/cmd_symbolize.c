@@ -37,8 +37,8 @@ static void usage(FILE *f)
 	           "\n"
 	           "A missing or corrupt binary is a warning (once per binary) and leaves its\n"
 	           "locations with addresses only; the summary line counts them.\n"
-	           "The core kernel's symbols are cached per boot in $EMBER_CACHE_DIR (default\n"
-	           "/var/cache/ember for root, else ~/.cache/ember; set it empty for no cache).\n"
+	           "As root, the core kernel's symbols are cached per boot in $EMBER_CACHE_DIR\n"
+	           "(default /var/cache/ember; set it empty for no cache).\n"
 	           "Exit status: 0 ok, 1 unreadable input or unwritable output, 2 usage error.\n");
 }
 

@@ -3,7 +3,10 @@
  * as a per-boot cache file (symbolizer/kcache.c; the harness writes this
  * boot's id into its header so the checks past it are reached). Whatever
  * loads must answer lookups with names that are C strings, and a cache
- * must only ever answer inside its [lo, hi). */
+ * must only ever answer inside its [lo, hi). A kallsyms text that has
+ * _stext and _etext is also stored as a cache and loaded back: the cache
+ * must then name every address of its range as the full table does. Runs
+ * as root (the cache is root's). */
 #include "../symbolizer/addrmap.h"
 #include "../symbolizer/kcache.h"
 
@@ -19,12 +22,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 static char dir[] = "/tmp/ember-fuzz-ksyms-XXXXXX";
 static char boot_id[40];
 
+static void cleanup(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "fuzz_ksyms: could not remove %s\n", dir);
+}
+
 static void setup(void)
 {
 	if (dir[sizeof dir - 2] != 'X')
 		return;
 	if (!mkdtemp(dir))
 		abort();
+	atexit(cleanup);
 	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY);
 	if (fd >= 0) {
 		ssize_t n = read(fd, boot_id, sizeof boot_id - 1);
@@ -71,6 +83,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		}
 		probe(&m, 0);
 		probe(&m, UINT64_MAX);
+		/* stored and loaded back, it answers as the full table */
+		char rt[160];
+		snprintf(rt, sizeof rt, "%s/rt", dir);
+		kcache back;
+		if (kcache_store(rt, &m) == 0 && kcache_load(rt, &back) == 1) {
+			for (size_t i = 0; i < back.map.n; i++) {
+				uint64_t a = back.map.e[i].lo;
+				const addrmap_entry *x = addrmap_find(&m, a), *y = addrmap_find(&back.map, a);
+				assert(x && y && strcmp(x->name, y->name) == 0 && x->hi == y->hi);
+			}
+			kcache_free(&back);
+		}
 		addrmap_free(&m);
 	}
 

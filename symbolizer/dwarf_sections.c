@@ -9,8 +9,9 @@
  * libdw then finds plain sections and takes their data as it is.
  *
  * Owns: the inflated buffers (ds_buffers). Must never: leave a section
- * half-changed (the header is updated only once its data is ready), or
- * trust a header's uncompressed size beyond what deflate can produce.
+ * half-changed (the header is updated only once its data is ready), trust
+ * a header's uncompressed size beyond what deflate can produce, or fail the
+ * whole file for one section it cannot allocate.
  */
 #include "dwarf_sections.h"
 #include "ember/grow.h"
@@ -31,14 +32,23 @@ static const char *const unused[] = {
     ".debug_gnu_pubtypes", ".debug_names",      ".debug_frame",
 };
 
+/* DWARF sections a lookup reads, through libdw or line_table.c: inflated
+ * here. Any other .debug_* section is left to libdw as it was. */
+static const char *const read_by_lookups[] = {
+    ".debug_info",     ".debug_abbrev",  ".debug_line",    ".debug_str",
+    ".debug_line_str", ".debug_str_offsets", ".debug_addr", ".debug_ranges",
+    ".debug_rnglists", ".debug_aranges", ".debug_types",   ".debug_cu_index",
+    ".debug_tu_index",
+};
+
 /* Deflate cannot expand by more than this factor (a 258-byte match per
  * 2 bits, rounded up). */
 enum { MAX_INFLATE_RATIO = 1032 };
 
-static bool is_unused(const char *name)
+static bool listed(const char *name, const char *const *list, size_t n)
 {
-	for (size_t i = 0; i < sizeof unused / sizeof unused[0]; i++)
-		if (strcmp(name, unused[i]) == 0)
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(name, list[i]) == 0)
 			return true;
 	return false;
 }
@@ -70,7 +80,7 @@ static int inflate_section(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh,
 		return -ENOMEM;
 	void *out = malloc(ch.ch_size);
 	if (!out)
-		return -ENOMEM;
+		return 0; /* a size no file of ours needs: libdw may try, and lose only this section */
 	enum libdeflate_result r = libdeflate_zlib_decompress(
 	    dd, (const char *)raw->d_buf + hdr, in_len, out, ch.ch_size, NULL);
 	if (r != LIBDEFLATE_SUCCESS) {
@@ -104,6 +114,9 @@ int ds_prepare(Elf *elf, ds_buffers *bufs)
 	size_t shstrndx;
 	if (!elf || elf_kind(elf) != ELF_K_ELF || elf_getshdrstrndx(elf, &shstrndx) != 0)
 		return 0;
+	/* hiding names a section by offset 0 of .shstrtab, "" in any sane file */
+	const char *first = elf_strptr(elf, shstrndx, 0);
+	bool can_hide = first && first[0] == '\0';
 	struct libdeflate_decompressor *dd = NULL;
 	int done = 0;
 	Elf_Scn *scn = NULL;
@@ -114,11 +127,13 @@ int ds_prepare(Elf *elf, ds_buffers *bufs)
 		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
 		if (!name || strncmp(name, ".debug_", 7) != 0)
 			continue;
-		if (is_unused(name)) {
-			hide(scn, &sh);
+		if (listed(name, unused, sizeof unused / sizeof unused[0])) {
+			if (can_hide)
+				hide(scn, &sh);
 			continue;
 		}
-		if (!(sh.sh_flags & SHF_COMPRESSED))
+		if (!(sh.sh_flags & SHF_COMPRESSED) ||
+		    !listed(name, read_by_lookups, sizeof read_by_lookups / sizeof read_by_lookups[0]))
 			continue;
 		if (!dd && !(dd = libdeflate_alloc_decompressor())) {
 			done = -ENOMEM;

@@ -145,6 +145,13 @@ int kallsyms_load(const char *path, addrmap *out, ember_error *err)
 		addrmap_free(out);
 		return ember_errorf(err, ENOMEM, "%s: out of memory", path);
 	}
+	if (out->n && out->n < out->cap) { /* the estimate was generous */
+		addrmap_entry *e = realloc(out->e, out->n * sizeof *e);
+		if (e) {
+			out->e = e;
+			out->cap = out->n;
+		}
+	}
 	char *shrunk = realloc(buf, packed ? packed : 1);
 	if (shrunk)
 		out->arena = buf = shrunk;

@@ -10,11 +10,14 @@
  *           aliases in /proc/kallsyms order
  *   names   names_len bytes of NUL-terminated names
  *
- * Trust: only a regular file of this user, not writable by others, whose
- * boot id is this boot's and whose every offset and size checks out; any
- * doubt means "no cache", never a wrong name. Written to a temporary name
- * and renamed, mode 0600 in a 0700 directory (kernel addresses defeat
- * KASLR and are root's to see).
+ * Root only (euid 0), both ways: real kernel addresses defeat KASLR, and a
+ * non-root process sees them only through a capability (CAP_SYSLOG) that
+ * the same user without it lacks, so a file of that user would leak them.
+ * Trust: only a regular file of root, not writable by others, reached
+ * without symlinks, whose boot id is this boot's and whose every offset and
+ * size checks out; any doubt means "no cache", never a wrong name. Written
+ * as an unnamed file (O_TMPFILE) in the directory, then linked and renamed
+ * over the old one, mode 0600 in a 0700 directory.
  *
  * Owns: the file format, its validation, the boot id. Must never: answer an
  * address outside [lo, hi) (the caller asks kcache_covers first).
@@ -64,12 +67,6 @@ static bool boot_id(char out[BOOT_ID_LEN])
 	return true;
 }
 
-static int path_in(char *buf, size_t len, const char *dir, const char *name)
-{
-	int n = snprintf(buf, len, "%s/%s", dir, name);
-	return n > 0 && (size_t)n < len ? 0 : -ENAMETOOLONG;
-}
-
 /* All of len bytes read (or written), retrying short transfers. */
 static bool transfer_all(int fd, void *buf, size_t len, bool writing)
 {
@@ -92,6 +89,19 @@ static bool trusted(const struct stat *st)
 	return st->st_uid == geteuid() && !(st->st_mode & (S_IWGRP | S_IWOTH));
 }
 
+/* The cache directory, opened without following a symlink at its last
+ * component and checked as trusted; -1 if unusable. */
+static int open_dir(const char *dir)
+{
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (dfd >= 0 && (fstat(dfd, &st) != 0 || !S_ISDIR(st.st_mode) || !trusted(&st))) {
+		close(dfd);
+		dfd = -1;
+	}
+	return dfd;
+}
+
 /* Checks the file's body against its header; true when every entry is
  * sorted, inside [lo, hi) and names a string of the table. */
 static bool valid_body(const kc_header *h, const kc_entry *e, const char *names)
@@ -109,10 +119,14 @@ static bool valid_body(const kc_header *h, const kc_entry *e, const char *names)
 int kcache_load(const char *dir, kcache *out)
 {
 	*out = (kcache){0};
-	char path[PATH_MAX], want_id[BOOT_ID_LEN];
-	if (!dir || path_in(path, sizeof path, dir, "kallsyms") < 0 || !boot_id(want_id))
+	char want_id[BOOT_ID_LEN];
+	if (!dir || geteuid() != 0 || !boot_id(want_id))
 		return 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int dfd = open_dir(dir);
+	if (dfd < 0)
+		return 0;
+	int fd = openat(dfd, "kallsyms", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	close(dfd);
 	if (fd < 0)
 		return 0;
 	struct stat st;
@@ -171,12 +185,14 @@ static const addrmap_entry *core_symbol(const addrmap *m, const char *name)
 	return NULL;
 }
 
-/* dir, and its parent if missing, as 0700 directories; then dir must be
- * ours and closed to others. */
+/* dir, and its parent if missing, as 0700 directories; then dir opened
+ * (no symlink) and checked: ours and closed to others. A descriptor, or
+ * -errno. */
 static int make_dir(const char *dir)
 {
 	char parent[PATH_MAX];
-	snprintf(parent, sizeof parent, "%s", dir);
+	if (snprintf(parent, sizeof parent, "%s", dir) >= (int)sizeof parent)
+		return -ENAMETOOLONG;
 	char *slash = strrchr(parent, '/');
 	if (slash && slash != parent) {
 		*slash = '\0';
@@ -185,17 +201,46 @@ static int make_dir(const char *dir)
 	}
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		return -errno;
-	struct stat st;
-	if (lstat(dir, &st) != 0)
-		return -errno;
-	return S_ISDIR(st.st_mode) && trusted(&st) ? 0 : -EPERM;
+	int dfd = open_dir(dir);
+	return dfd >= 0 ? dfd : -EPERM;
+}
+
+/* Writes the three parts to a new file in dfd and renames it to
+ * "kallsyms": an unnamed O_TMPFILE linked in at the end where the
+ * filesystem has them (nothing is left behind if killed while writing),
+ * else a named temporary. 0 or -errno. */
+static int write_cache(int dfd, const kc_header *h, const kc_entry *ents, const char *names)
+{
+	char tmp[64], proc[64];
+	snprintf(tmp, sizeof tmp, ".kallsyms.%ld", (long)getpid());
+	(void)unlinkat(dfd, tmp, 0); /* a leftover of an earlier process with our pid */
+	bool unnamed = true;
+	int fd = openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		unnamed = false;
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -errno;
+	}
+	bool ok = transfer_all(fd, (void *)h, sizeof *h, true) &&
+	          transfer_all(fd, (void *)ents, h->n * sizeof *ents, true) &&
+	          transfer_all(fd, (void *)names, h->names_len, true);
+	if (ok && unnamed) {
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+		ok = linkat(AT_FDCWD, proc, dfd, tmp, AT_SYMLINK_FOLLOW) == 0;
+	}
+	ok = close(fd) == 0 && ok;
+	if (ok && renameat(dfd, tmp, dfd, "kallsyms") == 0)
+		return 0;
+	(void)unlinkat(dfd, tmp, 0);
+	return -EIO;
 }
 
 int kcache_store(const char *dir, const addrmap *full)
 {
 	kc_header h = {.version = VERSION};
 	memcpy(h.magic, magic, sizeof magic);
-	if (!dir || !boot_id(h.boot_id))
+	if (!dir || geteuid() != 0 || !boot_id(h.boot_id))
 		return -ENOENT;
 	const addrmap_entry *st = core_symbol(full, "_stext"), *et = core_symbol(full, "_etext");
 	if (!st || !et || st->lo == 0 || st->lo >= et->lo)
@@ -221,27 +266,21 @@ int kcache_store(const char *dir, const addrmap *full)
 		const addrmap_entry *x = &full->e[first + i];
 		uint64_t size = x->hi - x->lo;
 		size_t len = strlen(x->name) + 1;
-		ents[i] = (kc_entry){x->lo, (uint32_t)off,
-		                     size > UINT32_MAX ? UINT32_MAX : (uint32_t)size};
+		if (size > UINT32_MAX) { /* no kernel function is 4 GiB: not a real table */
+			r = -EINVAL;
+			break;
+		}
+		ents[i] = (kc_entry){x->lo, (uint32_t)off, (uint32_t)size};
 		memcpy(names + off, x->name, len);
 		off += len;
 	}
-	char tmp[PATH_MAX], final[PATH_MAX];
-	if (r == 0 && (r = make_dir(dir)) == 0 &&
-	    (r = path_in(tmp, sizeof tmp, dir, ".kallsyms.XXXXXX")) == 0 &&
-	    (r = path_in(final, sizeof final, dir, "kallsyms")) == 0) {
-		int fd = mkostemp(tmp, O_CLOEXEC); /* mode 0600 */
-		if (fd < 0) {
-			r = -errno;
+	if (r == 0) {
+		int dfd = make_dir(dir);
+		if (dfd < 0) {
+			r = dfd;
 		} else {
-			bool ok = transfer_all(fd, &h, sizeof h, true) &&
-			          transfer_all(fd, ents, n * sizeof *ents, true) &&
-			          transfer_all(fd, names, h.names_len, true);
-			ok = close(fd) == 0 && ok;
-			if (!ok || rename(tmp, final) != 0) {
-				r = -EIO;
-				unlink(tmp);
-			}
+			r = write_cache(dfd, &h, ents, names);
+			close(dfd);
 		}
 	}
 	free(ents);

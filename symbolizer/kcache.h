@@ -16,15 +16,16 @@ typedef struct kcache {
 	uint64_t lo, hi;
 } kcache;
 
-/* Loads dir/kallsyms if it was written in this boot by this user and is
- * whole: 1 and *out filled, 0 when there is no usable cache (absent,
+/* Loads dir/kallsyms if it was written in this boot by root and is whole:
+ * 1 and *out filled, 0 when there is no usable cache (not root, absent,
  * another boot, someone else's, damaged), -ENOMEM. */
 int kcache_load(const char *dir, kcache *out);
 
 /* Writes the [_stext, _etext) part of a table loaded from /proc/kallsyms
  * to dir/kallsyms (dir created 0700, file 0600: kernel addresses are not
- * for other users), atomically. Best effort: 0, or -errno when nothing
- * was written (no _stext/_etext, unwritable directory). */
+ * for other users), atomically, when running as root (see kcache.c). Best
+ * effort: 0, or -errno when nothing was written (not root, no
+ * _stext/_etext, unwritable or untrusted directory). */
 int kcache_store(const char *dir, const addrmap *full);
 
 /* True when kc answers for a. */

@@ -379,18 +379,14 @@ static int symbolize_kernel(ember_symbolizer *s, batch *b)
 
 const char *ember_default_cache_dir(char *buf, size_t len)
 {
-	const char *env = getenv("EMBER_CACHE_DIR"), *xdg, *home;
+	const char *env = getenv("EMBER_CACHE_DIR");
 	int n;
 	if (env)
 		n = *env ? snprintf(buf, len, "%s", env) : -1;
 	else if (geteuid() == 0)
 		n = snprintf(buf, len, "/var/cache/ember");
-	else if ((xdg = getenv("XDG_CACHE_HOME")) && *xdg == '/')
-		n = snprintf(buf, len, "%s/ember", xdg);
-	else if ((home = getenv("HOME")) && *home == '/')
-		n = snprintf(buf, len, "%s/.cache/ember", home);
 	else
-		n = -1;
+		n = -1; /* the one cache there is, the kernel's, is root's (kcache.c) */
 	return n > 0 && (size_t)n < len ? buf : NULL;
 }
 

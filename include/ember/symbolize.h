@@ -52,17 +52,18 @@ typedef struct ember_symbolizer_opts {
 	bool quiet;                                  /* no warnings on stderr */
 	size_t max_binaries;                         /* indexes kept, least recently used
 	                                              * evicted; 0: 512 */
-	const char *cache_dir; /* NULL: no cache. Else the core kernel's symbols
-	                        * (/proc/kallsyms' [_stext, _etext)) are kept in
-	                        * cache_dir/kallsyms for the rest of the boot, so
-	                        * later runs skip reading /proc/kallsyms unless a
-	                        * profile holds module or BPF addresses. Only with
-	                        * the default kallsyms_path. */
+	const char *cache_dir; /* NULL: no cache. Else, when running as root,
+	                        * the core kernel's symbols (/proc/kallsyms'
+	                        * [_stext, _etext)) are kept in cache_dir/kallsyms
+	                        * for the rest of the boot, so later runs skip
+	                        * reading /proc/kallsyms unless a profile holds
+	                        * module or BPF addresses. Only with the default
+	                        * kallsyms_path. */
 } ember_symbolizer_opts;
 
 /* Where ember keeps caches: $EMBER_CACHE_DIR if set (set but empty: no
- * cache, NULL returned), else /var/cache/ember for root, else
- * $XDG_CACHE_HOME/ember, else $HOME/.cache/ember. Written to buf. */
+ * cache, NULL returned), else /var/cache/ember for root, else none (NULL):
+ * the kernel symbol cache is root's alone. Written to buf. */
 const char *ember_default_cache_dir(char *buf, size_t len);
 
 typedef struct ember_symbolizer_stats {

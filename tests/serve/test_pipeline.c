@@ -106,7 +106,7 @@ static int collect_rc;
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR2)
-		current->terminate = 1;
+		serve_set_terminate(&current->terminate);
 	current->wake = 1;
 }
 
