@@ -66,6 +66,16 @@ int addrmap_add_in_arena(addrmap *m, uint64_t lo, uint64_t hi, char *name, const
 	return add_entry(m, lo, hi, name, module, module_len);
 }
 
+void addrmap_adopt_arena(addrmap *m, char *buf, size_t used)
+{
+	char *trimmed = realloc(buf, used ? used : 1);
+	if (trimmed)
+		buf = trimmed;
+	for (size_t i = 0; i < m->n; i++)
+		m->e[i].name = buf + (uintptr_t)m->e[i].name;
+	m->arena = buf;
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
 	const addrmap_entry *x = a, *y = b;

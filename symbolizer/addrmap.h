@@ -36,6 +36,11 @@ int addrmap_reserve(addrmap *m, size_t n);
  * before the first lookup); 0 or -ENOMEM. */
 int addrmap_add_in_arena(addrmap *m, uint64_t lo, uint64_t hi, char *name, const char *module,
                          size_t module_len);
+/* Makes buf (malloc'd; its first `used` bytes hold the names) the map's
+ * arena, trimmed to `used`, and turns every entry's name, stored as an
+ * offset into buf, into a pointer. For loaders that fill entries before
+ * their names' final home is known. */
+void addrmap_adopt_arena(addrmap *m, char *buf, size_t used);
 /* Sorts (unless already in order); call once after the last add. */
 void addrmap_finish(addrmap *m);
 /* The latest entry covering a, or NULL. */

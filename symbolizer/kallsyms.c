@@ -152,11 +152,7 @@ int kallsyms_load(const char *path, addrmap *out, ember_error *err)
 			out->cap = out->n;
 		}
 	}
-	char *shrunk = realloc(buf, packed ? packed : 1);
-	if (shrunk)
-		out->arena = buf = shrunk;
-	for (size_t i = 0; i < out->n; i++)
-		out->e[i].name = buf + (uintptr_t)out->e[i].name;
+	addrmap_adopt_arena(out, buf, packed);
 	if (out->n && nonzero == 0) {
 		addrmap_free(out);
 		return ember_errorf(

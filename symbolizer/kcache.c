@@ -164,13 +164,8 @@ int kcache_load(const char *dir, kcache *out)
 	/* The names become the arena: move them to the front and let go of
 	 * the rest. */
 	memmove(buf, names, h.names_len);
-	char *arena = realloc(buf, h.names_len);
-	if (arena)
-		buf = arena;
-	for (uint32_t i = 0; i < h.n; i++)
-		out->map.e[i].name = buf + (uintptr_t)out->map.e[i].name;
-	out->map.arena = buf;
 	out->map.n = h.n;
+	addrmap_adopt_arena(&out->map, buf, h.names_len);
 	addrmap_finish(&out->map);
 	out->lo = h.lo;
 	out->hi = h.hi;
