@@ -83,4 +83,9 @@ typedef struct ember_unwinder_stats {
 
 void ember_unwinder_get_stats(const ember_unwinder *u, ember_unwinder_stats *out);
 
+/* sigprocmask calls of libunwind's made no-ops on this thread, since it
+ * started (see unwind_dwarf.c: libunwind's signal masking). Non-zero after
+ * any unwind when ember's sigprocmask is the one libunwind calls. */
+uint64_t ember_unwind_sigmask_elided(void);
+
 #endif

@@ -17,6 +17,8 @@
 #include <elf.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -471,6 +473,7 @@ int main(void)
 	ember_unwinder_stats st0, st1;
 	ember_unwinder_get_stats(u, &st0);
 	unsigned long mallocs0 = n_mallocs;
+	uint64_t elided0 = ember_unwind_sigmask_elided();
 	for (int rep = 0; rep < 200; rep++) {
 		int n = ember_unwinder_unwind(u, 1, regs, N_REGS, stack, size, ips, MAX_IPS, &why);
 		if (n != n_full || memcmp(ips, full, (size_t)n * 8) != 0 ||
@@ -481,6 +484,24 @@ int main(void)
 	}
 	ember_unwinder_get_stats(u, &st1);
 	CHECK_EQ_INT(n_mallocs - mallocs0, 0);
+	/* libunwind's signal masking (two sigprocmask per frame) reached
+	 * ember's definition and made no system call */
+	CHECK(ember_unwind_sigmask_elided() - elided0 >= 2 * 200 * (uint64_t)(n_full - 1));
+	/* ... and sigprocmask outside the unwinder still masks for real */
+	{
+		sigset_t usr1, now;
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		CHECK_EQ_INT(sigprocmask(SIG_BLOCK, &usr1, NULL), 0);
+		CHECK_EQ_INT(pthread_sigmask(SIG_SETMASK, NULL, &now), 0);
+		CHECK(sigismember(&now, SIGUSR1) == 1);
+		CHECK_EQ_INT(sigprocmask(SIG_UNBLOCK, &usr1, &now), 0);
+		CHECK(sigismember(&now, SIGUSR1) == 1); /* the old mask, for real */
+		CHECK_EQ_INT(pthread_sigmask(SIG_SETMASK, NULL, &now), 0);
+		CHECK(sigismember(&now, SIGUSR1) == 0);
+		CHECK_EQ_INT(sigprocmask(99, &usr1, NULL), -1);
+		CHECK_EQ_INT(errno, EINVAL);
+	}
 	CHECK_EQ_INT(st1.binaries_loaded, st0.binaries_loaded);
 	CHECK(st0.binaries_loaded >= 3); /* the test, deep_lib.so, libc */
 	CHECK_EQ_INT(st0.binaries_failed, 0);
