@@ -24,12 +24,14 @@
  */
 #include "kcache.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,11 +47,12 @@ typedef struct kc_header {
 	uint64_t names_len;
 } kc_header;
 
-typedef struct kc_entry {
+struct kc_entry {
 	uint64_t addr;
 	uint32_t name;
 	uint32_t size;
-} kc_entry;
+};
+typedef struct kc_entry kc_entry;
 
 /* This boot's id (/proc/sys/kernel/random/boot_id), NUL-padded. */
 static bool boot_id(char out[BOOT_ID_LEN])
@@ -130,46 +133,54 @@ int kcache_load(const char *dir, kcache *out)
 	if (fd < 0)
 		return 0;
 	struct stat st;
-	kc_header h;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !trusted(&st) ||
-	    (size_t)st.st_size < sizeof h || !transfer_all(fd, &h, sizeof h, false) ||
-	    memcmp(h.magic, magic, sizeof magic) != 0 || h.version != VERSION ||
-	    memcmp(h.boot_id, want_id, BOOT_ID_LEN) != 0 || h.n == 0 || h.n > MAX_ENTRIES ||
-	    h.names_len > MAX_NAMES ||
-	    (uint64_t)st.st_size != sizeof h + (uint64_t)h.n * sizeof(kc_entry) + h.names_len) {
+	    (uint64_t)st.st_size < sizeof(kc_header) || (uint64_t)st.st_size > SIZE_MAX) {
 		close(fd);
 		return 0;
 	}
-	size_t body = (size_t)st.st_size - sizeof h;
-	char *buf = malloc(body);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	bool ok = transfer_all(fd, buf, body, false);
+	size_t len = (size_t)st.st_size;
+	void *file = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
 	close(fd);
-	const kc_entry *e = (const kc_entry *)buf;
-	char *names = buf + (size_t)h.n * sizeof(kc_entry);
-	if (!ok || !valid_body(&h, e, names)) {
-		free(buf);
+	if (file == MAP_FAILED)
+		return 0;
+	const kc_header *h = file;
+	bool whole = memcmp(h->magic, magic, sizeof magic) == 0 && h->version == VERSION &&
+	             memcmp(h->boot_id, want_id, BOOT_ID_LEN) == 0 && h->n > 0 &&
+	             h->n <= MAX_ENTRIES && h->names_len <= MAX_NAMES &&
+	             (uint64_t)len == sizeof *h + (uint64_t)h->n * sizeof(kc_entry) + h->names_len;
+	const kc_entry *e = (const kc_entry *)((const char *)file + sizeof *h);
+	const char *names = whole ? (const char *)(e + h->n) : NULL;
+	if (!whole || !valid_body(h, e, names)) {
+		munmap(file, len);
 		return 0;
 	}
-	if (addrmap_reserve(&out->map, h.n) < 0) {
-		free(buf);
-		return -ENOMEM;
-	}
-	for (uint32_t i = 0; i < h.n; i++)
-		out->map.e[i] = (addrmap_entry){e[i].addr, e[i].addr + e[i].size,
-		                                (char *)(uintptr_t)e[i].name, NULL, i};
-	/* The names become the arena: move them to the front and let go of
-	 * the rest. */
-	memmove(buf, names, h.names_len);
-	out->map.n = h.n;
-	addrmap_adopt_arena(&out->map, buf, h.names_len);
-	addrmap_finish(&out->map);
-	out->lo = h.lo;
-	out->hi = h.hi;
+	*out = (kcache){.file = file, .file_len = len, .e = e, .n = h->n, .names = names,
+	                .names_len = h->names_len, .lo = h->lo, .hi = h->hi};
 	return 1;
+}
+
+bool kcache_find(const kcache *kc, uint64_t a, addrmap_entry *out)
+{
+	assert(kcache_covers(kc, a));
+	/* first entry above a; of the (few) aliases at or below it, the last
+	 * in file order that covers a */
+	uint32_t lo = 0, hi = kc->n;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (kc->e[mid].addr <= a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (uint32_t i = lo, k = 0; i > 0 && k < 16; i--, k++) {
+		const kc_entry *x = &kc->e[i - 1];
+		if (a - x->addr < x->size) {
+			*out = (addrmap_entry){x->addr, x->addr + x->size,
+			                       (char *)(uintptr_t)(kc->names + x->name), NULL, i - 1};
+			return true;
+		}
+	}
+	return false;
 }
 
 static const addrmap_entry *core_symbol(const addrmap *m, const char *name)
@@ -285,6 +296,7 @@ int kcache_store(const char *dir, const addrmap *full)
 
 void kcache_free(kcache *kc)
 {
-	addrmap_free(&kc->map);
+	if (kc->file)
+		munmap(kc->file, kc->file_len);
 	*kc = (kcache){0};
 }

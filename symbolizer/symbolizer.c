@@ -343,19 +343,23 @@ static bool load_kallsyms(ember_symbolizer *s)
 	return s->kallsyms_state > 0;
 }
 
-/* The kernel symbol at a: from the cache when it covers a, else from
- * /proc/kallsyms. *failed is set when kallsyms was needed and unreadable. */
-static const addrmap_entry *kernel_symbol(ember_symbolizer *s, uint64_t a, bool *failed)
+/* The kernel symbol at a, into *out: from the cache when it covers a, else
+ * from /proc/kallsyms. False when none; *failed is set when kallsyms was
+ * needed and unreadable. */
+static bool kernel_symbol(ember_symbolizer *s, uint64_t a, addrmap_entry *out, bool *failed)
 {
 	if (s->cache_dir && s->kcache_state == 0)
 		s->kcache_state = kcache_load(s->cache_dir, &s->kcore) == 1 ? 1 : -1;
 	if (s->kcache_state == 1 && kcache_covers(&s->kcore, a))
-		return addrmap_find(&s->kcore.map, a);
+		return kcache_find(&s->kcore, a, out);
 	if (!load_kallsyms(s)) {
 		*failed = true;
-		return NULL;
+		return false;
 	}
-	return addrmap_find(&s->kallsyms, a);
+	const addrmap_entry *e = addrmap_find(&s->kallsyms, a);
+	if (e)
+		*out = *e;
+	return e != NULL;
 }
 
 static int symbolize_kernel(ember_symbolizer *s, batch *b)
@@ -363,13 +367,13 @@ static int symbolize_kernel(ember_symbolizer *s, batch *b)
 	bool failed = false;
 	for (size_t i = 0; i < b->n; i++) {
 		ember_location *loc = ember_profile_location(b->p, b->locs[i]);
-		const addrmap_entry *e = kernel_symbol(s, loc->address, &failed);
-		if (!e)
+		addrmap_entry e;
+		if (!kernel_symbol(s, loc->address, &e, &failed))
 			continue;
 		char mod[256];
-		if (e->module)
-			snprintf(mod, sizeof mod, "[%s]", e->module);
-		if (add_named(s, b, loc->id, e->name, e->module ? mod : "[kernel.kallsyms]") < 0)
+		if (e.module)
+			snprintf(mod, sizeof mod, "[%s]", e.module);
+		if (add_named(s, b, loc->id, e.name, e.module ? mod : "[kernel.kallsyms]") < 0)
 			return -ENOMEM;
 	}
 	if (failed)
