@@ -3,15 +3,18 @@
 #ifndef EMBER_SYMBOLIZER_DWARF_SECTIONS_H
 #define EMBER_SYMBOLIZER_DWARF_SECTIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <libelf.h>
 
-/* Buffers of decompressed sections: they back the Elf's section data, so
- * they are freed only after dwarf_end and elf_end. */
+/* The memory of decompressed sections: one region for all of a file's,
+ * backing the Elf's section data, so freed only after dwarf_end and
+ * elf_end. */
 typedef struct ds_buffers {
-	void **buf;
-	size_t n, cap;
+	void *region;
+	size_t len;
+	bool mapped; /* an anonymous mapping (else malloc'd) */
 } ds_buffers;
 
 /* Prepares elf for dwarf_begin_elf, which otherwise decompresses (with
@@ -20,8 +23,9 @@ typedef struct ds_buffers {
  *    indexes, call frames) are hidden from libdw (their names cleared), so
  *    they are neither decompressed nor kept;
  *  - the SHF_COMPRESSED (ELFCOMPRESS_ZLIB) sections it does read are
- *    decompressed here with libdeflate, about three times faster, and
- *    installed as the sections' plain data.
+ *    decompressed here with libdeflate, about three times faster, into one
+ *    region (transparent huge pages when it is large: see
+ *    dwarf_sections.c), and installed as the sections' plain data.
  * A section that does not decompress cleanly is left as it was (libdw then
  * reports it as it would have). Returns the number of sections decompressed
  * here, or -ENOMEM; bufs receives the buffers to free later. */

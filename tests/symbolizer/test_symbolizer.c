@@ -770,6 +770,63 @@ static void patch_file(const char *path, long off, const void *bytes, size_t n)
 	fclose(fp);
 }
 
+/* A distribution's compressed debug file, large enough that the inflated
+ * sections get a mapping of their own (huge-page advised, 1 MiB and more:
+ * dwarf_sections.c): libc6-dbg's file for the libc this test runs on. Every
+ * function's frames must read as from a copy objcopy decompressed (which
+ * libdw reads as it is). binutils is no referee here: addr2line 2.40 names
+ * the CU's file instead of the header a line comes from in this DWARF 5
+ * (llvm-symbolizer and eu-addr2line agree with ember). */
+static void test_compressed_large(void)
+{
+	elf_facts lf = {0};
+	CHECK(read_facts("/lib/x86_64-linux-gnu/libc.so.6", &lf));
+	char dbg[600], plain[600];
+	snprintf(dbg, sizeof dbg, "/usr/lib/debug/.build-id/%.2s/%s.debug", lf.build_id,
+	         lf.build_id + 2);
+	snprintf(plain, sizeof plain, "%s/libc-plain.debug", tmpdir);
+	free(lf.funcs);
+	long off = 0, size = 0;
+	bool compressed = false;
+	if (!section_bytes(dbg, ".debug_info", &off, &size, &compressed)) {
+		fprintf(stderr, "%s: no such debug file (scripts/deps.sh installs libc6-dbg)\n", dbg);
+		CHECK(false);
+		return;
+	}
+	CHECK(compressed);
+	CHECK_EQ_INT(sh("objcopy --decompress-debug-sections '%s' '%s'", dbg, plain), 0);
+	CHECK(section_bytes(plain, ".debug_info", &off, &size, &compressed) && !compressed);
+	CHECK(size >= (1 << 20)); /* the mapped region's path */
+
+	elf_facts f = {0};
+	(void)read_facts(dbg, &f); /* false for a debug file (its code is NOBITS); funcs are read */
+	ember_symbolizer *sz = new_symbolizer(true, NULL, 0), *sp = new_symbolizer(true, NULL, 0);
+	ember_buf a = EMBER_BUF_INIT, b = EMBER_BUF_INIT;
+	ember_frame fr[MAXF];
+	size_t differ = 0, named = 0;
+	for (size_t i = 0; sz && sp && i < f.n_funcs; i++) {
+		uint64_t at = f.funcs[i][0] + (f.funcs[i][1] - f.funcs[i][0]) / 2;
+		ember_buf_reset(&a);
+		ember_buf_reset(&b);
+		int n = ember_symbolizer_addr2line(sz, dbg, at, fr, MAXF, NULL);
+		named += n > 0 && fr[0].file != NULL;
+		format_frames(&a, fr, n);
+		format_frames(&b, fr, ember_symbolizer_addr2line(sp, plain, at, fr, MAXF, NULL));
+		if (strcmp(a.data, b.data) != 0 && differ++ < 5)
+			fprintf(stderr, "0x%" PRIx64 ":\n compressed:\n%s plain:\n%s", at, a.data,
+			        b.data);
+	}
+	fprintf(stderr, "%s: %zu functions, %zu with file:line, %zu differ from the plain copy\n",
+	        dbg, f.n_funcs, named, differ);
+	CHECK(f.n_funcs > 1000 && named > f.n_funcs / 2);
+	CHECK_EQ_INT(differ, 0);
+	ember_buf_free(&a);
+	ember_buf_free(&b);
+	ember_symbolizer_free(sz);
+	ember_symbolizer_free(sp);
+	free(f.funcs);
+}
+
 /* A copy of bin with zlib-compressed (SHF_COMPRESSED) DWARF, as
  * distributions ship debug files: the symbolizer inflates what it needs
  * itself (symbolizer/dwarf_sections.c) and must answer exactly as for the
@@ -1555,6 +1612,8 @@ int main(int argc, char **argv)
 		test_corrupt(argv[2]);
 	} else if (strcmp(mode, "compressed") == 0 && argc == 3) {
 		test_compressed(argv[2]);
+	} else if (strcmp(mode, "compressed-large") == 0) {
+		test_compressed_large();
 	} else if (strcmp(mode, "kcache") == 0) {
 		test_kcache();
 	} else if (strcmp(mode, "tables") == 0) {
