@@ -211,11 +211,40 @@ static int make_dir(const char *dir)
 	return dfd >= 0 ? dfd : -EPERM;
 }
 
-/* Writes the three parts to a new file in dfd and renames it to
- * "kallsyms": an unnamed O_TMPFILE linked in at the end where the
- * filesystem has them (nothing is left behind if killed while writing),
- * else a named temporary. 0 or -errno. */
-static int write_cache(int dfd, const kc_header *h, const kc_entry *ents, const char *names)
+/* A small write buffer: the table is written through it in pieces, so
+ * storing costs no copy of the table (5 MB of fresh memory to fault in). */
+typedef struct kc_writer {
+	int fd;
+	bool ok;
+	size_t used;
+	char buf[64 << 10];
+} kc_writer;
+
+static void kw_flush(kc_writer *w)
+{
+	w->ok = w->ok && transfer_all(w->fd, w->buf, w->used, true);
+	w->used = 0;
+}
+
+static void kw_put(kc_writer *w, const void *data, size_t len)
+{
+	const char *d = data;
+	while (len > 0) {
+		if (w->used == sizeof w->buf)
+			kw_flush(w);
+		size_t n = sizeof w->buf - w->used < len ? sizeof w->buf - w->used : len;
+		memcpy(w->buf + w->used, d, n);
+		w->used += n;
+		d += n;
+		len -= n;
+	}
+}
+
+/* Writes the header and the entries e[0, h->n) of full (names from there)
+ * to a new file in dfd and renames it to "kallsyms": an unnamed O_TMPFILE
+ * linked in at the end where the filesystem has them (nothing is left
+ * behind if killed while writing), else a named temporary. 0 or -errno. */
+static int write_cache(int dfd, const kc_header *h, const addrmap_entry *e)
 {
 	char tmp[64], proc[64];
 	snprintf(tmp, sizeof tmp, ".kallsyms.%ld", (long)getpid());
@@ -228,9 +257,23 @@ static int write_cache(int dfd, const kc_header *h, const kc_entry *ents, const 
 		if (fd < 0)
 			return -errno;
 	}
-	bool ok = transfer_all(fd, (void *)h, sizeof *h, true) &&
-	          transfer_all(fd, (void *)ents, h->n * sizeof *ents, true) &&
-	          transfer_all(fd, (void *)names, h->names_len, true);
+	kc_writer *w = malloc(sizeof *w);
+	bool ok = w != NULL;
+	if (w) {
+		*w = (kc_writer){.fd = fd, .ok = true};
+		kw_put(w, h, sizeof *h);
+		uint64_t off = 0;
+		for (uint32_t i = 0; i < h->n; i++) {
+			kc_entry x = {e[i].lo, (uint32_t)off, (uint32_t)(e[i].hi - e[i].lo)};
+			kw_put(w, &x, sizeof x);
+			off += strlen(e[i].name) + 1;
+		}
+		for (uint32_t i = 0; i < h->n; i++)
+			kw_put(w, e[i].name, strlen(e[i].name) + 1);
+		kw_flush(w);
+		ok = w->ok;
+		free(w);
+	}
 	if (ok && unnamed) {
 		snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
 		ok = linkat(AT_FDCWD, proc, dfd, tmp, AT_SYMLINK_FOLLOW) == 0;
@@ -239,7 +282,7 @@ static int write_cache(int dfd, const kc_header *h, const kc_entry *ents, const 
 	if (ok && renameat(dfd, tmp, dfd, "kallsyms") == 0)
 		return 0;
 	(void)unlinkat(dfd, tmp, 0);
-	return -EIO;
+	return w ? -EIO : -ENOMEM;
 }
 
 int kcache_store(const char *dir, const addrmap *full)
@@ -257,40 +300,22 @@ int kcache_store(const char *dir, const addrmap *full)
 	while (first < full->n && full->e[first].lo < h.lo)
 		first++;
 	for (size_t i = first; i < full->n && full->e[i].lo < h.hi; i++) {
-		if (full->e[i].module)
+		const addrmap_entry *x = &full->e[i];
+		if (x->module)
 			return -EINVAL; /* a module inside the core image: not ours to judge */
-		h.names_len += strlen(full->e[i].name) + 1;
+		if (x->hi - x->lo > UINT32_MAX)
+			return -EINVAL; /* no kernel function is 4 GiB: not a real table */
+		h.names_len += strlen(x->name) + 1;
 		n++;
 	}
 	if (n == 0 || n > MAX_ENTRIES || h.names_len > MAX_NAMES)
 		return -EINVAL;
 	h.n = (uint32_t)n;
-	kc_entry *ents = malloc(n * sizeof *ents);
-	char *names = malloc(h.names_len);
-	int r = ents && names ? 0 : -ENOMEM;
-	for (size_t i = 0, off = 0; r == 0 && i < n; i++) {
-		const addrmap_entry *x = &full->e[first + i];
-		uint64_t size = x->hi - x->lo;
-		size_t len = strlen(x->name) + 1;
-		if (size > UINT32_MAX) { /* no kernel function is 4 GiB: not a real table */
-			r = -EINVAL;
-			break;
-		}
-		ents[i] = (kc_entry){x->lo, (uint32_t)off, (uint32_t)size};
-		memcpy(names + off, x->name, len);
-		off += len;
-	}
-	if (r == 0) {
-		int dfd = make_dir(dir);
-		if (dfd < 0) {
-			r = dfd;
-		} else {
-			r = write_cache(dfd, &h, ents, names);
-			close(dfd);
-		}
-	}
-	free(ents);
-	free(names);
+	int dfd = make_dir(dir);
+	if (dfd < 0)
+		return dfd;
+	int r = write_cache(dfd, &h, &full->e[first]);
+	close(dfd);
 	return r;
 }
 
