@@ -1573,6 +1573,15 @@ static void test_lazy(const char *bin)
 			outside++;
 			continue;
 		}
+		/* Padding after a function's last instruction (no symbol covers
+		 * it, no CU range either, yet the line table has a row for it,
+		 * seen after main under ASan): the whole index gives that row
+		 * without a function, the lazy one nothing. No sample lands
+		 * there, since nothing executes it. */
+		if (!same && n == 1 && m == 0 && !a[0].function && !in_function(&f, va)) {
+			outside++;
+			continue;
+		}
 		if (!same && differ++ < 5)
 			fprintf(stderr, "0x%" PRIx64 ": whole %zu frames (%s %s:%d), lazy %zu (%s %s:%d)\n",
 			        va, n, n ? a[0].function : "-", n ? a[0].file : "-",
