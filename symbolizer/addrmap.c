@@ -29,13 +29,35 @@ static const char *intern_module(addrmap *m, const char *s, size_t len)
 
 int addrmap_reserve(addrmap *m, size_t n)
 {
+	if (m->e_mem.p)
+		return addrmap_reserve_big(m, n);
 	return ember_grow((void **)&m->e, &m->cap, n, sizeof *m->e) ? 0 : -ENOMEM;
+}
+
+int addrmap_reserve_big(addrmap *m, size_t n)
+{
+	assert(m->n == 0 || m->e_mem.p);
+	if (n <= m->cap && m->e_mem.p)
+		return 0;
+	if (n > SIZE_MAX / sizeof *m->e)
+		return -ENOMEM;
+	if (!m->e_mem.p) {
+		free(m->e);
+		m->e = NULL;
+		m->cap = 0;
+	}
+	if (ember_bigmem_grow(&m->e_mem, n * sizeof *m->e) < 0)
+		return -ENOMEM;
+	m->e = m->e_mem.p;
+	m->cap = m->e_mem.len / sizeof *m->e;
+	return 0;
 }
 
 static int add_entry(addrmap *m, uint64_t lo, uint64_t hi, char *name, const char *module,
                      size_t module_len)
 {
-	if (!ember_grow((void **)&m->e, &m->cap, m->n + 1, sizeof *m->e))
+	if (m->e_mem.p ? m->n == m->cap && addrmap_reserve_big(m, m->cap * 2) < 0
+	               : !ember_grow((void **)&m->e, &m->cap, m->n + 1, sizeof *m->e))
 		return -ENOMEM;
 	addrmap_entry *e = &m->e[m->n];
 	*e = (addrmap_entry){lo, hi, name, NULL, (uint32_t)m->n};
@@ -76,6 +98,22 @@ void addrmap_adopt_arena(addrmap *m, char *buf, size_t used)
 	m->arena = buf;
 }
 
+void addrmap_own_big_arena(addrmap *m, ember_bigmem *mem)
+{
+	assert(!m->arena);
+	m->arena_mem = *mem;
+	m->arena = mem->p;
+	*mem = (ember_bigmem){0};
+}
+
+void addrmap_adopt_big_arena(addrmap *m, size_t used)
+{
+	assert(m->arena && m->arena == m->arena_mem.p);
+	ember_bigmem_trim(&m->arena_mem, used);
+	for (size_t i = 0; i < m->n; i++)
+		m->e[i].name = m->arena + (uintptr_t)m->e[i].name;
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
 	const addrmap_entry *x = a, *y = b;
@@ -112,10 +150,16 @@ void addrmap_free(addrmap *m)
 {
 	for (size_t i = 0; i < m->n && !m->arena; i++)
 		free(m->e[i].name);
-	free(m->arena);
+	if (m->arena_mem.p)
+		ember_bigmem_free(&m->arena_mem);
+	else
+		free(m->arena);
 	for (size_t i = 0; i < m->n_modules; i++)
 		free(m->modules[i]);
-	free(m->e);
+	if (m->e_mem.p)
+		ember_bigmem_free(&m->e_mem);
+	else
+		free(m->e);
 	free(m->modules);
 	*m = (addrmap){0};
 }

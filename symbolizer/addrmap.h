@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ember/bigmem.h"
 #include "ember/error.h"
 
 typedef struct addrmap_entry {
@@ -24,6 +25,8 @@ typedef struct addrmap {
 	size_t n_modules;
 	char *arena; /* owned: when set, every name points into it */
 	bool sorted;
+	ember_bigmem e_mem;     /* e's memory when reserved with addrmap_reserve_big */
+	ember_bigmem arena_mem; /* the arena's when adopted with addrmap_adopt_big_arena */
 } addrmap;
 
 /* Appends [lo, hi) named name (copied); 0 or -ENOMEM. */
@@ -31,6 +34,9 @@ int addrmap_add(addrmap *m, uint64_t lo, uint64_t hi, const char *name, size_t n
                 const char *module, size_t module_len);
 /* Makes room for n entries in all; 0 or -ENOMEM. */
 int addrmap_reserve(addrmap *m, size_t n);
+/* The same for a large table built once (kallsyms), on huge pages
+ * (ember/bigmem.h); only before the first add. 0 or -ENOMEM. */
+int addrmap_reserve_big(addrmap *m, size_t n);
 /* Appends [lo, hi) named name, which points into m->arena (NUL-terminated
  * there; a loader may store offsets into the arena and rebase them all
  * before the first lookup); 0 or -ENOMEM. */
@@ -41,6 +47,12 @@ int addrmap_add_in_arena(addrmap *m, uint64_t lo, uint64_t hi, char *name, const
  * offset into buf, into a pointer. For loaders that fill entries before
  * their names' final home is known. */
 void addrmap_adopt_arena(addrmap *m, char *buf, size_t used);
+/* The same for an arena in a bigmem region: addrmap_own_big_arena hands
+ * the region to the map at once (*mem is left empty; the map frees it,
+ * also on a loader's error path), so names can be added in it as offsets;
+ * addrmap_adopt_big_arena then trims it to `used` and rebases them. */
+void addrmap_own_big_arena(addrmap *m, ember_bigmem *mem);
+void addrmap_adopt_big_arena(addrmap *m, size_t used);
 /* Sorts (unless already in order); call once after the last add. */
 void addrmap_finish(addrmap *m);
 /* The latest entry covering a, or NULL. */

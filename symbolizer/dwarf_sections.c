@@ -11,10 +11,10 @@
  * The memory: one region per file, sized from the compression headers.
  * Written once, page by page, it used to cost more in page faults than in
  * inflating (libc6-dbg's libc: 7.8 MB, ~1,950 faults, each ~12 us on this
- * project's VMs). A region of 1 MiB and more is therefore an anonymous
- * mapping advised MADV_HUGEPAGE and aligned to 2 MiB, so the kernel can
- * back it with a few huge pages (where transparent huge pages are set to
- * "madvise" or "always"; elsewhere it is plain memory, as before).
+ * project's VMs). A region of 1 MiB and more is therefore an ember_bigmem
+ * region (2 MiB-aligned, advised MADV_HUGEPAGE), so the kernel can back it
+ * with a few huge pages (where transparent huge pages are "madvise" or
+ * "always"; elsewhere it is plain memory, as before).
  *
  * Owns: the inflated region (ds_buffers). Must never: leave a section
  * half-changed (the header is updated only once its data is ready), trust
@@ -22,6 +22,7 @@
  * whole file for one section it cannot allocate.
  */
 #include "dwarf_sections.h"
+#include "ember/bigmem.h"
 
 #include <errno.h>
 #include <gelf.h>
@@ -30,7 +31,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 /* DWARF sections the symbolizer never reads (elf_index.c walks DIEs for
  * names, ranges and call sites; line_table.c reads .debug_line itself). */
@@ -70,8 +70,7 @@ static void hide(Elf_Scn *scn, GElf_Shdr *sh)
 
 enum {
 	MAX_INFLATED = sizeof read_by_lookups / sizeof read_by_lookups[0],
-	HUGE_PAGE = 2 << 20,
-	MAPPED_FROM = 1 << 20, /* regions this large are mapped, huge-page advised */
+	MAPPED_FROM = 1 << 20, /* regions this large go on huge pages */
 };
 
 /* A compressed section to inflate, found in the first pass. */
@@ -97,31 +96,19 @@ static bool inflatable(Elf *elf, Elf_Scn *scn, GElf_Chdr *ch)
 	       ch->ch_size <= (uint64_t)SIZE_MAX / 4;
 }
 
-/* len bytes for the region: mapped and huge-page advised when large. */
+/* len bytes for the region: on huge pages when large (ember/bigmem.h). */
 static int region_alloc(ds_buffers *bufs, size_t len)
 {
-	if (len < MAPPED_FROM) {
-		bufs->region = malloc(len);
-		bufs->len = len;
-		return bufs->region ? 0 : -ENOMEM;
+	if (len >= MAPPED_FROM) {
+		ember_bigmem m = {0};
+		if (ember_bigmem_reserve(&m, len) < 0)
+			return -ENOMEM;
+		*bufs = (ds_buffers){m.p, m.len, true};
+		return 0;
 	}
-	/* over-map by a huge page and trim, so the region starts on one */
-	size_t want = (len + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-	char *m = mmap(NULL, want + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-	               -1, 0);
-	if (m == MAP_FAILED)
-		return -ENOMEM;
-	uintptr_t start = ((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
-	size_t head = start - (uintptr_t)m;
-	if (head)
-		munmap(m, head);
-	if (HUGE_PAGE - head)
-		munmap((char *)start + want, HUGE_PAGE - head);
-	(void)madvise((void *)start, want, MADV_HUGEPAGE); /* advice: fine to be refused */
-	bufs->region = (void *)start;
-	bufs->len = want;
-	bufs->mapped = true;
-	return 0;
+	bufs->region = malloc(len);
+	bufs->len = len;
+	return bufs->region ? 0 : -ENOMEM;
 }
 
 /* Inflates p's section into out; the section then reads as plain. True
@@ -209,7 +196,7 @@ int ds_prepare(Elf *elf, ds_buffers *bufs)
 void ds_buffers_free(ds_buffers *bufs)
 {
 	if (bufs->mapped)
-		munmap(bufs->region, bufs->len);
+		ember_bigmem_free(&(ember_bigmem){bufs->region, bufs->len});
 	else
 		free(bufs->region);
 	*bufs = (ds_buffers){0};

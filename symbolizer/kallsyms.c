@@ -9,6 +9,7 @@
  * so loading costs no allocation per symbol.
  * Must never: guess a name for an address below the first symbol. */
 #include "addrmap.h"
+#include "ember/bigmem.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,29 +19,28 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { READ_CHUNK = 1 << 20 };
+/* reads of 1 MiB into a region first reserved at 16 MiB of address space
+ * (no memory until written; doubled if ever too small) */
+enum { READ_CHUNK = 1 << 20, RESERVE = 16 << 20 };
 
-/* The whole file, NUL-terminated, in *buf (length *len). 0 or -errno. */
-static int slurp(const char *path, char **buf, size_t *len)
+/* The whole file, NUL-terminated, in mem (length *len): huge pages, as
+ * /proc/kallsyms is 5 MB and more (ember/bigmem.h). 0 or -errno. */
+static int slurp(const char *path, ember_bigmem *mem, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	size_t cap = 0, n = 0;
-	char *b = NULL;
+	*mem = (ember_bigmem){0};
+	size_t n = 0;
 	int r = 0;
 	for (;;) {
-		if (cap - n < READ_CHUNK + 1) {
-			size_t ncap = cap ? cap * 2 : 4 * (size_t)READ_CHUNK;
-			char *nb = realloc(b, ncap);
-			if (!nb) {
-				r = -ENOMEM;
-				break;
-			}
-			b = nb;
-			cap = ncap;
+		if (mem->len - n < READ_CHUNK + 1 &&
+		    ember_bigmem_grow(mem, mem->len ? mem->len * 2 : RESERVE) < 0) {
+			r = -ENOMEM;
+			break;
 		}
-		ssize_t got = read(fd, b + n, cap - n - 1);
+		char *b = mem->p;
+		ssize_t got = read(fd, b + n, mem->len - n - 1);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
@@ -53,13 +53,10 @@ static int slurp(const char *path, char **buf, size_t *len)
 	}
 	close(fd);
 	if (r < 0) {
-		free(b);
+		ember_bigmem_free(mem);
 		return r;
 	}
-	if (!b && !(b = malloc(1)))
-		return -ENOMEM;
-	b[n] = '\0';
-	*buf = b;
+	((char *)mem->p)[n] = '\0';
 	*len = n;
 	return 0;
 }
@@ -130,29 +127,26 @@ static int parse(char *buf, size_t len, addrmap *out, size_t *packed, size_t *no
 int kallsyms_load(const char *path, addrmap *out, ember_error *err)
 {
 	*out = (addrmap){0};
-	char *buf = NULL;
+	ember_bigmem mem;
 	size_t len = 0;
-	int r = slurp(path, &buf, &len);
+	int r = slurp(path, &mem, &len);
 	if (r < 0)
 		return ember_errorf(err, -r, "%s: %s", path, strerror(-r));
-	/* about 40 bytes a line; one allocation for the whole table */
+	/* about 40 bytes a line; one table, on huge pages as the text */
 	size_t nonzero = 0, packed = 0;
-	out->arena = buf;
-	r = addrmap_reserve(out, len / 32 + 16);
+	char *buf = mem.p;
+	addrmap_own_big_arena(out, &mem);
+	r = addrmap_reserve_big(out, len / 32 + 16);
 	if (r == 0)
 		r = parse(buf, len, out, &packed, &nonzero);
 	if (r < 0) {
 		addrmap_free(out);
 		return ember_errorf(err, ENOMEM, "%s: out of memory", path);
 	}
-	if (out->n && out->n < out->cap) { /* the estimate was generous */
-		addrmap_entry *e = realloc(out->e, out->n * sizeof *e);
-		if (e) {
-			out->e = e;
-			out->cap = out->n;
-		}
-	}
-	addrmap_adopt_arena(out, buf, packed);
+	/* the estimate was generous: what lies past the last entry goes back */
+	ember_bigmem_trim(&out->e_mem, out->n * sizeof *out->e);
+	out->cap = out->e_mem.len / sizeof *out->e;
+	addrmap_adopt_big_arena(out, packed);
 	if (out->n && nonzero == 0) {
 		addrmap_free(out);
 		return ember_errorf(
