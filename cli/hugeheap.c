@@ -9,7 +9,7 @@
  * 80-100 ms (43 ms instead of 60 with the kernel symbols cached).
  *
  * How: glibc grows its heap with brk. Before the command, one block of
- * HUGEHEAP_BYTES is allocated (address space only: no page of it is
+ * HUGEHEAP_BYTES (30 MiB) is allocated (address space only: no page of it is
  * touched), the whole-huge-page part of the heap is advised MADV_HUGEPAGE,
  * and the block is freed back into the heap, which glibc is told not to
  * trim (M_TRIM_THRESHOLD) and to use for large blocks too instead of
@@ -29,6 +29,7 @@
 #include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -36,14 +37,17 @@ enum { HUGE_PAGE = 2 << 20 };
 
 bool hugeheap_prefer(void)
 {
-	/* blocks up to 64 MiB from the heap; never give its top back */
-	if (mallopt(M_MMAP_THRESHOLD, 64 << 20) != 1 || mallopt(M_TRIM_THRESHOLD, 256 << 20) != 1)
+	/* blocks up to 32 MiB (glibc's largest threshold on 64-bit) from the
+	 * heap; never give its top back */
+	if (mallopt(M_MMAP_THRESHOLD, 32 << 20) != 1 || mallopt(M_TRIM_THRESHOLD, 256 << 20) != 1)
 		return false;
 	/* MALLOC_PERTURB_ (tests, debugging) makes glibc fill every block on
 	 * malloc and free, which would write all of this one: it is off for
-	 * this block only. */
-	const char *pe = getenv("MALLOC_PERTURB_");
-	int perturb = pe ? atoi(pe) & 0xff : 0;
+	 * this block only (read as glibc reads it, and not at all in a secure
+	 * exec, where glibc ignores it; glibc.malloc.perturb set through
+	 * GLIBC_TUNABLES is not seen, and then the block is written). */
+	const char *pe = getauxval(AT_SECURE) ? NULL : getenv("MALLOC_PERTURB_");
+	int perturb = pe ? (int)(strtol(pe, NULL, 0) & 0xff) : 0;
 	if (perturb)
 		(void)mallopt(M_PERTURB, 0);
 	char *before = sbrk(0);

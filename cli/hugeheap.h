@@ -13,6 +13,6 @@
  * the kernel refuses the advice. Never for serve (see hugeheap.c). */
 bool hugeheap_prefer(void);
 
-enum { HUGEHEAP_BYTES = 48 << 20 };
+enum { HUGEHEAP_BYTES = 30 << 20 }; /* under glibc's largest mmap threshold */
 
 #endif

@@ -12,6 +12,7 @@
 
 #include <assert.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 					continue;
 				const addrmap_entry *x = addrmap_find(&m, a);
 				addrmap_entry y;
-				assert(x && kcache_find(&back, a, &y));
+				bool found = kcache_find(&back, a, &y);
+				assert(x && found);
 				assert(strcmp(x->name, y.name) == 0 && x->hi == y.hi);
 			}
 			kcache_free(&back);

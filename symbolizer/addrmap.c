@@ -27,13 +27,6 @@ static const char *intern_module(addrmap *m, const char *s, size_t len)
 	return c;
 }
 
-int addrmap_reserve(addrmap *m, size_t n)
-{
-	if (m->e_mem.p)
-		return addrmap_reserve_big(m, n);
-	return ember_grow((void **)&m->e, &m->cap, n, sizeof *m->e) ? 0 : -ENOMEM;
-}
-
 int addrmap_reserve_big(addrmap *m, size_t n)
 {
 	assert(m->n == 0 || m->e_mem.p);
@@ -86,16 +79,6 @@ int addrmap_add_in_arena(addrmap *m, uint64_t lo, uint64_t hi, char *name, const
 {
 	assert(m->arena);
 	return add_entry(m, lo, hi, name, module, module_len);
-}
-
-void addrmap_adopt_arena(addrmap *m, char *buf, size_t used)
-{
-	char *trimmed = realloc(buf, used ? used : 1);
-	if (trimmed)
-		buf = trimmed;
-	for (size_t i = 0; i < m->n; i++)
-		m->e[i].name = buf + (uintptr_t)m->e[i].name;
-	m->arena = buf;
 }
 
 void addrmap_own_big_arena(addrmap *m, ember_bigmem *mem)

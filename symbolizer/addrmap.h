@@ -32,22 +32,17 @@ typedef struct addrmap {
 /* Appends [lo, hi) named name (copied); 0 or -ENOMEM. */
 int addrmap_add(addrmap *m, uint64_t lo, uint64_t hi, const char *name, size_t name_len,
                 const char *module, size_t module_len);
-/* Makes room for n entries in all; 0 or -ENOMEM. */
-int addrmap_reserve(addrmap *m, size_t n);
-/* The same for a large table built once (kallsyms), on huge pages
- * (ember/bigmem.h); only before the first add. 0 or -ENOMEM. */
+/* Makes room for n entries in all, for a large table built once
+ * (kallsyms), on huge pages (ember/bigmem.h); before the first add, or
+ * again on a map it reserved. 0 or -ENOMEM. */
 int addrmap_reserve_big(addrmap *m, size_t n);
 /* Appends [lo, hi) named name, which points into m->arena (NUL-terminated
  * there; a loader may store offsets into the arena and rebase them all
  * before the first lookup); 0 or -ENOMEM. */
 int addrmap_add_in_arena(addrmap *m, uint64_t lo, uint64_t hi, char *name, const char *module,
                          size_t module_len);
-/* Makes buf (malloc'd; its first `used` bytes hold the names) the map's
- * arena, trimmed to `used`, and turns every entry's name, stored as an
- * offset into buf, into a pointer. For loaders that fill entries before
- * their names' final home is known. */
-void addrmap_adopt_arena(addrmap *m, char *buf, size_t used);
-/* The same for an arena in a bigmem region: addrmap_own_big_arena hands
+/* For loaders that fill entries before their names' final home is known,
+ * an arena in a bigmem region: addrmap_own_big_arena hands
  * the region to the map at once (*mem is left empty; the map frees it,
  * also on a loader's error path), so names can be added in it as offsets;
  * addrmap_adopt_big_arena then trims it to `used` and rebases them. */

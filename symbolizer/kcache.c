@@ -19,6 +19,10 @@
  * as an unnamed file (O_TMPFILE) in the directory, then linked and renamed
  * over the old one, mode 0600 in a 0700 directory.
  *
+ * The file is mapped, not copied, and checked once when mapped: every
+ * writer (this one) replaces it by rename, so a mapped file never changes
+ * under its reader; editing it in place is root's own foot-gun.
+ *
  * Owns: the file format, its validation, the boot id. Must never: answer an
  * address outside [lo, hi) (the caller asks kcache_covers first).
  */
@@ -106,13 +110,15 @@ static int open_dir(const char *dir)
 }
 
 /* Checks the file's body against its header; true when every entry is
- * sorted, inside [lo, hi) and names a string of the table. */
+ * sorted, lies inside [lo, hi) start to end and names a string of the
+ * table. */
 static bool valid_body(const kc_header *h, const kc_entry *e, const char *names)
 {
 	if (h->lo >= h->hi || h->names_len == 0 || names[h->names_len - 1] != '\0')
 		return false;
 	for (uint32_t i = 0; i < h->n; i++) {
 		if (e[i].addr < h->lo || e[i].addr >= h->hi || e[i].size == 0 ||
+		    e[i].size > h->hi - e[i].addr || /* ends inside [lo, hi), no wrap */
 		    e[i].name >= h->names_len || (i && e[i].addr < e[i - 1].addr))
 			return false;
 	}
@@ -258,7 +264,7 @@ static int write_cache(int dfd, const kc_header *h, const addrmap_entry *e)
 			return -errno;
 	}
 	kc_writer *w = malloc(sizeof *w);
-	bool ok = w != NULL;
+	bool ok = w != NULL, allocated = ok;
 	if (w) {
 		*w = (kc_writer){.fd = fd, .ok = true};
 		kw_put(w, h, sizeof *h);
@@ -282,7 +288,7 @@ static int write_cache(int dfd, const kc_header *h, const addrmap_entry *e)
 	if (ok && renameat(dfd, tmp, dfd, "kallsyms") == 0)
 		return 0;
 	(void)unlinkat(dfd, tmp, 0);
-	return w ? -EIO : -ENOMEM;
+	return allocated ? -EIO : -ENOMEM;
 }
 
 int kcache_store(const char *dir, const addrmap *full)

@@ -73,7 +73,7 @@ int main(void)
 	/* MALLOC_PERTURB_ (meson sets one) is back on: glibc fills a new
 	 * block with the perturb byte's complement (glibc's allocator only) */
 	const char *pe = getenv("MALLOC_PERTURB_");
-	int perturb = pe ? atoi(pe) & 0xff : 0;
+	int perturb = pe ? (int)(strtol(pe, NULL, 0) & 0xff) : 0;
 	if (perturb && !SANITIZED) {
 		unsigned char *small = malloc(64);
 		size_t filled = 0;

@@ -1212,7 +1212,7 @@ static void test_kcache(void)
 	/* Not to be trusted: each is refused (kallsyms read again, names
 	 * right) and the cache rewritten whole for the next run. */
 	const char *how[] = {"boot id", "truncated", "bad offset", "unsorted", "group-writable",
-	                     "symlink"};
+	                     "symlink", "too long"};
 	for (size_t h = 0; h < sizeof how / sizeof how[0]; h++) {
 		switch (h) {
 		case 0: patch_file(file, 16, "00000000", 8); break; /* boot_id[0..8) */
@@ -1234,6 +1234,11 @@ static void test_kcache(void)
 			break;
 		}
 		case 4: CHECK_EQ_INT(chmod(file, 0620), 0); break;
+		case 6: { /* the first entry's size past _etext (and past 2^64) */
+			uint32_t huge = 0xffffffffu;
+			patch_file(file, 80 + 12, &huge, sizeof huge);
+			break;
+		}
 		case 5: {
 			char moved[720];
 			snprintf(moved, sizeof moved, "%s.real", file);
