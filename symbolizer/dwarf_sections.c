@@ -22,7 +22,6 @@
  * whole file for one section it cannot allocate.
  */
 #include "dwarf_sections.h"
-#include "ember/bigmem.h"
 
 #include <errno.h>
 #include <gelf.h>
@@ -96,19 +95,13 @@ static bool inflatable(Elf *elf, Elf_Scn *scn, GElf_Chdr *ch)
 	       ch->ch_size <= (uint64_t)SIZE_MAX / 4;
 }
 
-/* len bytes for the region: on huge pages when large (ember/bigmem.h). */
-static int region_alloc(ds_buffers *bufs, size_t len)
+/* len bytes for the region, on huge pages when large (ember/bigmem.h);
+ * NULL when out of memory. */
+static char *region_alloc(ds_buffers *bufs, size_t len)
 {
-	if (len >= MAPPED_FROM) {
-		ember_bigmem m = {0};
-		if (ember_bigmem_reserve(&m, len) < 0)
-			return -ENOMEM;
-		*bufs = (ds_buffers){m.p, m.len, true};
-		return 0;
-	}
-	bufs->region = malloc(len);
-	bufs->len = len;
-	return bufs->region ? 0 : -ENOMEM;
+	if (len < MAPPED_FROM)
+		return bufs->small = malloc(len);
+	return ember_bigmem_reserve(&bufs->big, len) == 0 ? bufs->big.p : NULL;
 }
 
 /* Inflates p's section into out; the section then reads as plain. True
@@ -177,7 +170,8 @@ int ds_prepare(Elf *elf, ds_buffers *bufs)
 	}
 	if (n == 0)
 		return 0;
-	if (region_alloc(bufs, total) < 0)
+	char *region = region_alloc(bufs, total);
+	if (!region)
 		return 0; /* libdw inflates them itself, or reports them */
 	struct libdeflate_decompressor *dd = libdeflate_alloc_decompressor();
 	if (!dd) {
@@ -186,7 +180,7 @@ int ds_prepare(Elf *elf, ds_buffers *bufs)
 	}
 	int done = 0;
 	for (size_t i = 0; i < n; i++)
-		done += inflate_section(elf, &todo[i], (char *)bufs->region + todo[i].at, dd);
+		done += inflate_section(elf, &todo[i], region + todo[i].at, dd);
 	libdeflate_free_decompressor(dd);
 	if (done == 0)
 		ds_buffers_free(bufs);
@@ -195,9 +189,7 @@ int ds_prepare(Elf *elf, ds_buffers *bufs)
 
 void ds_buffers_free(ds_buffers *bufs)
 {
-	if (bufs->mapped)
-		ember_bigmem_free(&(ember_bigmem){bufs->region, bufs->len});
-	else
-		free(bufs->region);
-	*bufs = (ds_buffers){0};
+	ember_bigmem_free(&bufs->big);
+	free(bufs->small);
+	bufs->small = NULL;
 }

@@ -3,18 +3,18 @@
 #ifndef EMBER_SYMBOLIZER_DWARF_SECTIONS_H
 #define EMBER_SYMBOLIZER_DWARF_SECTIONS_H
 
-#include <stdbool.h>
 #include <stddef.h>
 
 #include <libelf.h>
+
+#include "ember/bigmem.h"
 
 /* The memory of decompressed sections: one region for all of a file's,
  * backing the Elf's section data, so freed only after dwarf_end and
  * elf_end. */
 typedef struct ds_buffers {
-	void *region;
-	size_t len;
-	bool mapped; /* an anonymous mapping (else malloc'd) */
+	ember_bigmem big; /* the region when large (huge pages) */
+	void *small;      /* else malloc'd */
 } ds_buffers;
 
 /* Prepares elf for dwarf_begin_elf, which otherwise decompresses (with

@@ -27,6 +27,7 @@
  * address outside [lo, hi) (the caller asks kcache_covers first).
  */
 #include "kcache.h"
+#include "upper_bound.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -168,21 +169,15 @@ int kcache_load(const char *dir, kcache *out)
 bool kcache_find(const kcache *kc, uint64_t a, addrmap_entry *out)
 {
 	assert(kcache_covers(kc, a));
-	/* first entry above a; of the (few) aliases at or below it, the last
-	 * in file order that covers a */
-	uint32_t lo = 0, hi = kc->n;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		if (kc->e[mid].addr <= a)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (uint32_t i = lo, k = 0; i > 0 && k < 16; i--, k++) {
+	/* of the (few) aliases at or below a, the last in file order that
+	 * covers it */
+	size_t above = sym_upper_bound(kc->e, kc->n, sizeof *kc->e, a);
+	for (size_t i = above, k = 0; i > 0 && k < 16; i--, k++) {
 		const kc_entry *x = &kc->e[i - 1];
 		if (a - x->addr < x->size) {
 			*out = (addrmap_entry){x->addr, x->addr + x->size,
-			                       (char *)(uintptr_t)(kc->names + x->name), NULL, i - 1};
+			                       (char *)(uintptr_t)(kc->names + x->name), NULL,
+			                       (uint32_t)(i - 1)};
 			return true;
 		}
 	}
