@@ -142,13 +142,23 @@ int cli_parse_bytes(const char *s, uint64_t *out)
 	return 0;
 }
 
+bool cli_env_name(const char *flag_name, char *out, size_t size)
+{
+	size_t k = 0;
+	for (const char *p = "EMBER_"; *p && k + 1 < size; p++)
+		out[k++] = *p;
+	for (const char *p = flag_name; *p && k + 1 < size; p++)
+		out[k++] = (*p == '.' || *p == '-') ? '_' : (char)toupper((unsigned char)*p);
+	if (size)
+		out[k < size ? k : size - 1] = '\0';
+	return size && k + 1 < size;
+}
+
 const char *cli_env_flag(const char *flag_name)
 {
-	char name[128] = "EMBER_";
-	size_t k = strlen(name);
-	for (const char *p = flag_name; *p && k + 1 < sizeof name; p++)
-		name[k++] = (*p == '.' || *p == '-') ? '_' : (char)toupper((unsigned char)*p);
-	name[k] = '\0';
+	char name[128];
+	if (!cli_env_name(flag_name, name, sizeof name))
+		return NULL;
 	const char *v = getenv(name);
 	return v && *v ? v : NULL;
 }

@@ -5,6 +5,7 @@
 #define EMBER_CLI_ARGS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -23,6 +24,8 @@ int cli_parse_bytes(const char *s, uint64_t *out);
 /* getenv("EMBER_" NAME) with '.' and '-' mapped to '_' and upper-cased, e.g.
  * "storage.path" -> EMBER_STORAGE_PATH. NULL if unset. */
 const char *cli_env_flag(const char *flag_name);
+/* That variable's name into out; false when it does not fit. */
+bool cli_env_name(const char *flag_name, char *out, size_t size);
 
 int cmd_record(int argc, char **argv);
 int cmd_symbolize(int argc, char **argv);

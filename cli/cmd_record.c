@@ -3,6 +3,7 @@
  * symbolizer and writer calls, a one-line summary out. The output file
  * appears only when complete (ember_pprof_write_file renames a temp file). */
 #include "args.h"
+#include "sampling_flags.h"
 
 #include "ember/pprof.h"
 #include "ember/sampler.h"
@@ -78,17 +79,12 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-enum { OPT_CALL_GRAPH = 256, OPT_STACK_SIZE, OPT_RAW };
+enum { OPT_RAW = CLI_OPT_FIRST_FREE };
 
 int cmd_record(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "all-cpus", no_argument, NULL, 'a' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "cgroup", required_argument, NULL, 'G' },
-		{ "freq", required_argument, NULL, 'F' },
-		{ "call-graph", required_argument, NULL, OPT_CALL_GRAPH },
-		{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
+		CLI_SAMPLING_LONGOPTS,
 		{ "duration", required_argument, NULL, 'd' },
 		{ "raw", no_argument, NULL, OPT_RAW },
 		{ "output", required_argument, NULL, 'o' },
@@ -96,64 +92,21 @@ int cmd_record(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	ember_sampler_opts opts = { .kind = EMBER_TARGET_ALL, .freq_hz = 999 };
-	int n_targets = 0;
-	uint64_t duration_ns = 0, v;
-	bool raw = false;
+	cli_sampling samp;
+	cli_sampling_init(&samp, 999);
+	uint64_t duration_ns = 0;
+	bool raw = false, quiet = false;
 	const char *output = "ember.pb.gz";
-	pid_t *pids = NULL;
 	int rc = EXIT_USAGE;
 
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+ap:G:F:d:o:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+" CLI_SAMPLING_SHORTOPTS "d:o:qh", longopts, NULL)) !=
+	       -1) {
+		if (cli_sampling_take(&samp, c, optarg))
+			continue;
 		switch (c) {
-		case 'a':
-			opts.kind = EMBER_TARGET_ALL;
-			n_targets++;
-			break;
-		case 'p':
-			free(pids);
-			pids = NULL;
-			if (cli_parse_pids(optarg, &pids, &opts.n_pids) < 0) {
-				rc = usage_error("-p %s: expected PID[,PID...]", optarg);
-				goto out;
-			}
-			opts.kind = EMBER_TARGET_PIDS;
-			opts.pids = pids;
-			n_targets++;
-			break;
-		case 'G':
-			opts.kind = EMBER_TARGET_CGROUP;
-			opts.cgroup = optarg;
-			n_targets++;
-			break;
-		case 'F':
-			if (cli_parse_uint(optarg, 1, 1000000, &v) < 0) {
-				rc = usage_error("-F %s: expected a frequency in Hz (1..1000000)", optarg);
-				goto out;
-			}
-			opts.freq_hz = (unsigned)v;
-			break;
-		case OPT_CALL_GRAPH:
-			if (strcmp(optarg, "fp") == 0)
-				opts.callgraph = EMBER_CALLGRAPH_FP;
-			else if (strcmp(optarg, "dwarf") == 0)
-				opts.callgraph = EMBER_CALLGRAPH_DWARF;
-			else {
-				rc = usage_error("--call-graph %s: expected fp or dwarf", optarg);
-				goto out;
-			}
-			break;
-		case OPT_STACK_SIZE:
-			if (cli_parse_bytes(optarg, &v) < 0 || v < 4096 || v > 65528 || v % 8) {
-				rc = usage_error("--stack-size %s: expected a multiple of 8 in 4096..65528",
-						 optarg);
-				goto out;
-			}
-			opts.stack_size = (uint32_t)v;
-			break;
 		case 'd':
 			if (cli_parse_duration(optarg, &duration_ns) < 0) {
 				rc = usage_error("-d %s: expected a duration like 10s, 500ms or 2m",
@@ -172,7 +125,7 @@ int cmd_record(int argc, char **argv)
 			output = optarg;
 			break;
 		case 'q':
-			opts.quiet = true;
+			quiet = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -183,23 +136,13 @@ int cmd_record(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind < argc) {
-		if (strcmp(argv[optind - 1], "--") != 0) {
-			rc = usage_error("unexpected argument '%s' (a command goes after --)",
-					 argv[optind]);
-			goto out;
-		}
-		opts.kind = EMBER_TARGET_COMMAND;
-		opts.argv = argv + optind;
-		n_targets++;
-	} else if (optind > 1 && strcmp(argv[optind - 1], "--") == 0) {
-		rc = usage_error("no command after --%s", "");
+	ember_error perr = { 0 };
+	if (cli_sampling_finish(&samp, argc, argv, optind, &perr) < 0) {
+		rc = usage_error("%s", perr.msg);
 		goto out;
 	}
-	if (n_targets > 1) {
-		rc = usage_error("give one target: -a, -p, -G or -- COMMAND%s", "");
-		goto out;
-	}
+	ember_sampler_opts opts = samp.opts;
+	opts.quiet = quiet;
 
 	ember_error err = { 0 };
 	ember_sampler *s = NULL;
@@ -268,6 +211,6 @@ fail:
 	ember_profile_free(prof);
 	rc = EXIT_RUNTIME;
 out:
-	free(pids);
+	cli_sampling_free(&samp);
 	return rc;
 }

@@ -1,17 +1,17 @@
 /* fuzz/fuzz_http.c — libFuzzer target for serve's request handling without a
  * socket: the time parser (exporter/timeparse.c), window ids (store.c), the
  * Accept negotiation and the router with its strict query parsing
- * (ember_http_handle in exporter/http.c), behind a fake api that checks what
+ * (ember_http_handle in server/http.c), behind a fake api that checks what
  * reaches it is validated and answers with small profiles.
  *
  * Input: "METHOD\nPATH\nACCEPT\nQUERY"; the query is split on '&' and '=' and
  * percent-decoded as libmicrohttpd does. The first line of the input is also
  * fed whole to ember_time_parse and ember_window_id_parse, whose successes
  * must round-trip through their formatters. */
-#include "ember/http.h"
+#include "server/http.h"
 #include "ember/merge.h"
-#include "ember/store.h"
-#include "ember/timeparse.h"
+#include "server/store.h"
+#include "server/timeparse.h"
 
 #include <assert.h>
 #include <errno.h>

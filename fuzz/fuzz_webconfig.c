@@ -7,7 +7,7 @@
  * cost-4 bcrypt hash so each check is quick); it must pass only for
  * credentials u:p. Anything else: the rest is a web config; a parse that
  * succeeds must hold only well-formed users (bcrypt, 60 characters). */
-#include "ember/webconfig.h"
+#include "server/webconfig.h"
 
 #include <assert.h>
 #include <stdint.h>

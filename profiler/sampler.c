@@ -391,8 +391,9 @@ int ember_sampler_open(ember_sampler **out, const ember_sampler_opts *opts, embe
 	if (opts->freq_hz == 0)
 		return ember_errorf(err, EINVAL, "sampling frequency must be > 0");
 	bool dwarf = opts->callgraph == EMBER_CALLGRAPH_DWARF;
-	uint32_t stack_size = opts->stack_size ? opts->stack_size : 32768;
-	if (dwarf && (stack_size < 4096 || stack_size > 65528 || stack_size % 8))
+	uint32_t stack_size = opts->stack_size ? opts->stack_size : EMBER_SAMPLER_STACK_DEFAULT;
+	if (dwarf && (stack_size < EMBER_SAMPLER_STACK_MIN || stack_size > EMBER_SAMPLER_STACK_MAX ||
+		      stack_size % EMBER_SAMPLER_STACK_ALIGN))
 		return ember_errorf(err, EINVAL, "--stack-size %u: must be a multiple of 8 in "
 						 "4096..65528", stack_size);
 	ember_sampler *s = calloc(1, sizeof *s);

@@ -33,6 +33,18 @@ typedef enum ember_callgraph {
 	EMBER_CALLGRAPH_DWARF,    /* user regs + stack copy unwound with libunwind */
 } ember_callgraph;
 
+/* Bounds of the sampling options; the command-line parser takes its limits
+ * from here (cli/sampling_flags.c). The frequency's real ceiling is the
+ * kernel's perf_event_max_sample_rate (default 100000, lowered by the kernel
+ * when sampling interrupts run long): ember_sampler_open reads it and names
+ * the sysctl when -F is above it. */
+#define EMBER_SAMPLER_FREQ_MIN 1u
+#define EMBER_SAMPLER_FREQ_MAX 1000000u
+#define EMBER_SAMPLER_STACK_MIN 4096u      /* DWARF user stack copy, bytes */
+#define EMBER_SAMPLER_STACK_MAX 65528u     /* the kernel's u16 dump size, 8-aligned */
+#define EMBER_SAMPLER_STACK_DEFAULT 32768u
+#define EMBER_SAMPLER_STACK_ALIGN 8u
+
 typedef struct ember_sampler_opts {
 	ember_target_kind kind;
 	const pid_t *pids;        /* EMBER_TARGET_PIDS */
@@ -41,7 +53,8 @@ typedef struct ember_sampler_opts {
 	char *const *argv;        /* EMBER_TARGET_COMMAND: NULL-terminated */
 	unsigned freq_hz;         /* cpu-clock sampling frequency */
 	ember_callgraph callgraph;
-	uint32_t stack_size;      /* DWARF: bytes of user stack copied, 4096..65528; 0 = 32768 */
+	uint32_t stack_size;      /* DWARF: bytes of user stack copied, EMBER_SAMPLER_STACK_MIN..MAX,
+				     a multiple of 8; 0 = EMBER_SAMPLER_STACK_DEFAULT */
 	unsigned ring_pages;      /* data pages per ring buffer (power of 2); 0 = sized by mode */
 	bool quiet;               /* no notices on stderr */
 } ember_sampler_opts;
