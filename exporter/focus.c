@@ -69,3 +69,17 @@ out:
 	regfree(&re);
 	return rc;
 }
+
+int ember_merger_result_focus(ember_merger *m, const char *regex, ember_profile **out,
+                              ember_error *err)
+{
+	ember_profile *merged = NULL;
+	int rc = ember_merger_result(m, &merged, err);
+	if (rc < 0 || !regex) {
+		*out = merged;
+		return rc;
+	}
+	rc = ember_profile_focus(merged, regex, out, err);
+	ember_profile_free(merged);
+	return rc;
+}

@@ -24,6 +24,11 @@ int ember_merger_add(ember_merger *m, const ember_profile *src, ember_error *err
 int ember_merger_result(ember_merger *m, ember_profile **out, ember_error *err);
 void ember_merger_free(ember_merger *m);
 
+/* The merged profile, focused on regex (below) unless it is NULL; the
+ * merger stays usable. */
+int ember_merger_result_focus(ember_merger *m, const char *regex, ember_profile **out,
+			      ember_error *err);
+
 /* Keeps the samples whose stack holds a function whose name matches the POSIX
  * extended regex; drops what no kept sample references. -EINVAL on a bad regex. */
 int ember_profile_focus(const ember_profile *src, const char *regex, ember_profile **out,
