@@ -12,6 +12,7 @@
 #include "server/ui.h"
 
 #include <errno.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,22 @@ static int load_side(const ember_http_api *api, const ember_http_request *req,
 	return 1;
 }
 
+/* 0 when re compiles as a POSIX ERE; else a 400 naming key. */
+static int regex_compiles(const char *key, const char *re, ember_http_response *r)
+{
+	regex_t c;
+	int e = regcomp(&c, re, REG_EXTENDED | REG_NOSUB);
+	if (e == 0) {
+		regfree(&c);
+		return 0;
+	}
+	char why[128], msg[512];
+	regerror(e, &c, why, sizeof why);
+	snprintf(msg, sizeof msg, "%s: bad regex '%.200s': %s (POSIX extended syntax)", key, re, why);
+	ember_http_reply_error(r, 400, msg);
+	return -EINVAL;
+}
+
 void ember_ui_route_calltree(const ember_http_api *api, const ember_http_opts *opts,
 			     const ember_http_request *req, const char *rest,
 			     ember_http_response *r)
@@ -133,7 +150,8 @@ void ember_ui_route_calltree(const ember_http_api *api, const ember_http_opts *o
 	const char *fn;
 	ember_label_filter filters[N_LABEL_KEYS];
 	size_t n_filters = 0;
-	if (ember_http_query_regex(req, "function", &fn, r) < 0)
+	if (ember_http_query_regex(req, "function", &fn, r) < 0 ||
+	    (fn && regex_compiles("function", fn, r) < 0))
 		return;
 	for (size_t i = 0; i < N_LABEL_KEYS; i++) {
 		const char *re;
