@@ -30,7 +30,7 @@
 
 typedef struct ct_node {
 	uint32_t parent, name, first_child, next_sibling;
-	int64_t total, self, base_total, base_self;
+	int64_t self, base_self;   /* totals are summed from these when written */
 } ct_node;
 
 typedef struct ct_filter {
@@ -51,6 +51,10 @@ struct ember_calltree {
 	size_t n_nodes, cap_nodes;
 	uint32_t *slots;         /* node index + 1 by (parent, name); 0 empty */
 	size_t mask;
+	bool has_focus;          /* keep only stacks with a function matching focus */
+	regex_t focus;
+	unsigned char *focus_match;   /* by name: 0 unknown, 1 matches, 2 does not */
+	size_t cap_focus_match;
 	ct_filter *filters;
 	size_t n_filters;
 	ct_labelsum *sums;
@@ -62,7 +66,7 @@ struct ember_calltree {
 
 static uint64_t slot_hash(uint32_t parent, uint32_t name)
 {
-	return ember_hash_mix64(((uint64_t)parent << 32) ^ name ^ 0x5bd1e995ULL);
+	return ember_hash_mix64((uint64_t)parent << 32 | name);
 }
 
 static bool rehash(ember_calltree *t, size_t cap)
@@ -97,7 +101,9 @@ static uint32_t add_node(ember_calltree *t, uint32_t parent, uint32_t name)
 	return i;
 }
 
-/* The child of parent named name, created when new; NO_NODE on ENOMEM. */
+/* The child of parent named name, created when new; NO_NODE on ENOMEM.
+ * The slots hold node indices only (4 bytes: the index stays small enough
+ * to stay in cache), a probe compares the node's own parent and name. */
 static uint32_t child(ember_calltree *t, uint32_t parent, uint32_t name)
 {
 	if ((t->n_nodes + 1) * 2 > t->mask + 1 || !t->slots)
@@ -116,7 +122,8 @@ static uint32_t child(ember_calltree *t, uint32_t parent, uint32_t name)
 	return i;
 }
 
-int ember_calltree_new(ember_calltree **out, const ember_label_filter *filters, size_t n_filters,
+int ember_calltree_new(ember_calltree **out, const char *focus,
+		       const ember_label_filter *filters, size_t n_filters,
 		       const char *const *label_keys, size_t n_label_keys, ember_error *err)
 {
 	*out = NULL;
@@ -130,6 +137,19 @@ int ember_calltree_new(ember_calltree **out, const ember_label_filter *filters, 
 	t->sums = calloc(n_label_keys ? n_label_keys : 1, sizeof *t->sums);
 	if (!t->names || !t->values || !t->filters || !t->sums || add_node(t, NO_NODE, 0) != 0)
 		goto oom;
+	if (focus) {
+		int rc = regcomp(&t->focus, focus, REG_EXTENDED | REG_NOSUB);
+		if (rc) {
+			char why[128];
+			regerror(rc, &t->focus, why, sizeof why);
+			ember_errorf(err, EINVAL,
+				     "function: bad regex '%.200s': %s (POSIX extended syntax)", focus,
+				     why);
+			ember_calltree_free(t);
+			return -EINVAL;
+		}
+		t->has_focus = true;
+	}
 	for (size_t i = 0; i < n_filters; i++) {
 		size_t len = strlen(filters[i].regex);
 		char *anchored = malloc(len + 5);
@@ -180,6 +200,9 @@ void ember_calltree_free(ember_calltree *t)
 	free(t->sums);
 	free(t->nodes);
 	free(t->slots);
+	free(t->focus_match);
+	if (t->has_focus)
+		regfree(&t->focus);
 	ember_profile_free(t->names);
 	ember_profile_free(t->values);
 	free(t);
@@ -288,6 +311,31 @@ static bool keep_sample(const ember_calltree *t, const ember_profile *p, const e
 	return true;
 }
 
+/* Whether the stack of s holds a frame whose name matches the focus. */
+static int focus_hit(ember_calltree *t, const ember_profile *p, const ember_sample *s,
+		     const loc_names *ln)
+{
+	size_t need = t->names->n_strings;
+	if (need > t->cap_focus_match) {
+		size_t old = t->cap_focus_match;
+		if (!ember_grow((void **)&t->focus_match, &t->cap_focus_match, need, 1))
+			return -ENOMEM;
+		memset(t->focus_match + old, 0, t->cap_focus_match - old);
+	}
+	(void)p;
+	for (size_t li = 0; li < s->n_locations; li++) {
+		uint64_t loc = s->location_ids[li];
+		for (size_t k = ln->start[loc - 1]; k < ln->start[loc]; k++) {
+			unsigned char *m = &t->focus_match[ln->ids[k]];
+			if (!*m)
+				*m = regexec(&t->focus, t->names->strings[ln->ids[k]], 0, NULL, 0) ? 2 : 1;
+			if (*m == 1)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 int ember_calltree_add(ember_calltree *t, const ember_profile *p, bool base, ember_error *err)
 {
 	frame_weight w;
@@ -321,29 +369,27 @@ int ember_calltree_add(ember_calltree *t, const ember_profile *p, bool base, emb
 					goto out;
 		if (!keep_sample(t, p, s, fkeys, match))
 			continue;
+		if (t->has_focus) {
+			int hit = focus_hit(t, p, s, &ln);
+			if (hit < 0)
+				goto out;
+			if (!hit)
+				continue;
+		}
 		uint32_t node = 0;
-		ct_node *n = &t->nodes[0];
-		for (size_t li = s->n_locations; li-- > 0;) {
+		for (size_t li = s->n_locations; li-- > 0 && node != NO_NODE;) {
 			uint64_t loc = s->location_ids[li];
 			assert(loc >= 1 && loc <= p->n_locations);
-			for (size_t k = ln.start[loc - 1]; k < ln.start[loc]; k++) {
-				n = &t->nodes[node];
-				if (base)
-					n->base_total = frame_sat_add(n->base_total, v);
-				else
-					n->total = frame_sat_add(n->total, v);
-				if ((node = child(t, node, ln.ids[k])) == NO_NODE)
-					goto out;
-			}
+			for (size_t k = ln.start[loc - 1]; k < ln.start[loc] && node != NO_NODE; k++)
+				node = child(t, node, ln.ids[k]);
 		}
-		n = &t->nodes[node];
-		if (base) {
-			n->base_total = frame_sat_add(n->base_total, v);
+		if (node == NO_NODE)
+			goto out;
+		ct_node *n = &t->nodes[node];
+		if (base)
 			n->base_self = frame_sat_add(n->base_self, v);
-		} else {
-			n->total = frame_sat_add(n->total, v);
+		else
 			n->self = frame_sat_add(n->self, v);
-		}
 		t->samples++;
 	}
 	if (base)
@@ -358,6 +404,54 @@ out:
 	free(ln.start);
 	free(fkeys);
 	free(match);
+	return rc;
+}
+
+int ember_calltree_merge(ember_calltree *dst, const ember_calltree *src, ember_error *err)
+{
+	if (src->unit >= 0 && dst->unit >= 0 && src->unit != dst->unit)
+		return ember_errorf(err, EINVAL,
+				    "call tree: profiles with CPU time and profiles with only "
+				    "sample counts cannot be combined");
+	if (src->n_sums != dst->n_sums)
+		return ember_errorf(err, EINVAL, "call tree: merging trees of other label keys");
+	uint32_t *names = malloc((src->names->n_strings + 1) * sizeof *names);
+	uint32_t *nodes = malloc((src->n_nodes + 1) * sizeof *nodes);
+	int rc = -ENOMEM;
+	if (!names || !nodes)
+		goto out;
+	for (size_t i = 0; i < src->names->n_strings; i++) {
+		int64_t id = ember_profile_intern(dst->names, src->names->strings[i]);
+		if (id < 0 || id >= UINT32_MAX)
+			goto out;
+		names[i] = (uint32_t)id;
+	}
+	/* parents come before their children in node order */
+	nodes[0] = 0;
+	for (size_t i = 0; i < src->n_nodes; i++) {
+		const ct_node *n = &src->nodes[i];
+		if (i && (nodes[i] = child(dst, nodes[n->parent], names[n->name])) == NO_NODE)
+			goto out;
+		ct_node *d = &dst->nodes[nodes[i]];
+		d->self = frame_sat_add(d->self, n->self);
+		d->base_self = frame_sat_add(d->base_self, n->base_self);
+	}
+	for (size_t k = 0; k < src->n_sums; k++)
+		for (size_t i = 0; i < src->sums[k].cap && i < src->values->n_strings; i++)
+			if (src->sums[k].sum[i] &&
+			    sum_label(dst, &dst->sums[k], src->values->strings[i], src->sums[k].sum[i]) < 0)
+				goto out;
+	if (src->unit >= 0)
+		dst->unit = src->unit;
+	dst->profiles += src->profiles;
+	dst->base_profiles += src->base_profiles;
+	dst->samples += src->samples;
+	rc = 0;
+out:
+	if (rc < 0)
+		ember_errorf(err, ENOMEM, "call tree: out of memory");
+	free(names);
+	free(nodes);
 	return rc;
 }
 
@@ -435,16 +529,28 @@ int ember_calltree_json(const ember_calltree *t, ember_buf *out, ember_error *er
 	fn_row *rows = calloc(n_names + 1, sizeof *rows);
 	uint32_t *order = malloc((n_names + 1) * sizeof *order);
 	lv_pair *tmp = malloc((n_values + 1) * sizeof *tmp);
+	int64_t *tot = malloc((2 * t->n_nodes + 1) * sizeof *tot), *btot = tot + t->n_nodes;
 	int rc = 0;
-	if (!stack || !kids || !depth || !rows || !order || !tmp) {
+	if (!stack || !kids || !depth || !rows || !order || !tmp || !tot) {
 		rc = ember_errorf(err, ENOMEM, "call tree: out of memory");
 		goto out;
 	}
-	const ct_node *root = &t->nodes[0];
+	/* totals: a node's self plus its children's totals; children come after
+	 * their parents in node order, so one backward pass adds them up */
+	for (size_t i = 0; i < t->n_nodes; i++) {
+		tot[i] = t->nodes[i].self;
+		btot[i] = t->nodes[i].base_self;
+	}
+	for (size_t i = t->n_nodes; i-- > 1;) {
+		uint32_t up = t->nodes[i].parent;
+		assert(up < i);
+		tot[up] = frame_sat_add(tot[up], tot[i]);
+		btot[up] = frame_sat_add(btot[up], btot[i]);
+	}
 	ember_buf_printf(out, "{\"unit\":\"%s\",\"total\":%" PRId64 ",\"base_total\":",
-			 t->unit == 0 ? "samples" : "cpu_ns", root->total);
+			 t->unit == 0 ? "samples" : "cpu_ns", tot[0]);
 	if (t->base_profiles)
-		ember_buf_printf(out, "%" PRId64, root->base_total);
+		ember_buf_printf(out, "%" PRId64, btot[0]);
 	else
 		ember_buf_puts(out, "null");
 	ember_buf_printf(out, ",\"profiles\":%zu,\"base_profiles\":%zu,\"stacks\":%" PRIu64
@@ -468,16 +574,16 @@ int ember_calltree_json(const ember_calltree *t, ember_buf *out, ember_error *er
 		const ct_node *n = &t->nodes[e];
 		ember_buf_printf(out, "%s%" PRIu32 ",%" PRIu32 ",%" PRId64 ",%" PRId64 ",%" PRId64
 				      ",%" PRId64,
-				 first ? "" : ",", n->name, depth[e], n->total, n->self,
-				 n->base_total, n->base_self);
+				 first ? "" : ",", n->name, depth[e], tot[e], n->self, btot[e],
+				 n->base_self);
 		first = false;
 		if (e) {
 			fn_row *r = &rows[n->name];
 			r->self = frame_sat_add(r->self, n->self);
 			r->base_self = frame_sat_add(r->base_self, n->base_self);
 			if (!r->on_stack++) {
-				r->cum = frame_sat_add(r->cum, n->total);
-				r->base_cum = frame_sat_add(r->base_cum, n->base_total);
+				r->cum = frame_sat_add(r->cum, tot[e]);
+				r->base_cum = frame_sat_add(r->base_cum, btot[e]);
 			}
 			stack[sp++] = ~e;
 		}
@@ -513,5 +619,6 @@ out:
 	free(rows);
 	free(order);
 	free(tmp);
+	free(tot);
 	return rc;
 }

@@ -12,18 +12,20 @@
 #include "server/ui.h"
 
 #include <errno.h>
-#include <regex.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ember/calltree.h"
 #include "ember/json.h"
-#include "ember/merge.h"
 
 #define TIMELINE_LIMIT 360    /* windows a timeline shows by default: 1 h of 10 s */
 #define TIMELINE_LIMIT_MAX 8640
 #define TIMELINE_TOP 5
+#define PARTS_MAX 4         /* threads that read a range's windows at once */
+#define PARTS_MIN_WINDOWS 16
 
 /* The sample labels the pages filter on and list. Issue 17 adds the cgroup
  * labels here: the filters, the JSON and the pages follow this table. */
@@ -63,14 +65,130 @@ void ember_ui_route_page(const ember_http_api *api, const ember_http_opts *opts,
 	r->content_type = a->content_type;
 }
 
-/* ---- profiles of a query ------------------------------------------------- */
+/* ---- reading many windows at once ------------------------------------------ */
 
-/* One side of a comparison: id=ID, or start=T&end=T (key names given).
- * 1 when loaded into *out, 0 when neither is in the query (and !required),
- * -1 after replying. */
-static int load_side(const ember_http_api *api, const ember_http_request *req,
-		     const char *id_key, const char *start_key, const char *end_key,
-		     const char *fn, bool required, ember_profile **out, ember_http_response *r)
+/* Decoding the stored windows is most of a range's cost and each is
+ * independent: a range of many windows is read by up to PARTS_MAX threads
+ * (no more than the CPUs), part j taking windows j, j + k, j + 2k, ... */
+typedef struct ui_part {
+	const ember_http_api *api;
+	const ember_window_info *v;
+	size_t n, first, stride;
+	bool base;
+	ember_calltree *t;     /* calltree parts: this part's tree */
+	ember_buf *frags;      /* timeline parts: one JSON fragment per window */
+	size_t top;
+	size_t used;
+	int rc;
+	ember_error err;
+} ui_part;
+
+static size_t parts_for(size_t n)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t k = cpus > 1 ? (size_t)cpus : 1;
+	if (k > PARTS_MAX)
+		k = PARTS_MAX;
+	return n >= PARTS_MIN_WINDOWS ? k : 1;
+}
+
+/* Runs fn on parts[0..k): k - 1 threads and the caller; a thread that
+ * cannot start leaves its part to the caller. */
+static void run_parts(ui_part *parts, size_t k, void *(*fn)(void *))
+{
+	pthread_t th[PARTS_MAX];
+	bool started[PARTS_MAX] = { false };
+	for (size_t j = 1; j < k; j++)
+		started[j] = pthread_create(&th[j], NULL, fn, &parts[j]) == 0;
+	fn(&parts[0]);
+	for (size_t j = 1; j < k; j++) {
+		if (started[j])
+			pthread_join(th[j], NULL);
+		else
+			fn(&parts[j]);
+	}
+}
+
+/* ---- the call tree of a query --------------------------------------------- */
+
+/* Adds one window to t; -ENOENT when it is gone. */
+static int add_window(const ember_http_api *api, const char *id, bool base, ember_calltree *t,
+		      ember_error *err)
+{
+	ember_profile *p = NULL;
+	int rc = api->window(api->ctx, id, &p, err);
+	if (rc == 0) {
+		rc = ember_calltree_add(t, p, base, err);
+		if (rc == -EINVAL)   /* profiles that do not combine: not the query's fault */
+			rc = -EIO;
+	}
+	ember_profile_free(p);
+	return rc;
+}
+
+static void *calltree_part(void *arg)
+{
+	ui_part *p = arg;
+	for (size_t i = p->first; i < p->n && p->rc == 0; i += p->stride) {
+		int rc = add_window(p->api, p->v[i].id, p->base, p->t, &p->err);
+		if (rc == 0)
+			p->used++;
+		else if (rc != -ENOENT)   /* -ENOENT: removed by retention meanwhile */
+			p->rc = rc;
+	}
+	return NULL;
+}
+
+/* What a part's tree is made with: the query's focus and filters. */
+typedef struct tree_args {
+	const char *focus;
+	const ember_label_filter *filters;
+	size_t n_filters;
+} tree_args;
+
+/* Adds the windows v[0..n) to t, in parallel parts; 0 or -errno. */
+static int add_windows(const ember_http_api *api, const ember_window_info *v, size_t n,
+		       bool base, const tree_args *ta, ember_calltree *t, size_t *used,
+		       ember_error *err)
+{
+	size_t k = parts_for(n);
+	ui_part parts[PARTS_MAX];
+	int rc = 0;
+	for (size_t j = 0; j < k; j++) {
+		parts[j] = (ui_part){ .api = api, .v = v, .n = n, .first = j, .stride = k,
+				      .base = base, .t = t };
+		if (j && ember_calltree_new(&parts[j].t, ta->focus, ta->filters, ta->n_filters,
+					    ui_label_keys, N_LABEL_KEYS, err) < 0) {
+			k = j;   /* fewer parts: the first ones take all windows */
+			for (size_t i = 0; i < k; i++)
+				parts[i].stride = k;
+			break;
+		}
+	}
+	run_parts(parts, k, calltree_part);
+	*used = 0;
+	for (size_t j = 0; j < k; j++) {
+		*used += parts[j].used;
+		if (rc == 0 && parts[j].rc < 0) {
+			rc = parts[j].rc;
+			*err = parts[j].err;
+		}
+		if (j) {
+			if (rc == 0)
+				rc = ember_calltree_merge(t, parts[j].t, err);
+			ember_calltree_free(parts[j].t);
+		}
+	}
+	return rc;
+}
+
+/* Adds one side of a comparison to t: id=ID (a window) or start=T&end=T
+ * (every window of the range, each added as it is read: no merged copy).
+ * 1 when added, 0 when neither is in the query (and !required), -1 after
+ * replying. */
+static int add_side(const ember_http_api *api, const ember_http_request *req,
+		    const char *id_key, const char *start_key, const char *end_key, bool base,
+		    bool required, const tree_args *ta, ember_calltree *t, ember_http_response *r)
 {
 	const char *id, *sv, *ev;
 	if (ember_http_query_arg(req, id_key, &id, r) < 0 ||
@@ -85,20 +203,14 @@ static int load_side(const ember_http_api *api, const ember_http_request *req,
 		return -1;
 	}
 	ember_error err = { 0 };
-	int rc;
+	int rc = 0;
 	if (id) {
 		if (ember_window_id_parse(id, NULL, NULL, &err) < 0) {
 			snprintf(msg, sizeof msg, "%s: %s", id_key, err.msg);
 			ember_http_reply_error(r, 400, msg);
 			return -1;
 		}
-		rc = api->window(api->ctx, id, out, &err);
-		if (rc == 0 && fn) {
-			ember_profile *focused = NULL;
-			rc = ember_profile_focus(*out, fn, &focused, &err);
-			ember_profile_free(*out);
-			*out = focused;
-		}
+		rc = add_window(api, id, base, t, &err);
 	} else if (sv || ev) {
 		int64_t start = 0, end = 0;
 		if (ember_http_query_time(req, start_key, true, &start, r) < 0 ||
@@ -109,7 +221,15 @@ static int load_side(const ember_http_api *api, const ember_http_request *req,
 			ember_http_reply_error(r, 400, msg);
 			return -1;
 		}
-		rc = api->merge(api->ctx, start, end, fn, out, &err);
+		ember_window_info *v = NULL;
+		size_t n = 0, used = 0;
+		rc = api->list(api->ctx, start, end, &v, &n, &err);
+		if (rc == 0)
+			rc = add_windows(api, v, n, base, ta, t, &used, &err);
+		free(v);
+		if (rc == 0 && used == 0)
+			rc = ember_errorf(&err, ENOENT,
+					  "no stored windows in that range (see /api/v1/profiles)");
 	} else {
 		if (!required)
 			return 0;
@@ -119,27 +239,10 @@ static int load_side(const ember_http_api *api, const ember_http_request *req,
 		return -1;
 	}
 	if (rc < 0) {
-		*out = NULL;
 		ember_http_reply_rc(r, rc, &err);
 		return -1;
 	}
 	return 1;
-}
-
-/* 0 when re compiles as a POSIX ERE; else a 400 naming key. */
-static int regex_compiles(const char *key, const char *re, ember_http_response *r)
-{
-	regex_t c;
-	int e = regcomp(&c, re, REG_EXTENDED | REG_NOSUB);
-	if (e == 0) {
-		regfree(&c);
-		return 0;
-	}
-	char why[128], msg[512];
-	regerror(e, &c, why, sizeof why);
-	snprintf(msg, sizeof msg, "%s: bad regex '%.200s': %s (POSIX extended syntax)", key, re, why);
-	ember_http_reply_error(r, 400, msg);
-	return -EINVAL;
 }
 
 void ember_ui_route_calltree(const ember_http_api *api, const ember_http_opts *opts,
@@ -150,8 +253,7 @@ void ember_ui_route_calltree(const ember_http_api *api, const ember_http_opts *o
 	const char *fn;
 	ember_label_filter filters[N_LABEL_KEYS];
 	size_t n_filters = 0;
-	if (ember_http_query_regex(req, "function", &fn, r) < 0 ||
-	    (fn && regex_compiles("function", fn, r) < 0))
+	if (ember_http_query_regex(req, "function", &fn, r) < 0)
 		return;
 	for (size_t i = 0; i < N_LABEL_KEYS; i++) {
 		const char *re;
@@ -162,29 +264,24 @@ void ember_ui_route_calltree(const ember_http_api *api, const ember_http_opts *o
 	}
 	ember_error err = { 0 };
 	ember_calltree *t = NULL;
-	/* the filters' regexes first: a bad one is a 400 before any window is read */
-	int rc = ember_calltree_new(&t, filters, n_filters, ui_label_keys, N_LABEL_KEYS, &err);
+	/* the regexes first: a bad one is a 400 before any window is read */
+	int rc = ember_calltree_new(&t, fn, filters, n_filters, ui_label_keys, N_LABEL_KEYS, &err);
 	if (rc < 0) {
 		ember_http_reply_rc(r, rc, &err);
 		return;
 	}
-	ember_profile *main = NULL, *base = NULL;
-	ember_gate_enter(opts->heavy);   /* decoding and merging windows is the heavy part */
-	if (load_side(api, req, "id", "start", "end", fn, true, &main, r) < 0 ||
-	    load_side(api, req, "base", "base_start", "base_end", fn, false, &base, r) < 0)
-		goto out;
-	if ((rc = ember_calltree_add(t, main, false, &err)) < 0 ||
-	    (base && (rc = ember_calltree_add(t, base, true, &err)) < 0) ||
-	    (rc = ember_calltree_json(t, &r->body, &err)) < 0) {
-		ember_http_reply_rc(r, rc == -EINVAL ? -EIO : rc, &err);
-		goto out;
+	tree_args ta = { fn, filters, n_filters };
+	ember_gate_enter(opts->heavy);   /* decoding windows is the heavy part */
+	if (add_side(api, req, "id", "start", "end", false, true, &ta, t, r) >= 0 &&
+	    add_side(api, req, "base", "base_start", "base_end", true, false, &ta, t, r) >= 0) {
+		if ((rc = ember_calltree_json(t, &r->body, &err)) < 0) {
+			ember_http_reply_rc(r, rc, &err);
+		} else {
+			r->status = 200;
+			r->content_type = "application/json";
+		}
 	}
-	r->status = 200;
-	r->content_type = "application/json";
-out:
 	ember_gate_leave(opts->heavy);
-	ember_profile_free(main);
-	ember_profile_free(base);
 	ember_calltree_free(t);
 }
 
@@ -211,6 +308,34 @@ static int count_arg(const ember_http_request *req, const char *key, size_t dflt
 	return 0;
 }
 
+/* One window's timeline entry into frags[i] (empty when it is gone). */
+static void *timeline_part(void *arg)
+{
+	ui_part *p = arg;
+	for (size_t i = p->first; i < p->n && p->rc == 0; i += p->stride) {
+		ember_profile *prof = NULL;
+		int rc = p->api->window(p->api->ctx, p->v[i].id, &prof, &p->err);
+		if (rc == -ENOENT)   /* removed by retention meanwhile */
+			continue;
+		ember_buf *b = &p->frags[i];
+		if (rc == 0) {
+			ember_buf_puts(b, "{\"id\":");
+			ember_json_string(b, p->v[i].id);
+			ember_buf_printf(b, ",\"start_ms\":%lld,\"end_ms\":%lld,\"samples\":%llu,",
+					 (long long)(p->v[i].start_ns / 1000000),
+					 (long long)(p->v[i].end_ns / 1000000),
+					 (unsigned long long)p->v[i].samples);
+			rc = ember_calltree_top_json(prof, p->top, b, &p->err);
+			ember_buf_putc(b, '}');
+			if (rc == 0 && !ember_buf_ok(b))
+				rc = ember_errorf(&p->err, ENOMEM, "out of memory");
+		}
+		ember_profile_free(prof);
+		p->rc = rc;
+	}
+	return NULL;
+}
+
 void ember_ui_route_timeline(const ember_http_api *api, const ember_http_opts *opts,
 			     const ember_http_request *req, const char *rest,
 			     ember_http_response *r)
@@ -231,33 +356,39 @@ void ember_ui_route_timeline(const ember_http_api *api, const ember_http_opts *o
 		return;
 	}
 	size_t first = n > limit ? n - limit : 0;   /* the latest `limit` windows */
+	size_t m = n - first, k = parts_for(m);
+	ember_buf *frags = calloc(m ? m : 1, sizeof *frags);
+	ui_part parts[PARTS_MAX];
+	if (!frags) {
+		free(v);
+		ember_http_reply_rc(r, ember_errorf(&err, ENOMEM, "out of memory"), &err);
+		return;
+	}
+	for (size_t j = 0; j < k; j++)
+		parts[j] = (ui_part){ .api = api, .v = v + first, .n = m, .first = j, .stride = k,
+				      .frags = frags, .top = top };
+	ember_gate_enter(opts->heavy);
+	run_parts(parts, k, timeline_part);
+	ember_gate_leave(opts->heavy);
+	for (size_t j = 0; j < k && rc == 0; j++)
+		if (parts[j].rc < 0) {
+			rc = parts[j].rc;
+			err = parts[j].err;
+		}
 	ember_buf *b = &r->body;
 	ember_buf_printf(b, "{\"older\":%zu,\"windows\":[", first);
-	ember_gate_enter(opts->heavy);
 	bool any = false;
-	for (size_t i = first; i < n; i++) {
-		ember_profile *p = NULL;
-		rc = api->window(api->ctx, v[i].id, &p, &err);
-		if (rc == -ENOENT)   /* removed by retention meanwhile */
-			continue;
-		if (rc < 0)
-			break;
-		ember_buf_puts(b, any ? ",\n{\"id\":" : "\n{\"id\":");
-		ember_json_string(b, v[i].id);
-		ember_buf_printf(b, ",\"start_ms\":%lld,\"end_ms\":%lld,\"samples\":%llu,",
-				 (long long)(v[i].start_ns / 1000000),
-				 (long long)(v[i].end_ns / 1000000),
-				 (unsigned long long)v[i].samples);
-		rc = ember_calltree_top_json(p, top, b, &err);
-		ember_profile_free(p);
-		if (rc < 0)
-			break;
-		ember_buf_putc(b, '}');
-		any = true;
+	for (size_t i = 0; i < m; i++) {
+		if (rc == 0 && frags[i].len) {
+			ember_buf_puts(b, any ? ",\n" : "\n");
+			ember_buf_append(b, frags[i].data, frags[i].len);
+			any = true;
+		}
+		ember_buf_free(&frags[i]);
 	}
-	ember_gate_leave(opts->heavy);
+	free(frags);
 	free(v);
-	if (rc < 0 && rc != -ENOENT) {
+	if (rc < 0) {
 		ember_http_reply_rc(r, rc == -EINVAL ? -EIO : rc, &err);
 		return;
 	}

@@ -44,15 +44,24 @@ typedef struct ember_label_filter {
 
 typedef struct ember_calltree ember_calltree;
 
-/* A new empty tree. filters (copied) apply to every profile added;
- * label_keys (copied) are the labels whose values the JSON lists.
- * -EINVAL naming the key on a bad regex. */
-int ember_calltree_new(ember_calltree **out, const ember_label_filter *filters, size_t n_filters,
+/* A new empty tree. focus (a POSIX ERE, unanchored, or NULL) keeps only
+ * the samples whose stack holds a frame whose name matches, as
+ * ember_profile_focus; filters (copied) apply to every profile added;
+ * label_keys (copied) are the labels whose values the JSON lists (before
+ * filters and focus). -EINVAL naming the key on a bad regex. */
+int ember_calltree_new(ember_calltree **out, const char *focus,
+		       const ember_label_filter *filters, size_t n_filters,
 		       const char *const *label_keys, size_t n_label_keys, ember_error *err);
 void ember_calltree_free(ember_calltree *t);
 
 /* Adds p's samples to the MAIN or (base) the BASE values. */
 int ember_calltree_add(ember_calltree *t, const ember_profile *p, bool base, ember_error *err);
+
+/* Adds src's values (main and base) and label values to dst, as if every
+ * profile added to src had been added to dst; src is unchanged (trees
+ * built in parallel, one per thread, end in one). -EINVAL when their units
+ * or label keys differ. */
+int ember_calltree_merge(ember_calltree *dst, const ember_calltree *src, ember_error *err);
 
 /* Nodes in the tree, the root included. */
 size_t ember_calltree_nodes(const ember_calltree *t);

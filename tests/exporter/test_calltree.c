@@ -1,12 +1,14 @@
 /* tests/exporter/test_calltree.c — the UI's call tree (exporter/calltree.c):
  * tree values with inline frames and recursion, the function table (cum
  * once per sample), a diff base, anchored label filters, the label
- * summary, bad regexes, units that do not mix, and the timeline summary. */
+ * summary, the function focus, merging trees built apart, bad regexes,
+ * units that do not mix, and the timeline summary. */
 #include "../check.h"
 #include "synth.h"
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ember/calltree.h"
@@ -44,7 +46,7 @@ static void test_tree(void)
 	ember_profile *p = profile("app");
 	ember_calltree *t;
 	ember_error err = { 0 };
-	CHECK(ember_calltree_new(&t, NULL, 0, KEYS, 2, &err) == 0);
+	CHECK(ember_calltree_new(&t, NULL, NULL, 0, KEYS, 2, &err) == 0);
 	CHECK(ember_calltree_add(t, p, false, &err) == 0);
 	CHECK_EQ_INT(ember_calltree_nodes(t), 7);
 	const char *j = json(t);
@@ -73,7 +75,7 @@ static void test_tree(void)
 	c->period = 0;
 	uint64_t m = synth_mapping(c, "/usr/bin/app", "b1d", 0x400000, 0x500000, 0);
 	synth_sample(c, "app", 4, 1, synth_loc(c, m, 0x401000, 1, "main"));
-	CHECK(ember_calltree_new(&t, NULL, 0, NULL, 0, &err) == 0);
+	CHECK(ember_calltree_new(&t, NULL, NULL, 0, NULL, 0, &err) == 0);
 	CHECK(ember_calltree_add(t, c, false, &err) == 0);
 	CHECK(strstr(json(t), "\"unit\":\"samples\",\"total\":4,"));
 	CHECK(ember_calltree_add(t, p, true, &err) == -EINVAL && strstr(err.msg, "cannot be combined"));
@@ -103,7 +105,7 @@ static void test_filters(void)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		ember_calltree *t;
-		CHECK(ember_calltree_new(&t, cases[i].f, cases[i].n, KEYS, 1, &err) == 0);
+		CHECK(ember_calltree_new(&t, NULL, cases[i].f, cases[i].n, KEYS, 1, &err) == 0);
 		CHECK(ember_calltree_add(t, p, false, &err) == 0);
 		CHECK(ember_calltree_add(t, o, false, &err) == 0);
 		char want[64];
@@ -118,10 +120,41 @@ static void test_filters(void)
 	}
 	ember_calltree *t = NULL;
 	ember_label_filter bad = { "comm", "(" };
-	CHECK(ember_calltree_new(&t, &bad, 1, KEYS, 2, &err) == -EINVAL && !t);
+	CHECK(ember_calltree_new(&t, NULL, &bad, 1, KEYS, 2, &err) == -EINVAL && !t);
 	CHECK(strstr(err.msg, "comm: bad regex '('"));
 	ember_profile_free(p);
 	ember_profile_free(o);
+}
+
+/* trees built apart (threads) and merged equal the tree built at once */
+static void test_merge(void)
+{
+	ember_profile *p = profile("app"), *q = profile("other");
+	ember_error err = { 0 };
+	ember_calltree *all, *a, *b;
+	CHECK(ember_calltree_new(&all, "inl|r", NULL, 0, KEYS, 2, &err) == 0);
+	CHECK(ember_calltree_new(&a, "inl|r", NULL, 0, KEYS, 2, &err) == 0);
+	CHECK(ember_calltree_new(&b, "inl|r", NULL, 0, KEYS, 2, &err) == 0);
+	CHECK(ember_calltree_add(all, p, false, &err) == 0 && ember_calltree_add(all, q, false, &err) == 0);
+	CHECK(ember_calltree_add(all, q, true, &err) == 0);
+	CHECK(ember_calltree_add(a, p, false, &err) == 0);
+	CHECK(ember_calltree_add(b, q, false, &err) == 0 && ember_calltree_add(b, q, true, &err) == 0);
+	CHECK(ember_calltree_merge(a, b, &err) == 0);
+	char *want = strdup(json(all));
+	/* focus "inl|r": the sample main -> a (no match) is left out */
+	CHECK(strstr(want, "\"total\":100000000,\"base_total\":50000000,\"profiles\":2,"
+			   "\"base_profiles\":1,\"stacks\":6,"));
+	CHECK(strcmp(json(a), want) == 0);
+	free(want);
+	ember_calltree *c;
+	CHECK(ember_calltree_new(&c, NULL, NULL, 0, KEYS, 1, &err) == 0);
+	CHECK(ember_calltree_merge(c, b, &err) == -EINVAL);
+	ember_calltree_free(c);
+	ember_calltree_free(all);
+	ember_calltree_free(a);
+	ember_calltree_free(b);
+	ember_profile_free(p);
+	ember_profile_free(q);
 }
 
 static void test_top(void)
@@ -144,6 +177,7 @@ int main(void)
 {
 	test_tree();
 	test_filters();
+	test_merge();
 	test_top();
 	ember_buf_free(&JB);
 	return check_exit();

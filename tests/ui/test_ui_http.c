@@ -7,7 +7,6 @@
 #include "../check.h"
 
 #include <errno.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -15,13 +14,15 @@
 #include "server/ui.h"
 
 #define S 1000000000LL
-static const int64_t T0 = 1764032400LL * S;   /* 2025-11-25T01:00:00Z */
-static const ember_window_info W[2] = {
+#define MANY 40   /* enough windows for a range to be read by parallel parts */
+static ember_window_info W[MANY] = {
 	{ "20251125T010000Z-10s", 1764032400LL * S, 1764032410LL * S, 3, 100 },
 	{ "20251125T010010Z-10s", 1764032410LL * S, 1764032420LL * S, 5, 100 },
 };
+static size_t n_windows = 2;   /* the fake's store: W[0..n_windows) */
 
-/* main -> fn, v samples of 10 ms, comm "app" */
+/* main -> fn, v samples of 10 ms, comm "app"; the UI reads windows one by
+ * one (ranges are the windows in them), so the fake needs no merge */
 static ember_profile *profile(const char *fn, int64_t v)
 {
 	ember_profile *p = ember_profile_new();
@@ -46,7 +47,7 @@ static int f_list(void *ctx, int64_t start, int64_t end, ember_window_info **out
 	(void)ctx, (void)err;
 	*out = malloc(sizeof W);
 	*n = 0;
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < n_windows; i++)
 		if (W[i].start_ns < end && W[i].end_ns > start)
 			(*out)[(*n)++] = W[i];
 	return 0;
@@ -55,29 +56,16 @@ static int f_list(void *ctx, int64_t start, int64_t end, ember_window_info **out
 static int f_window(void *ctx, const char *id, ember_profile **out, ember_error *err)
 {
 	(void)ctx;
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < n_windows; i++)
 		if (strcmp(id, W[i].id) == 0)
-			return (*out = profile(i ? "after" : "before", 3 + 2 * (int64_t)i)) ? 0 : -ENOMEM;
+			return (*out = profile(i == 0 ? "before" : i == 1 ? "after" : "more",
+					       i < 2 ? 3 + 2 * (int64_t)i : (int64_t)i))
+				       ? 0
+				       : -ENOMEM;
 	return ember_errorf(err, ENOENT, "no stored window '%s'", id);
 }
 
-static int f_merge(void *ctx, int64_t start, int64_t end, const char *regex, ember_profile **out,
-		   ember_error *err)
-{
-	(void)ctx;
-	if (regex) {
-		regex_t re;
-		if (regcomp(&re, regex, REG_EXTENDED | REG_NOSUB))
-			return ember_errorf(err, EINVAL, "function: bad regex '%s'", regex);
-		regfree(&re);
-	}
-	if (end <= T0 || start >= T0 + 20 * S)
-		return ember_errorf(err, ENOENT, "no stored windows in that range");
-	*out = profile("merged", 8);
-	return 0;
-}
-
-static const ember_http_api API = { .list = f_list, .window = f_window, .merge = f_merge };
+static const ember_http_api API = { .list = f_list, .window = f_window };
 static const ember_http_opts OPTS = { .max_profile_seconds = 60 };
 
 /* GET path with "k", "v" pairs (NULL-terminated); the status. */
@@ -157,7 +145,7 @@ static void test_calltree(void)
 	ember_http_response_free(&r);
 	CHECK(get(&r, "/api/v1/calltree", "start", "1764032400", "end", "1764032420000", "base_start",
 		  "1764032400", "base_end", "2025-11-25T01:00:10Z", NULL) == 200);
-	CHECK(has(&r, "\"total\":80000000,\"base_total\":80000000"));
+	CHECK(has(&r, "\"total\":80000000,\"base_total\":30000000,\"profiles\":2,\"base_profiles\":1"));
 	ember_http_response_free(&r);
 	/* a function focus on a window; label filters */
 	CHECK(get(&r, "/api/v1/calltree", "id", W[0].id, "function", "^nothing$", NULL) == 200);
@@ -222,6 +210,37 @@ static void test_timeline(void)
 	ember_http_response_free(&r);
 }
 
+/* many windows: read by parallel parts, the result as if read one by one */
+static void test_many(void)
+{
+	for (size_t i = 2; i < MANY; i++) {
+		W[i].start_ns = W[0].start_ns + (int64_t)i * 10 * S;
+		W[i].end_ns = W[i].start_ns + 10 * S;
+		W[i].samples = i;
+		ember_window_id_format(W[i].start_ns, 10 * S, W[i].id, sizeof W[i].id);
+	}
+	n_windows = MANY;
+	ember_http_response r;
+	/* 3 + 5 + (2 + 3 + ... + 39) samples of 10 ms */
+	CHECK(get(&r, "/api/v1/calltree", "start", "0", "end", "2000000000", NULL) == 200);
+	CHECK(has(&r, "\"total\":7870000000,\"base_total\":null,\"profiles\":40,"));
+	CHECK(has(&r, "\"comm\":[[\"app\",7870000000]]"));
+	ember_http_response_free(&r);
+	CHECK(get(&r, "/api/v1/calltree", "start", "0", "end", "2000000000", "function", "^more$",
+		  NULL) == 200);
+	CHECK(has(&r, "\"total\":7790000000,"));
+	ember_http_response_free(&r);
+	CHECK(get(&r, "/api/v1/timeline", NULL) == 200);
+	const char *prev = r.body.data;
+	for (size_t i = 0; i < MANY; i++) {   /* every window, oldest first */
+		const char *at = strstr(r.body.data, W[i].id);
+		CHECK(at && at > prev);
+		prev = at ? at : prev;
+	}
+	ember_http_response_free(&r);
+	n_windows = 2;
+}
+
 static void test_index_links(void)
 {
 	ember_http_response r;
@@ -237,6 +256,7 @@ int main(void)
 	test_pages();
 	test_calltree();
 	test_timeline();
+	test_many();
 	test_index_links();
 	return check_exit();
 }
