@@ -32,6 +32,7 @@
 #define MAX_REGEX 1024
 #define MAX_REGEX_COST 4096
 #define NS_PER_S 1000000000LL
+#define UI_CACHE_ENTRIES 16384   /* timeline entries kept: ~2 days of 10 s windows */
 
 static const char CT_JSON[] = "application/json";
 static const char CT_PPROF[] = "application/octet-stream";
@@ -885,11 +886,17 @@ int ember_http_start(ember_http_server **out, const ember_http_opts *opts,
 		free(s);
 		return -ENOMEM;
 	}
+	if (ember_ui_cache_new(&s->opts.ui_cache, UI_CACHE_ENTRIES) < 0) {
+		ember_gate_free(s->opts.heavy);
+		free(s);
+		return ember_errorf(err, ENOMEM, "http: out of memory");
+	}
 	s->api = api;
 	const ember_webconfig *web = opts->web;
 	bool tls = web && web->cert_pem;
 	if (web && ember_basicauth_new(&s->auth, web, err) < 0) {
 		ember_gate_free(s->opts.heavy);
+		ember_ui_cache_free(s->opts.ui_cache);
 		free(s);
 		return -EIO;
 	}
@@ -907,6 +914,7 @@ int ember_http_start(ember_http_server **out, const ember_http_opts *opts,
 		http_deadline_free(s->deadline);
 		ember_basicauth_free(s->auth);
 		ember_gate_free(s->opts.heavy);
+		ember_ui_cache_free(s->opts.ui_cache);
 		free(s);
 		return rc;
 	}
@@ -932,6 +940,7 @@ int ember_http_start(ember_http_server **out, const ember_http_opts *opts,
 		http_deadline_free(s->deadline);
 		ember_basicauth_free(s->auth);
 		ember_gate_free(s->opts.heavy);
+		ember_ui_cache_free(s->opts.ui_cache);
 		free(s);
 		if (tls)
 			return ember_errorf(err, EIO,
@@ -957,5 +966,6 @@ void ember_http_stop(ember_http_server *s)
 	close(s->fd);
 	ember_basicauth_free(s->auth);
 	ember_gate_free(s->opts.heavy);
+	ember_ui_cache_free(s->opts.ui_cache);
 	free(s);
 }

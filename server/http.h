@@ -79,6 +79,8 @@ typedef struct ember_http_opts {
 	const ember_webconfig *web;     /* TLS and basic auth, or NULL; read at start only */
 	unsigned max_heavy;             /* merges at once, others queue; default: online CPUs */
 	struct ember_gate *heavy;       /* set by ember_http_start (NULL: no limit) */
+	struct ember_ui_cache *ui_cache;   /* the timeline's entries; set by ember_http_start
+					      (NULL: nothing kept) */
 } ember_http_opts;
 
 /* One query argument, already percent-decoded; value NULL for "?key". */

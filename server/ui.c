@@ -78,6 +78,7 @@ typedef struct ui_part {
 	ember_calltree *t;     /* calltree parts: this part's tree */
 	ember_buf *frags;      /* timeline parts: one JSON fragment per window */
 	size_t top;
+	ember_ui_cache *cache; /* timeline parts: entries of windows read before */
 	size_t used;
 	int rc;
 	ember_error err;
@@ -313,6 +314,11 @@ static void *timeline_part(void *arg)
 {
 	ui_part *p = arg;
 	for (size_t i = p->first; i < p->n && p->rc == 0; i += p->stride) {
+		char key[EMBER_WINDOW_ID_MAX + 48];
+		snprintf(key, sizeof key, "%s/%llu/%zu", p->v[i].id,
+			 (unsigned long long)p->v[i].bytes, p->top);
+		if (ember_ui_cache_get(p->cache, key, &p->frags[i]))
+			continue;
 		ember_profile *prof = NULL;
 		int rc = p->api->window(p->api->ctx, p->v[i].id, &prof, &p->err);
 		if (rc == -ENOENT)   /* removed by retention meanwhile */
@@ -329,6 +335,8 @@ static void *timeline_part(void *arg)
 			ember_buf_putc(b, '}');
 			if (rc == 0 && !ember_buf_ok(b))
 				rc = ember_errorf(&p->err, ENOMEM, "out of memory");
+			if (rc == 0)
+				ember_ui_cache_put(p->cache, key, b->data, b->len);
 		}
 		ember_profile_free(prof);
 		p->rc = rc;
@@ -366,7 +374,7 @@ void ember_ui_route_timeline(const ember_http_api *api, const ember_http_opts *o
 	}
 	for (size_t j = 0; j < k; j++)
 		parts[j] = (ui_part){ .api = api, .v = v + first, .n = m, .first = j, .stride = k,
-				      .frags = frags, .top = top };
+				      .frags = frags, .top = top, .cache = opts->ui_cache };
 	ember_gate_enter(opts->heavy);
 	run_parts(parts, k, timeline_part);
 	ember_gate_leave(opts->heavy);

@@ -21,6 +21,15 @@ void ember_ui_route_timeline(const ember_http_api *api, const ember_http_opts *o
 			     const ember_http_request *req, const char *rest,
 			     ember_http_response *r);
 
+/* server/ui_cache.c: the timeline's entries of windows already read, at
+ * most max (then it starts over). Thread-safe; a NULL cache keeps nothing. */
+typedef struct ember_ui_cache ember_ui_cache;
+int ember_ui_cache_new(ember_ui_cache **out, size_t max);
+void ember_ui_cache_free(ember_ui_cache *c);
+/* Appends the entry of key to out: true when there is one. */
+bool ember_ui_cache_get(ember_ui_cache *c, const char *key, ember_buf *out);
+void ember_ui_cache_put(ember_ui_cache *c, const char *key, const char *frag, size_t len);
+
 /* The embedded files of web/ (generated at build time by web/embed.py). */
 typedef struct ember_ui_asset {
 	const char *name;           /* "profile.html" */

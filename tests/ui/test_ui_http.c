@@ -20,6 +20,7 @@ static ember_window_info W[MANY] = {
 	{ "20251125T010010Z-10s", 1764032410LL * S, 1764032420LL * S, 5, 100 },
 };
 static size_t n_windows = 2;   /* the fake's store: W[0..n_windows) */
+static int window_calls;
 
 /* main -> fn, v samples of 10 ms, comm "app"; the UI reads windows one by
  * one (ranges are the windows in them), so the fake needs no merge */
@@ -56,6 +57,7 @@ static int f_list(void *ctx, int64_t start, int64_t end, ember_window_info **out
 static int f_window(void *ctx, const char *id, ember_profile **out, ember_error *err)
 {
 	(void)ctx;
+	__atomic_add_fetch(&window_calls, 1, __ATOMIC_RELAXED);
 	for (size_t i = 0; i < n_windows; i++)
 		if (strcmp(id, W[i].id) == 0)
 			return (*out = profile(i == 0 ? "before" : i == 1 ? "after" : "more",
@@ -66,7 +68,7 @@ static int f_window(void *ctx, const char *id, ember_profile **out, ember_error 
 }
 
 static const ember_http_api API = { .list = f_list, .window = f_window };
-static const ember_http_opts OPTS = { .max_profile_seconds = 60 };
+static ember_http_opts OPTS = { .max_profile_seconds = 60 };
 
 /* GET path with "k", "v" pairs (NULL-terminated); the status. */
 static int get(ember_http_response *r, const char *path, ...)
@@ -238,6 +240,21 @@ static void test_many(void)
 		prev = at ? at : prev;
 	}
 	ember_http_response_free(&r);
+
+	/* the timeline remembers the windows it read: the same answer, no reads */
+	for (size_t max = 1; max <= 64; max += 63) {
+		CHECK(ember_ui_cache_new(&OPTS.ui_cache, max) == 0);
+		ember_http_response a, b;
+		CHECK(get(&a, "/api/v1/timeline", NULL) == 200);
+		int before = window_calls;
+		CHECK(get(&b, "/api/v1/timeline", NULL) == 200);
+		CHECK(strcmp(a.body.data, b.body.data) == 0);
+		CHECK(max < MANY ? window_calls > before : window_calls == before);
+		ember_http_response_free(&a);
+		ember_http_response_free(&b);
+		ember_ui_cache_free(OPTS.ui_cache);
+		OPTS.ui_cache = NULL;
+	}
 	n_windows = 2;
 }
 
