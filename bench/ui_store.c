@@ -6,12 +6,17 @@
  * comm, pid and tid labels; merged over 360 windows their call tree has
  * about 50,000 nodes, the size the UI must stay smooth with.
  *
- * usage: ui_store DIR [N]   (N = 360: one hour). Prints "start_ms end_ms".
+ * With TEMPLATE files (pprof, e.g. windows a real `ember serve -a` stored),
+ * the windows are copies of them in turn, retimed, instead.
+ *
+ * usage: ui_store DIR [N [TEMPLATE...]]   (N = 360: one hour).
+ * Prints "start_ms end_ms".
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "ember/pprof.h"
 #include "ember/profile.h"
 #include "server/store.h"
 
@@ -66,7 +71,17 @@ int main(int argc, char **argv)
 	int64_t now = (int64_t)ts.tv_sec * 1000000000LL / WINDOW_NS * WINDOW_NS;
 	int64_t t0 = now - (int64_t)n * WINDOW_NS;
 	static const char *const comms[] = { "api", "worker", "db", "cron" };
-	for (int w = 0; w < n; w++) {
+	for (int w = 0; w < n && argc > 3; w++) {   /* copies of real windows */
+		ember_profile *p;
+		if (ember_pprof_read_file(argv[3 + w % (argc - 3)], &p, &err) < 0 ||
+		    ((p->time_nanos = t0 + (int64_t)w * WINDOW_NS), (p->duration_nanos = WINDOW_NS),
+		     ember_store_put(store, p, NULL, &err) < 0)) {
+			fprintf(stderr, "ui_store: %s\n", err.msg);
+			return 1;
+		}
+		ember_profile_free(p);
+	}
+	for (int w = 0; w < n && argc <= 3; w++) {
 		ember_profile *p = ember_profile_new();
 		ember_profile_add_sample_type(p, "samples", "count");
 		ember_profile_add_sample_type(p, "cpu", "nanoseconds");

@@ -125,5 +125,6 @@
       ember.el("td", { class: "name", text: top }),
       ember.el("td", {}, ember.el("a", { href: "/api/v1/profiles/" + id, text: "pprof" }))));
   }
+  ember.drawnAt = performance.now();
   document.body.dataset.state = "ready";
 })();
