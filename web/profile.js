@@ -74,10 +74,16 @@
     }
   }
 
-  // label filters: the form keeps the rest of the query
+  // label filters, one per label the JSON lists (server/ui.c's table of
+  // keys); the form keeps the rest of the query
+  const form = $("filters"), submit = form.querySelector("button");
   for (const key of Object.keys(data.labels)) {
-    const input = $("f-" + key), list = $("l-" + key);
-    if (!input || !list) continue;
+    const input = ember.el("input", { type: "text", id: "f-" + key, name: key, list: "l-" + key,
+      placeholder: "regex" });
+    const list = ember.el("datalist", { id: "l-" + key });
+    form.insertBefore(ember.el("label", { for: "f-" + key, text: key }), submit);
+    form.insertBefore(input, submit);
+    form.append(list);
     input.value = q.get(key) || "";
     for (const [v, n] of data.labels[key]) {
       list.append(ember.el("option", { value: v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"),

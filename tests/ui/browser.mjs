@@ -150,6 +150,15 @@ try {
   r = await open(page, `${B}/ui/profile?id=${conf.before}&comm=burn`);
   t = await table(page);
   check(near(cum("burn_alpha"), 50, 5), "comm=burn keeps the workload");
+  // ... and through the form, whose inputs offer the values present
+  const offered = await page.evaluate(() =>
+    ["comm", "pid", "thread"].map((k) => document.querySelectorAll(`#l-${k} option`).length));
+  check(offered.every((n) => n > 0), `label values offered: ${offered}`);
+  await page.fill("#f-comm", "");
+  await page.fill("#f-thread", "nosuchthread");
+  await Promise.all([page.waitForNavigation(), page.click("#filters button")]);
+  check(/thread=nosuchthread/.test(page.url()) && !/comm=/.test(page.url()), `form: ${page.url()}`);
+  await page.waitForFunction(() => document.body.dataset.state === "empty");
 
   // bad input: a clear message on the page, 404/400 from the JSON
   const bad = await ctx.newPage();
