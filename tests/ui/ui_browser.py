@@ -100,6 +100,16 @@ def main():
         old = os.path.join(d, "before.pb.gz")
         with open(old, "wb") as f:
             f.write(body)
+        bad = os.path.join(d, "corrupt.pb.gz")
+        with open(bad, "wb") as f:
+            f.write(b"\x1f\x8b not really gzip")
+        r = run([EMBER, "view", bad])
+        check(r.returncode == 1 and r.stderr.count(b"\n") == 1 and b"corrupt.pb.gz" in r.stderr,
+              f"view of a corrupt file: {r}")
+        r = run([EMBER, "view", rec, "--listen", "nowhere"])
+        check(r.returncode == 2 and b"--listen 'nowhere'" in r.stderr, f"view --listen nowhere: {r}")
+        r = run([EMBER, "view", rec, old, rec])
+        check(r.returncode == 2 and b"at most two files" in r.stderr, f"view of 3 files: {r}")
         v1, view_url = view([rec], log)
         v2, view_diff_url = view([rec, old], log)
         check("/ui/diff?base=" in view_diff_url, f"ember view FILE BASE printed {view_diff_url}")
