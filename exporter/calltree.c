@@ -1,11 +1,13 @@
 /* exporter/calltree.c — profiles folded into one call tree of function
- * names, with MAIN and BASE values side by side, label filters, and the
- * JSON the UI draws from (ember/calltree.h).
+ * names, with MAIN and BASE values side by side, label filters, a function
+ * focus, trees built apart merged into one, and the JSON the UI draws from
+ * (ember/calltree.h).
  *
  * Names are interned once (a profile's string interner serves as the
  * table); a node is found from (parent, name) through an open-addressing
  * index. Each added profile's locations are turned into root-first name
- * lists once, so a sample costs one index probe per frame.
+ * lists once, so a sample costs one index probe per frame and one update
+ * (its leaf's self value): totals are summed when the JSON is written.
  *
  * Owns: the tree, its names, the label summary. Must never: change a
  * profile, know of HTTP or the store, or let a hostile value overflow
