@@ -17,10 +17,11 @@
  *
  * So /debug/pprof/profile?seconds=N returns exactly the samples between the
  * cut made when the request arrived and the cut made N seconds later,
- * independent of the window length.
+ * independent of the window length. docs/ARCHITECTURE.md, "The agent", has
+ * the whole picture.
  */
-#ifndef EMBER_CLI_SERVE_H
-#define EMBER_CLI_SERVE_H
+#ifndef EMBER_SERVER_SERVE_H
+#define EMBER_SERVER_SERVE_H
 
 #include <pthread.h>
 #include <signal.h>

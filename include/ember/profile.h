@@ -1,5 +1,5 @@
 /* ember/profile.h — the one model that flows through every stage: the pprof
- * profile (DESIGN.md, "Data flow"), held in memory.
+ * profile (docs/ARCHITECTURE.md, "Data flow"), held in memory.
  *
  * It mirrors proto/profile.proto field for field, so encoding and decoding
  * (exporter/pprof.c) are mechanical. A RAW profile has mappings and locations
