@@ -91,11 +91,7 @@ void ember_basicauth_free(ember_basicauth *a)
 {
 	if (!a)
 		return;
-	for (size_t i = 0; i < a->n_users; i++) {
-		free(a->users[i].name);
-		free(a->users[i].hash);
-	}
-	free(a->users);
+	ember_webconfig_users_free(a->users, a->n_users);
 	ember_gate_free(a->bcrypt_gate);
 	explicit_bzero(a->key, sizeof a->key);
 	free(a);

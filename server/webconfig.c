@@ -55,15 +55,20 @@ out:
 	return rc;
 }
 
+void ember_webconfig_users_free(ember_webconfig_user *users, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(users[i].name);
+		free(users[i].hash);
+	}
+	free(users);
+}
+
 void ember_webconfig_free(ember_webconfig *wc)
 {
 	if (!wc)
 		return;
-	for (size_t i = 0; i < wc->n_users; i++) {
-		free(wc->users[i].name);
-		free(wc->users[i].hash);
-	}
-	free(wc->users);
+	ember_webconfig_users_free(wc->users, wc->n_users);
 	free(wc->cert_file);
 	free(wc->key_file);
 	free(wc->cert_pem);
