@@ -74,8 +74,8 @@ int ember_buildid_of_elf(struct Elf *elf, char out[EMBER_BUILD_ID_HEX])
 				continue;
 			if (nh.n_descsz == 0 || nh.n_descsz > EMBER_BUILD_ID_MAX)
 				return -ENOENT;
-			ember_buildid_hex((const unsigned char *)data->d_buf + desc_off, nh.n_descsz,
-					  out);
+			const unsigned char *desc = (const unsigned char *)data->d_buf + desc_off;
+			ember_buildid_hex(desc, nh.n_descsz, out);
 			return 0;
 		}
 	}

@@ -72,7 +72,8 @@ static void *watchdog(void *arg)
 	pthread_mutex_lock(&d->mu);
 	while (!d->stop) {
 		int64_t wake = ember_mono_ns() + TICK_NS;
-		struct timespec ts = { .tv_sec = wake / EMBER_NS_PER_S, .tv_nsec = wake % EMBER_NS_PER_S };
+		struct timespec ts = { .tv_sec = wake / EMBER_NS_PER_S,
+				       .tv_nsec = wake % EMBER_NS_PER_S };
 		pthread_cond_timedwait(&d->cv, &d->mu, &ts);
 		if (!d->stop)
 			sweep(d, ember_mono_ns());

@@ -144,7 +144,8 @@ static int api_profile(void *ctx, int64_t duration_ns, ember_profile **out, embe
 	st->n_requests++;
 	serve_collect_wake(st);
 	int64_t until = ember_mono_ns() + duration_ns + PROFILE_GRACE_NS;
-	struct timespec dl = { .tv_sec = until / EMBER_NS_PER_S, .tv_nsec = until % EMBER_NS_PER_S };
+	struct timespec dl = { .tv_sec = until / EMBER_NS_PER_S,
+			       .tv_nsec = until % EMBER_NS_PER_S };
 	int w = 0;
 	while (!r->done && w != ETIMEDOUT)
 		w = pthread_cond_timedwait(&st->done, &st->req_mu, &dl);

@@ -356,11 +356,12 @@ static int finish(wc_parse *w, const char *base_dir)
 	const char *name = w->p.name;
 	if (w->seen_tls && (!w->cert || !w->key))
 		return ember_errorf(w->p.err, EINVAL,
-				    "%s: tls_server_config needs both cert_file and key_file", name);
+				    "%s: tls_server_config needs both cert_file and key_file",
+				    name);
 	if (w->seen_users && !w->wc->n_users)
 		return ember_errorf(w->p.err, EINVAL,
-				    "%s: basic_auth_users is empty: list 'user: bcrypt-hash' lines or "
-				    "remove it",
+				    "%s: basic_auth_users is empty: list 'user: bcrypt-hash' "
+				    "lines or remove it",
 				    name);
 	return w->cert ? load_tls(w, base_dir) : 0;
 }

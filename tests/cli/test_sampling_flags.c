@@ -82,7 +82,8 @@ int main(void)
 	CHECK_EQ_INT(parse(&s, ARGV("-G", "system.slice"), false, &err), 0);
 	CHECK_EQ_INT(s.opts.kind, EMBER_TARGET_CGROUP);
 	cli_sampling_free(&s);
-	char *cmd_argv[] = { "t", "--", "sleep", "1", NULL };   /* outlives the CHECK: s points in */
+	/* a named array: s points into it after the CHECK's block ends */
+	char *cmd_argv[] = { "t", "--", "sleep", "1", NULL };
 	CHECK_EQ_INT(parse(&s, cmd_argv, false, &err), 0);
 	CHECK_EQ_INT(s.opts.kind, EMBER_TARGET_COMMAND);
 	CHECK(strcmp(s.opts.argv[0], "sleep") == 0);
