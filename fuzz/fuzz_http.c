@@ -1,5 +1,5 @@
 /* fuzz/fuzz_http.c — libFuzzer target for serve's request handling without a
- * socket: the time parser (exporter/timeparse.c), window ids (store.c), the
+ * socket: the time parser (server/timeparse.c), window ids (store.c), the
  * Accept negotiation and the router with its strict query parsing
  * (ember_http_handle in server/http.c), behind a fake api that checks what
  * reaches it is validated and answers with small profiles.

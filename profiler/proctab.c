@@ -5,9 +5,9 @@
  * pid is new. */
 #include "proctab.h"
 
-#include "buildid.h"
+#include "ember/buildid.h"
 #include "strpool.h"
-#include "u64map.h"
+#include "ember/u64map.h"
 #include "ember/grow.h"
 
 #include "ember/hash.h"
@@ -208,10 +208,10 @@ static const char *lookup_build_id(proctab *pt, int32_t pid, uint64_t start, uin
 	char hex[EMBER_BUILD_ID_HEX] = "";
 	char path[PATH_MAX + 64];
 	snprintf(path, sizeof path, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, pid, start, end);
-	if (buildid_read_file(path, hex) < 0) {
+	if (ember_buildid_read_file(path, hex) < 0) {
 		hex[0] = '\0';
 		snprintf(path, sizeof path, "/proc/%d/root%s", pid, filename);
-		if (buildid_read_file(path, hex) < 0)
+		if (ember_buildid_read_file(path, hex) < 0)
 			hex[0] = '\0';
 	}
 	const char *pooled = strpool_get(pt->strings, hex);
@@ -282,7 +282,7 @@ void proctab_on_mmap2(proctab *pt, const perf_mmap2 *m)
 	const char *bid;
 	if (m->build_id && m->build_id_size) {
 		char hex[EMBER_BUILD_ID_HEX];
-		buildid_hex(m->build_id, m->build_id_size, hex);
+		ember_buildid_hex(m->build_id, m->build_id_size, hex);
 		bid = strpool_get(pt->strings, hex);
 	} else if (m->filename[0] == '/') {
 		uint64_t dev = ((uint64_t)m->maj << 32) | m->min;

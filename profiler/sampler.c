@@ -12,7 +12,8 @@
  */
 #include "ember/sampler.h"
 
-#include "buildid.h"
+#include "ember/buildid.h"
+#include "ember/clock.h"
 #include "dwarf_stack.h"
 #include "events.h"
 #include "perf_merge.h"
@@ -102,9 +103,7 @@ static inline void stat_add(uint64_t *v, uint64_t n)
 
 static uint64_t clock_ns(clockid_t c)
 {
-	struct timespec ts;
-	clock_gettime(c, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return (uint64_t)ember_clock_ns(c);
 }
 
 /* ---- the hot path ---- */
@@ -440,7 +439,7 @@ int ember_sampler_open(ember_sampler **out, const ember_sampler_opts *opts, embe
 			  "user stacks only; for kernel frames run as root or set "
 			  "kernel.perf_event_paranoid<=1 / grant CAP_PERFMON",
 		       events_sysctl("perf_event_paranoid"));
-	if (buildid_read_kernel(s->kernel_build_id) < 0)
+	if (ember_buildid_read_kernel(s->kernel_build_id) < 0)
 		s->kernel_build_id[0] = '\0';
 	s->kernel_start = kernel_text_start();
 	if (!s->kernel_start)

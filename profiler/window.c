@@ -5,7 +5,7 @@
  * the call; never symbolizes. */
 #include "window.h"
 
-#include "u64map.h"
+#include "ember/u64map.h"
 
 #include "ember/hash.h"
 

@@ -143,12 +143,9 @@ static int api_profile(void *ctx, int64_t duration_ns, ember_profile **out, embe
 	st->requests = r;
 	st->n_requests++;
 	serve_collect_wake(st);
-	struct timespec dl;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	int64_t until = (int64_t)dl.tv_sec * 1000000000LL + dl.tv_nsec + duration_ns +
-			PROFILE_GRACE_NS;
-	dl.tv_sec = until / 1000000000LL;
-	dl.tv_nsec = until % 1000000000LL;
+	int64_t until = ember_mono_ns() + duration_ns + PROFILE_GRACE_NS;
+	struct timespec dl = { .tv_sec = until / EMBER_NS_PER_S,
+			       .tv_nsec = until % EMBER_NS_PER_S };
 	int w = 0;
 	while (!r->done && w != ETIMEDOUT)
 		w = pthread_cond_timedwait(&st->done, &st->req_mu, &dl);
@@ -252,7 +249,7 @@ static bool api_healthy(void *ctx, ember_buf *why)
 		ember_buf_puts(why, "shutting down");
 		return false;
 	}
-	int64_t age = serve_mono_ns() - atomic_load(&st->last_poll_ns);
+	int64_t age = ember_mono_ns() - atomic_load(&st->last_poll_ns);
 	if (age > HEALTH_STALE_NS) {
 		ember_buf_printf(why, "the sampler has not been polled for %.1f s",
 				 (double)age / 1e9);

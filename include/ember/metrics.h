@@ -1,7 +1,7 @@
 /* ember/metrics.h — per-function CPU metrics derived from symbolized
  * profiles, and their exposition (exporter/metrics.c, exporter/expo.c).
  *
- * A registry accumulates, across profiles, the counters of DESIGN.md:
+ * A registry accumulates, across profiles, the counters of docs/ARCHITECTURE.md, "Metrics":
  *   ember_function_self_seconds_total{comm, binary, function}
  *   ember_function_cumulative_seconds_total{comm, binary, function}
  * A series, once exported, never vanishes or decreases while the registry

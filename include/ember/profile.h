@@ -1,5 +1,5 @@
 /* ember/profile.h — the one model that flows through every stage: the pprof
- * profile (DESIGN.md, "Data flow"), held in memory.
+ * profile (docs/ARCHITECTURE.md, "Data flow"), held in memory.
  *
  * It mirrors proto/profile.proto field for field, so encoding and decoding
  * (exporter/pprof.c) are mechanical. A RAW profile has mappings and locations
@@ -160,6 +160,9 @@ int ember_profile_add_sample_type(ember_profile *p, const char *type, const char
 int ember_profile_set_period_type(ember_profile *p, const char *type, const char *unit);
 /* Index of the sample type named `type`, or -1. */
 int ember_profile_sample_type_index(const ember_profile *p, const char *type);
+/* The number of samples the profile stands for: the sum of the positive
+ * values of its "samples" type, or the count of its samples without one. */
+uint64_t ember_profile_sample_total(const ember_profile *p);
 
 /* Adders return the new id (>= 1), or 0 on ENOMEM. The id field of *m is
  * ignored and assigned. */
