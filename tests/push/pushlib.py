@@ -10,6 +10,7 @@ import gzip
 import http.server
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -75,6 +76,7 @@ class Receiver:
         self.requests = []
         self.script = []
         self.lock = threading.Lock()
+        self.conns = set()
         self.server = None
         self.up()
 
@@ -89,6 +91,19 @@ class Receiver:
 
             def log_message(self, *a):
                 pass
+
+            def setup(self):
+                super().setup()
+                with recv.lock:
+                    recv.conns.add(self.connection)
+
+            def finish(self):
+                with recv.lock:
+                    recv.conns.discard(self.connection)
+                try:
+                    super().finish()
+                except OSError:
+                    pass
 
             def do_POST(self):
                 n = int(self.headers.get("Content-Length") or 0)
@@ -155,10 +170,18 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def down(self):
+        """Stops listening and cuts the kept-alive connections too."""
         if self.server:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+        with self.lock:
+            conns = list(self.conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def got(self, path_suffix, status=200):
         with self.lock:
