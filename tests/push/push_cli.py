@@ -21,11 +21,10 @@ schemas (tests/push/pushlib.py), and the bad input of both `ember push` and
 import base64
 import os
 import shutil
-import time
 
-from pushlib import (EMBER, PYRO_PATH, OTLP_PATH, SPLIT, Receiver, check, cleanup, fail,
-                     merge_into, otlp_as_pprof_samples, otlp_window, pprof_samples,
-                     pyroscope_window, record, rmtree, run_ember, spawn, tmpdir, totals)
+from pushlib import (PYRO_PATH, OTLP_PATH, SPLIT, Receiver, check, cleanup,
+                     otlp_as_pprof_samples, otlp_window, pprof_samples, pyroscope_window, record,
+                     rmtree, run_ember, spawn, tmpdir, totals)
 
 
 def bad_input(tmp):

@@ -13,7 +13,7 @@ import os
 import time
 
 from pushlib import (PYRO_PATH, Receiver, Serve, check, check_every_window_once, cleanup,
-                     push_metric, rmtree, stored_windows, tmpdir, workload)
+                     push_metric, rmtree, stored_windows, tmpdir, wait_for, workload)
 
 OUTAGE_S = 30
 
@@ -21,15 +21,6 @@ OUTAGE_S = 30
 def lag(serve):
     return max(push_metric(serve, "ember_push_lag_seconds", destination=d)
                for d in ("pyroscope", "otlp"))
-
-
-def wait_for(cond, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.25)
-    raise SystemExit(f"FAIL: {what} within {timeout}s")
 
 
 def main():

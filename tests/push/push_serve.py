@@ -14,20 +14,11 @@ import os
 import time
 
 from pushlib import (PYRO_PATH, Receiver, Serve, check, check_every_window_once, cleanup,
-                     push_metric, rmtree, stored_windows, tmpdir, workload)
+                     push_metric, rmtree, stored_windows, tmpdir, wait_for, workload)
 
 
 def lag(serve, dest):
     return push_metric(serve, "ember_push_lag_seconds", destination=dest)
-
-
-def wait_for(cond, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"FAIL: {what} within {timeout}s")
 
 
 def delivery(tmp):

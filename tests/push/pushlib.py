@@ -432,3 +432,13 @@ def push_metric(serve, name, **labels):
         if line.startswith(name + "{") and line.split("}")[0][len(name) + 1:] == want:
             return float(line.rsplit(" ", 1)[1])
     fail(f"/metrics has no {name}{{{want}}}")
+
+
+def wait_for(cond, timeout, what):
+    """Polls cond() every 0.25 s; fails the test after timeout seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.25)
+    fail(f"{what}: not within {timeout}s")
