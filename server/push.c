@@ -175,7 +175,8 @@ static void relist(pusher *p)
 		LOG("%s: listing the store: %s\n", p->d->name, err.msg);
 		return;
 	}
-	qsort(ws, n, sizeof *ws, info_cmp);
+	if (n > 1)
+		qsort(ws, n, sizeof *ws, info_cmp);
 	size_t k = 0;
 	for (size_t i = 0; i < n; i++)
 		if (wkey_cmp(info_key(&ws[i]), p->cursor) > 0)
