@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -553,4 +554,23 @@ int ember_otlp_encode(const ember_profile *p, const ember_otlp_opts *o, ember_bu
 	}
 	enc_free(&e);
 	return rc;
+}
+
+int ember_otlp_partial_success(const void *body, size_t len, int64_t *rejected, char *msg,
+			       size_t msglen)
+{
+	*rejected = 0;
+	if (msglen)
+		msg[0] = '\0';
+	Ember__Otlp__ExportProfilesServiceResponse *r =
+		ember__otlp__export_profiles_service_response__unpack(NULL, len, body);
+	if (!r)
+		return -EINVAL;
+	if (r->partial_success) {
+		*rejected = r->partial_success->rejected_profiles;
+		if (msglen && r->partial_success->error_message)
+			snprintf(msg, msglen, "%s", r->partial_success->error_message);
+	}
+	ember__otlp__export_profiles_service_response__free_unpacked(r, NULL);
+	return 0;
 }

@@ -239,6 +239,9 @@ static int64_t send_next(pusher *p)
 	if (atomic_load(&p->pa->stop))
 		return 0;   /* aborted by the shutdown: not an answer */
 	if (r.status >= 200 && r.status < 300) {
+		char partial[400];
+		if (push_partial_success(p->d, &r, partial, sizeof partial))
+			LOG("%s: window %s: %s\n", p->d->name, w->id, partial);
 		atomic_fetch_add(&p->windows[R_SENT], 1);
 		atomic_fetch_add(&p->bytes, len);
 		write_cursor(p, w);

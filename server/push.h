@@ -65,6 +65,8 @@ typedef struct push_reply {
 	long status;               /* HTTP status; 0: no answer (network error) */
 	int64_t retry_after_ns;    /* from Retry-After, or -1 */
 	char msg[256];             /* network error, or the start of an error body */
+	unsigned char body[4096];  /* the answer's first bytes, as sent */
+	size_t body_len;
 } push_reply;
 
 typedef struct push_http push_http;
@@ -77,6 +79,9 @@ void push_http_free(push_http *h);
 int push_http_post(push_http *h, const void *body, size_t len, push_reply *r);
 /* Whether a reply is worth retrying: no answer, 5xx, 429 (and 408). */
 bool push_retryable(const push_reply *r);
+/* OTLP: whether a 2xx answer reports profiles the collector refused anyway
+ * (not to be retried, by the protocol); if so, a line saying so in line. */
+bool push_partial_success(const push_dest *d, const push_reply *r, char *line, size_t len);
 
 /* push.c: the delivery threads of `ember serve`. */
 typedef struct push_agent push_agent;

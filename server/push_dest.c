@@ -337,14 +337,17 @@ int push_dests_resolve(push_dests *out, const ember_push_opts *o, ember_error *e
 	if (o->pyroscope_url)
 		rc = resolve_pyroscope(&out->d[out->n++], o, err);
 	else if (o->pyroscope_basic_auth_file || o->pyroscope_bearer_token_file ||
-		 o->pyroscope_tenant_id)
-		rc = ember_errorf(err, EINVAL, "the --push.pyroscope.* credentials need "
-					       "--push.pyroscope.url");
+		 o->pyroscope_tenant_id || o->labels)
+		rc = ember_errorf(err, EINVAL, "--push.labels and the --push.pyroscope.* "
+					       "credentials need --push.pyroscope.url");
 	char *url = NULL;
 	if (rc >= 0)
 		rc = otlp_url(o, &url, err);
 	if (rc >= 0 && url)
 		rc = resolve_otlp(&out->d[out->n++], o, url, err);
+	if (rc >= 0 && !out->n && o->service_name)
+		rc = ember_errorf(err, EINVAL, "--push.service-name needs --push.pyroscope.url or "
+					       "--push.otlp.endpoint");
 	if (rc < 0)
 		push_dests_free(out);
 	return rc;
@@ -400,4 +403,17 @@ int ember_push_check(const ember_push_opts *o, ember_error *err)
 	if (rc >= 0)
 		push_dests_free(&ds);
 	return rc < 0 ? -EINVAL : 0;
+}
+
+bool push_partial_success(const push_dest *d, const push_reply *r, char *line, size_t len)
+{
+	int64_t rejected;
+	char why[256];
+	if (d->kind != PUSH_OTLP || r->status < 200 || r->status >= 300 ||
+	    ember_otlp_partial_success(r->body, r->body_len, &rejected, why, sizeof why) < 0 ||
+	    rejected <= 0)
+		return false;
+	snprintf(line, len, "the collector rejected %lld profiles: %s", (long long)rejected,
+		 why[0] ? why : "(no message)");
+	return true;
 }

@@ -31,8 +31,12 @@ static int send_one(push_http *h, const push_dest *d, const char *file, const em
 		push_reply r;
 		push_http_post(h, body->data, body->len, &r);
 		if (r.status >= 200 && r.status < 300) {
-			fprintf(stderr, "ember push: %s -> %s: %ld, %zu bytes\n", file, d->name, r.status,
-				body->len);
+			char partial[400];
+			if (push_partial_success(d, &r, partial, sizeof partial))
+				fprintf(stderr, "ember push: %s -> %s: %s\n", file, d->name, partial);
+			else
+				fprintf(stderr, "ember push: %s -> %s: %ld, %zu bytes\n", file, d->name,
+					r.status, body->len);
 			return 0;
 		}
 		bool again = push_retryable(&r) && attempt < ATTEMPTS;

@@ -28,7 +28,6 @@ struct push_http {
 	struct curl_slist *headers;
 	const atomic_bool *abort;
 	push_reply *reply;   /* of the transfer in flight */
-	size_t body_len;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -77,16 +76,20 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ctx)
 	return len;
 }
 
-/* Keeps the start of the answer's body (an error message, for the log). */
+/* Keeps the start of the answer's body (OTLP's partial success, or an error
+ * message for the log). */
 static size_t on_body(char *buf, size_t size, size_t n, void *ctx)
 {
 	push_http *h = ctx;
-	size_t len = size * n, room = sizeof h->reply->msg - 1 - h->body_len;
+	push_reply *r = h->reply;
+	size_t len = size * n, room = sizeof r->body - r->body_len;
 	size_t take = len < room ? len : room;
-	for (size_t i = 0; i < take; i++)
-		h->reply->msg[h->body_len++] =
-			isprint((unsigned char)buf[i]) ? buf[i] : ' ';
-	h->reply->msg[h->body_len] = '\0';
+	memcpy(r->body + r->body_len, buf, take);
+	r->body_len += take;
+	size_t m = r->body_len < sizeof r->msg - 1 ? r->body_len : sizeof r->msg - 1;
+	for (size_t i = 0; i < m; i++)
+		r->msg[i] = isprint(r->body[i]) ? (char)r->body[i] : ' ';
+	r->msg[m] = '\0';
 	return len;
 }
 
@@ -158,7 +161,6 @@ int push_http_post(push_http *h, const void *body, size_t len, push_reply *r)
 	memset(r, 0, sizeof *r);
 	r->retry_after_ns = -1;
 	h->reply = r;
-	h->body_len = 0;
 	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	CURLcode cc = curl_easy_perform(h->curl);

@@ -49,6 +49,12 @@ typedef struct ember_otlp_opts {
 int ember_otlp_encode(const ember_profile *p, const ember_otlp_opts *o, ember_buf *out,
 		      ember_error *err);
 
+/* Reads an ExportProfilesServiceResponse: *rejected gets its
+ * partial_success.rejected_profiles (0 when absent) and msg its
+ * error_message. 0, or -EINVAL when the body is not one. */
+int ember_otlp_partial_success(const void *body, size_t len, int64_t *rejected, char *msg,
+			       size_t msglen);
+
 /* The 16-byte profile_id of sample type `type_index` of process (pid, comm)
  * in window `window_id`: never all zero, a fixed function of its inputs. */
 void ember_otlp_profile_id(const char *window_id, int64_t pid, const char *comm,

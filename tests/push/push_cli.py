@@ -17,7 +17,8 @@ schemas (tests/push/pushlib.py), and the bad input of both `ember push` and
     token; OTEL_EXPORTER_OTLP_PROFILES_ENDPOINT used as is; the same window
     gets the same profile ids again (the dedup key);
   - OTEL_SERVICE_NAME alone names the service;
-  - a 429 with Retry-After: 2 is waited out; a 400 is not retried (exit 1)."""
+  - a 429 with Retry-After: 2 is waited out; a 400 is not retried (exit 1);
+    an OTLP partial success is acknowledged and said in one line."""
 import base64
 import os
 import shutil
@@ -42,6 +43,8 @@ def bad_input(tmp):
         ([], {"OTEL_EXPORTER_OTLP_ENDPOINT": "gopher://x"}, "unknown scheme 'gopher'"),
         (["--push.otlp.endpoint", "http://127.0.0.1:1"],
          {"OTEL_EXPORTER_OTLP_HEADERS": "api-key=%zz"}, "bad %XX escape"),
+        (["--push.otlp.endpoint", "http://127.0.0.1:1", "--push.labels", "a=b"], {},
+         "need --push.pyroscope.url"),
     ]
     for args, env, want in cases:
         for cmd in (["push", os.path.join(tmp, "any.pb.gz")],
@@ -178,6 +181,14 @@ def retries(rv, path):
     check(len(rv.requests) - n0 == 1,
           f"a 400 was retried: {[(q[0], q[4]) for q in rv.requests[n0:]]} {r.stderr!r}")
     print(f"push/cli: 429 Retry-After 2 waited {gap:.2f}s; 400 not retried")
+    # OTLP partial success: acknowledged (not retried), and said
+    rv.otlp_reject = (2, "unsupported sample type")
+    n0 = len(rv.requests)
+    r = run_ember(["push", path, "--push.otlp.endpoint", rv.url()])
+    rv.otlp_reject = None
+    err = r.stderr.decode(errors="replace")
+    check(r.returncode == 0 and len(rv.requests) - n0 == 1, f"partial success: {err}")
+    check("rejected 2 profiles: unsupported sample type" in err, f"partial success unsaid: {err}")
 
 
 def main():

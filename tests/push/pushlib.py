@@ -77,6 +77,7 @@ class Receiver:
         self.script = []
         self.lock = threading.Lock()
         self.conns = set()
+        self.otlp_reject = None   # (count, message): answer with a partial success
         self.server = None
         self.up()
 
@@ -139,7 +140,11 @@ class Receiver:
                             raw = gzip.decompress(body)
                         m = ExportRequest()
                         m.ParseFromString(raw)
-                        out = ExportResponse().SerializeToString()
+                        resp = ExportResponse()
+                        if recv.otlp_reject:
+                            resp.partial_success.rejected_profiles = recv.otlp_reject[0]
+                            resp.partial_success.error_message = recv.otlp_reject[1]
+                        out = resp.SerializeToString()
                         ctype = "application/x-protobuf"
                     else:
                         self.send_response(404)
