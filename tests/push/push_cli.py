@@ -18,10 +18,12 @@ schemas (tests/push/pushlib.py), and the bad input of both `ember push` and
     gets the same profile ids again (the dedup key);
   - OTEL_SERVICE_NAME alone names the service;
   - a 429 with Retry-After: 2 is waited out; a 400 is not retried (exit 1);
-    an OTLP partial success is acknowledged and said in one line."""
+    an OTLP partial success is acknowledged and said in one line;
+  - a corrupt file, or a receiver that is not there: exit 1, said."""
 import base64
 import os
 import shutil
+import time
 
 from pushlib import (PYRO_PATH, OTLP_PATH, SPLIT, Receiver, check, cleanup,
                      otlp_as_pprof_samples, otlp_window, pprof_samples, pyroscope_window, record,
@@ -191,6 +193,28 @@ def retries(rv, path):
     check("rejected 2 profiles: unsupported sample type" in err, f"partial success unsaid: {err}")
 
 
+def failures(rv, path, tmp):
+    """A corrupt file and a receiver that is not there: exit 1, said, bounded."""
+    bad = os.path.join(tmp, "corrupt.pb.gz")
+    with open(bad, "wb") as f:
+        f.write(b"\x1f\x8b\x08\x00garbage")
+    n0 = len(rv.requests)
+    r = run_ember(["push", bad, "--push.pyroscope.url", rv.url()])
+    err = r.stderr.decode(errors="replace")
+    check(r.returncode == 1 and "corrupt.pb.gz" in err, f"corrupt file: exit {r.returncode}: {err}")
+    check(len(rv.requests) == n0, "a corrupt file was pushed")
+    gone = Receiver()
+    gone.down()
+    t = time.monotonic()
+    r = run_ember(["push", path, "--push.otlp.endpoint", gone.url()], timeout=60)
+    took = time.monotonic() - t
+    err = r.stderr.decode(errors="replace")
+    check(r.returncode == 1, f"push to a closed port: exit {r.returncode}: {err}")
+    check("Couldn't connect" in err or "refused" in err.lower(), f"no reason given: {err}")
+    check(took < 20, f"push to a closed port took {took:.1f}s")
+    print(f"push/cli: corrupt file and closed port: exit 1 ({took:.1f}s of retries)")
+
+
 def main():
     tmp = tmpdir("ember-push-cli-")
     rv = Receiver()
@@ -200,6 +224,7 @@ def main():
         _, ids = first_push(rv, path, tmp)
         second_push(rv, path, tmp, ids)
         retries(rv, path)
+        failures(rv, path, tmp)
     finally:
         rv.down()
         cleanup()
