@@ -62,7 +62,8 @@ typedef struct pusher {
 	uint64_t seen_stored, seen_removed;
 	int attempts;              /* failed attempts at the window after the cursor */
 	unsigned rand_state;
-	long last_logged_status;
+	long last_logged_status;   /* of the last failure logged; -1: none yet */
+	bool said_retention;       /* a retention drop was logged since the last success */
 
 	atomic_uint_fast64_t windows[N_RESULTS];
 	atomic_uint_fast64_t dropped[N_DROPS];
@@ -191,8 +192,12 @@ static void relist(pusher *p)
 			j++;
 		if (j == k || wkey_cmp(info_key(&ws[j]), pk) != 0) {
 			atomic_fetch_add(&p->dropped[D_RETENTION], 1);
-			LOG("%s: window %s was removed by retention before it could be sent\n",
-			    p->d->name, p->pending[i].id);
+			if (!p->said_retention)   /* once until a push succeeds */
+				LOG("%s: window %s was removed by retention before it could be sent "
+				    "(more are only counted: ember_push_dropped_total{reason="
+				    "\"retention\"})\n",
+				    p->d->name, p->pending[i].id);
+			p->said_retention = true;
 		}
 	}
 	free(p->pending);
@@ -249,6 +254,7 @@ static int64_t send_next(pusher *p)
 			LOG("%s: delivering again (%s)\n", p->d->name, w->id);
 		p->attempts = 0;
 		p->last_logged_status = 200;
+		p->said_retention = false;
 		return PUSH_MIN_INTERVAL;
 	}
 	if (push_retryable(&r)) {
@@ -334,6 +340,7 @@ int push_agent_start(push_agent **out, push_dests *dests, ember_store *store, em
 		p->pa = pa;
 		p->d = &dests->d[i];
 		p->rand_state = (unsigned)(real_ns() ^ (int64_t)i);
+		p->last_logged_status = -1;
 		snprintf(p->cursor_path, sizeof p->cursor_path, "%s/push-%s.cursor",
 			 ember_store_path(store), p->d->name);
 		rc = push_http_new(&p->http, p->d, &pa->stop, err);

@@ -9,7 +9,8 @@ receivers for Pyroscope and OTLP that decode with the upstream schemas.
   - the ember_push_* metrics count what arrived;
   - with the receiver down and --storage.retention 2s, windows removed
     before they were sent are counted as ember_push_dropped_total{reason=
-    "retention"}; when the receiver returns the lag falls to 0."""
+    "retention"}; when the receiver returns the lag falls to 0; the log says
+    the outage once and its end once."""
 import os
 import time
 
@@ -73,7 +74,13 @@ def retention(tmp):
     dropped = push_metric(s, "ember_push_dropped_total", destination="pyroscope",
                           reason="retention")
     status = s.stop()
-    check(status == 0, f"ember serve exited {status}:\n{s.output()}")
+    log = s.output()
+    check(status == 0, f"ember serve exited {status}:\n{log}")
+    # the outage and its end are said once each, not per try
+    check(log.count("retrying window") == 1 and "delivering again" in log,
+          f"the log does not say the receiver was down, once, then back:\n{log}")
+    check(log.count("removed by retention before it could be sent") == 1,
+          f"retention drops not said once:\n{log}")
     rv.down()
     print(f"push/serve: receiver down, retention 2s: {dropped:.0f} windows counted as "
           f"dropped (retention), {sent:.0f} sent once it returned")
