@@ -31,7 +31,7 @@ def delivery(tmp):
     wait_for(lambda: len(rv.got(PYRO_PATH)) >= 3, 20, "3 windows pushed")
     # a 429 with Retry-After: the next try waits it out; the lag rises and falls
     rv.script.append((PYRO_PATH, 429, {"Retry-After": "3"}))
-    lags, t_end = [], time.monotonic() + 8
+    lags, t_end = [], time.monotonic() + 5
     while time.monotonic() < t_end:
         lags.append(lag(s, "pyroscope"))
         time.sleep(0.25)
@@ -41,7 +41,7 @@ def delivery(tmp):
     # read the store back through a fresh serve (no push): what did arrive?
     q = Serve(["-p", str(w.pid)], os.path.join(tmp, "store")).start()
     windows = stored_windows(q)
-    check(len(windows) >= 8, f"only {len(windows)} windows stored")
+    check(len(windows) >= 6, f"only {len(windows)} windows stored")
     pyro = [r for r in rv.requests if r[0] == PYRO_PATH]
     i429 = [i for i, r in enumerate(pyro) if r[4] == 429]
     check(len(i429) == 1, f"{len(i429)} answers of 429")
