@@ -5,6 +5,7 @@
  * shared with `ember record`.
  */
 #include "args.h"
+#include "push_flags.h"
 #include "sampling_flags.h"
 
 #include <errno.h>
@@ -156,6 +157,7 @@ static const struct option long_opts[] = {
 	{ "web.timeout", required_argument, NULL, OPT_WEB_TIMEOUT },
 	{ "web.read-timeout", required_argument, NULL, OPT_WEB_READ_TIMEOUT },
 	{ "web.max-profile-seconds", required_argument, NULL, OPT_WEB_MAX_SECONDS },
+	CLI_PUSH_LONGOPTS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -167,12 +169,15 @@ typedef struct serve_args {
 	const char *val[N_VALUE_FLAGS];   /* by value_flags index; NULL: not given */
 	const char *debug_dirs[MAX_DEBUG_DIRS];
 	size_t n_debug_dirs;
+	ember_push_opts push;             /* --push.* (cli/push_flags.c) */
 } serve_args;
 
 static void usage(void)
 {
 	fputs(usage_text, stdout);
 	ember_agent_describe_endpoints(stdout);
+	fputs("\n", stdout);
+	fputs(cli_push_usage, stdout);
 	fputs(usage_tail, stdout);
 }
 
@@ -226,7 +231,8 @@ static int parse_args(int argc, char **argv, serve_args *a)
 	int c;
 	while ((c = getopt_long(argc, argv, "+:" CLI_SAMPLING_SHORTOPTS "h", long_opts, NULL)) !=
 	       -1) {
-		if (cli_sampling_take(&a->samp, c, optarg) || take_value(a, c, optarg))
+		if (cli_sampling_take(&a->samp, c, optarg) || take_value(a, c, optarg) ||
+		    cli_push_take(&a->push, c, optarg))
 			continue;
 		switch (c) {
 		case OPT_DEBUG_DIR:
@@ -243,6 +249,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
 		if (!a->val[i])
 			a->val[i] = cli_env_flag(value_flags[i].name);
 	cli_sampling_env(&a->samp, optind < argc);
+	cli_push_env(&a->push);
 	ember_error err = { 0 };
 	if (cli_sampling_finish(&a->samp, argc, argv, optind, &err) < 0)
 		return usage_error("%s", err.msg);
@@ -354,6 +361,7 @@ int cmd_serve(int argc, char **argv)
 		o.sampler = a.samp.opts;
 		o.debug_dirs = a.debug_dirs;
 		o.n_debug_dirs = a.n_debug_dirs;
+		o.push = a.push;
 		int rc = ember_agent_run(&o);
 		ec = rc == 0 ? EXIT_OK : rc == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 	}

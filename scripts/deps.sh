@@ -9,6 +9,8 @@ pkgs=(
   libc6-dbg   # detached libc symbols: thread roots resolve to start_thread, not a nearby .dynsym name
   golang-go prometheus linux-perf llvm elfutils binutils python3 curl
   libcrypt-dev libgnutls28-dev openssl wrk util-linux
+  libcurl4-gnutls-dev                  # push to Pyroscope / OTLP (README: Push)
+  protobuf-compiler python3-protobuf   # tests/push: receivers decode with the upstream schemas
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -87,6 +87,7 @@ typedef struct serve_state {
 				      symbolizer: worker thread only */
 	ember_store *store;
 	ember_metrics *metrics;
+	struct push_agent *push;   /* the push threads (server/push.h), or NULL */
 
 	/* the slice queue; never held for longer than a push or a pop */
 	pthread_mutex_t mu;

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "server/http.h"
+#include "server/push.h"
 
 /* How long sampling may be silent before /healthz says so. */
 #define HEALTH_STALE_NS 5000000000LL
@@ -101,6 +102,7 @@ static int api_metrics(void *ctx, ember_expo_format f, ember_buf *out, const cha
 	if (rc < 0)
 		return rc;
 	self_metrics(st, f, out);
+	push_agent_metrics(st->push, out, f);
 	serve_process_metrics(out, f);
 	if (f == EMBER_EXPO_OPENMETRICS)
 		ember_buf_puts(out, "# EOF\n");
