@@ -101,6 +101,9 @@ int perf_sample_parse(const struct perf_event_header *h, uint64_t sample_type,
 			out->stack_size = dyn;
 		}
 	}
+	/* WEIGHT .. PHYS_ADDR lie between: ember never asks for them */
+	if ((sample_type & PERF_SAMPLE_CGROUP) && !take_u64(&c, &out->cgroup))
+		return -EINVAL;
 	return 0;
 }
 
@@ -155,6 +158,15 @@ int perf_comm_parse(const struct perf_event_header *h, perf_comm *out)
 	out->exec = h->misc & PERF_RECORD_MISC_COMM_EXEC;
 	out->comm = take_str(&c);
 	return out->comm ? 0 : -EINVAL;
+}
+
+int perf_cgroup_parse(const struct perf_event_header *h, perf_cgroup *out)
+{
+	cursor c = body(h);
+	if (h->type != PERF_RECORD_CGROUP || !take_u64(&c, &out->id))
+		return -EINVAL;
+	out->path = take_str(&c);
+	return out->path ? 0 : -EINVAL;
 }
 
 int perf_task_parse(const struct perf_event_header *h, perf_task *out)

@@ -1,8 +1,10 @@
 /* profiler/window.c — builds a window's RAW profile (window.h): mappings
  * referenced by the window's stacks (per process, plus one shared
  * [kernel.kallsyms]), one location per (mapping, address), one sample per
- * interned stack with labels pid, tid, comm and thread. Owns nothing beyond
- * the call; never symbolizes. */
+ * interned stack with labels pid, tid, comm and thread, and where its cgroup
+ * is known cgroup, container_id, pod_uid and systemd_unit (the last three
+ * where the path names them). Owns nothing beyond the call; never
+ * symbolizes. */
 #include "window.h"
 
 #include "u64map.h"
@@ -167,7 +169,7 @@ static int add_stack(builder *b, const stacktab *st, const stack_entry *e, uint6
 	}
 	if (!thread || !*thread)
 		thread = comm;
-	ember_label labels[4] = {
+	ember_label labels[8] = {
 		{ .key = ember_profile_intern(b->p, "pid"), .num = pr->pid },
 		{ .key = ember_profile_intern(b->p, "tid"), .num = e->tid },
 		{ .key = ember_profile_intern(b->p, "comm"),
@@ -175,11 +177,25 @@ static int add_stack(builder *b, const stacktab *st, const stack_entry *e, uint6
 		{ .key = ember_profile_intern(b->p, "thread"),
 		  .str = ember_profile_intern(b->p, thread) },
 	};
-	for (size_t i = 0; i < 4; i++)
+	size_t n = 4;
+	const cgroup_info *cg = b->wi->cgroups ? cgroup_map_resolve(b->wi->cgroups, e->cgroup)
+					       : NULL;
+	if (cg) {
+		const char *kv[4][2] = { { "cgroup", cg->path },
+					 { "container_id", cg->labels.container_id },
+					 { "pod_uid", cg->labels.pod_uid },
+					 { "systemd_unit", cg->labels.systemd_unit } };
+		for (size_t i = 0; i < 4; i++)
+			if (kv[i][1][0])
+				labels[n++] = (ember_label){
+					.key = ember_profile_intern(b->p, kv[i][0]),
+					.str = ember_profile_intern(b->p, kv[i][1]) };
+	}
+	for (size_t i = 0; i < n; i++)
 		if (labels[i].key < 0 || labels[i].str < 0)
 			return -ENOMEM;
 	int64_t values[2] = { (int64_t)e->count, (int64_t)e->period };
-	return ember_profile_add_sample(b->p, *ids, e->n_frames, values, labels, 4);
+	return ember_profile_add_sample(b->p, *ids, e->n_frames, values, labels, n);
 }
 
 int window_build(const stacktab *st, const proctab *pt, const window_info *wi,
