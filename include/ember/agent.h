@@ -40,6 +40,7 @@ typedef struct ember_agent_opts {
 	size_t metrics_top;
 	const char *metrics_functions;   /* POSIX ERE or NULL */
 	size_t metrics_max_series;
+	const char *metrics_labels;      /* comma list (EMBER_METRICS_LABELS) or NULL: the default */
 } ember_agent_opts;
 
 /* Runs the agent in the calling thread (it becomes the sampling thread and
