@@ -246,6 +246,7 @@ int cgroup_map_new(cgroup_map **out)
 			return -ENOMEM;
 		}
 		walk(m);
+		m->walked_this_window = false;   /* the first window may rescan too */
 	}
 	*out = m;
 	return 0;
