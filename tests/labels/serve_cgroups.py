@@ -27,17 +27,19 @@ import json
 import os
 import re
 import secrets
-import signal
-import socket
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
-EMBER = os.environ["EMBER"]
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "faults"))
+sys.path.insert(0, os.path.join(HERE, "..", "profiler"))
+import faultlib  # noqa: E402
+import recordlib  # noqa: E402
+
 SPLIT = os.environ["EMBER_WORKLOAD_SPLIT"]
 SECONDS = 5.0
 HZ = 1471   # 14.71 periods per 10 ms cycle of split: samples spread over its phases
@@ -59,61 +61,17 @@ def cgroup2_mount():
     return None
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def fetch(url, timeout=20):
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
-
-
-def wait_http(url, deadline_s):
-    end = time.time() + deadline_s
-    while time.time() < end:
-        try:
-            if fetch(url, timeout=2)[0] == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {deadline_s}s")
-
-
-def parse_raw(text):
-    """go tool pprof -raw -> [(count, {label: value})]"""
-    samples, section = [], None
-    for line in text.splitlines():
-        if line == "Samples:":
-            section = "s"
-            continue
-        if line in ("Locations", "Mappings"):
-            section = None
-        if section != "s":
-            continue
-        m = re.match(r"^\s+(\d+)\s+(\d+):", line)
-        if m:
-            samples.append([int(m.group(1)), {}])
-        elif samples and ":[" in line:
-            samples[-1][1].update(re.findall(r"(\w+):\[([^\]]*)\]", line))
-    return samples
+    status, body, _ = faultlib.get(url, timeout=timeout)
+    return status, body
 
 
 def pprof_samples(body, tmp, name):
+    """[(count, {label: value})] as go tool pprof -raw reads the profile."""
     path = os.path.join(tmp, name)
     with open(path, "wb") as f:
         f.write(body)
-    env = dict(os.environ, HOME=tmp, GOCACHE=os.path.join(tmp, "gocache"), PPROF_TMPDIR=tmp,
-               PPROF_BINARY_PATH="/nonexistent")
-    r = subprocess.run(["go", "tool", "pprof", "-raw", "-symbolize=none", path],
-                       capture_output=True, text=True, env=env, timeout=60)
-    assert r.returncode == 0, "go tool pprof: " + r.stderr
-    return parse_raw(r.stdout)
+    return [(s[0], s[3]) for s in recordlib.pprof_raw(path, tmp)["samples"]]
 
 
 def cpu_ticks(pid):
@@ -149,23 +107,19 @@ def main():
     pod_rel = ["kubepods.slice", "kubepods-burstable.slice",
                "kubepods-burstable-pod%s.slice" % uid.replace("-", "_")]
     cri = os.path.join(top, *pod_rel, f"cri-containerd-{cid_b}.scope")
-    made, procs, serve = [], [], None
+    made, procs, serve, tmp = [], [], None, None
     try:
         for d in [top, docker] + [os.path.join(top, *pod_rel[:i + 1]) for i in range(3)] + [cri]:
             os.mkdir(d)
             made.append(d)
         tmp = tempfile.mkdtemp(prefix="ember-labels-")
-        port = free_port()
-        serve = subprocess.Popen(
-            [EMBER, "serve", "-a", "-F", str(HZ), "--window", "1s", "--listen",
-             f"127.0.0.1:{port}", "--storage.path", os.path.join(tmp, "store"),
-             "--metrics.labels", "comm,function,pod_uid,container_id",
-             # split_a/_b/_c are never leaves: on a busy node they would not
-             # rank among the top functions by self time
-             "--metrics.functions", "^split_[abc]$"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        base = f"http://127.0.0.1:{port}"
-        wait_http(base + "/healthz", 20)
+        serve = faultlib.Serve(
+            ["-a", "-F", str(HZ)], os.path.join(tmp, "store"), window="1s",
+            extra=["--metrics.labels", "comm,function,pod_uid,container_id",
+                   # split_a/_b/_c are never leaves: on a busy node they would
+                   # not rank among the top functions by self time
+                   "--metrics.functions", "^split_[abc]$"]).start()
+        base = serve.url("")
         t0 = int(time.time()) - 1
         m_start = time.time() * 1000
         a = start_in(docker, SECONDS)
@@ -287,13 +241,11 @@ def main():
                 p.kill()
                 p.wait()
         if serve:
-            serve.send_signal(signal.SIGTERM)
-            try:
-                out, _ = serve.communicate(timeout=20)
-            except subprocess.TimeoutExpired:
-                serve.kill()
-                out, _ = serve.communicate()
-            print(out[-2000:])
+            serve.stop(timeout=20)
+            print(serve.output()[-2000:])
+        faultlib.cleanup()
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
         for d in reversed(made):
             for _ in range(50):   # a killed process leaves its cgroup shortly after
                 try:
