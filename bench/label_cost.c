@@ -109,14 +109,7 @@ static size_t pass(side *s, size_t n, uint64_t *frames)
 		perf_sample ps;
 		if (perf_sample_parse(h, s->type, 0, &ps) < 0)
 			continue;
-		uint32_t nf = 0;
-		for (uint64_t j = 0; j < ps.n_chain && nf < MAX_FRAMES - 1; j++) {
-			uint64_t ip = ps.chain[j];
-			if (perf_chain_is_context(ip) || ip == 0)
-				continue;
-			frames[nf] = nf == 0 ? ip : ip - 1;
-			nf++;
-		}
+		uint32_t nf = perf_sample_frames(&ps, frames, MAX_FRAMES - 1);
 		uint32_t proc = proctab_get(s->pt, (int32_t)ps.pid);
 		if (proc != PROCTAB_NONE &&
 		    stacktab_add_cgroup(&s->st, proc, ps.tid, s->cgroup ? ps.cgroup : 0, frames, nf,

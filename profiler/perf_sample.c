@@ -107,6 +107,19 @@ int perf_sample_parse(const struct perf_event_header *h, uint64_t sample_type,
 	return 0;
 }
 
+uint32_t perf_sample_frames(const perf_sample *ps, uint64_t *f, uint32_t max)
+{
+	uint32_t n = 0;
+	for (uint64_t i = 0; i < ps->n_chain && n < max; i++) {
+		uint64_t ip = ps->chain[i];
+		if (perf_chain_is_context(ip) || ip == 0)
+			continue;
+		f[n] = n == 0 ? ip : ip - 1;
+		n++;
+	}
+	return n;
+}
+
 /* A string field: NUL-terminated within the record. */
 static const char *take_str(cursor *c)
 {

@@ -44,6 +44,11 @@ typedef struct perf_sample {
 int perf_sample_parse(const struct perf_event_header *h, uint64_t sample_type,
 		      uint64_t regs_mask, perf_sample *out);
 
+/* The callchain's addresses into f (at most max), leaf first, without the
+ * PERF_CONTEXT_* markers and zeros; callers as return address - 1, so each
+ * lies inside its call instruction. Returns how many. */
+uint32_t perf_sample_frames(const perf_sample *ps, uint64_t *f, uint32_t max);
+
 typedef struct perf_mmap2 {
 	uint32_t pid, tid;
 	uint64_t addr, len, pgoff;

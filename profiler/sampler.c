@@ -120,15 +120,7 @@ static void on_sample(ember_sampler *s, const struct perf_event_header *h)
 		return;
 	}
 	uint64_t *f = s->frames;
-	uint32_t n = 0, max = s->max_frames - 1, chained = 0;
-	for (uint64_t i = 0; i < ps.n_chain && n < max; i++) {
-		uint64_t ip = ps.chain[i];
-		if (perf_chain_is_context(ip) || ip == 0)
-			continue;
-		f[n] = n == 0 ? ip : ip - 1;   /* callers: return address - 1 */
-		n++;
-		chained++;
-	}
+	uint32_t n = perf_sample_frames(&ps, f, s->max_frames - 1), chained = n;
 	if (s->unwinder)
 		n = dwarf_stack_append(s->unwinder, &ps, f, n, s->max_frames,
 				       s->stats.unwind_errors);
