@@ -140,7 +140,16 @@ def main():
                 mm = re.search(r"cpu=([\d.]+)", out)
                 total = float(mm.group(1)) * os.sysconf("SC_CLK_TCK")
         m_end = time.time() * 1000
-        time.sleep(2.5)   # the last window is stored
+        # the windows up to the workloads' end are stored (the worker
+        # symbolizes every process on the node: slow under sanitizers)
+        deadline = time.time() + 40
+        while time.time() < deadline:
+            st, body = fetch(f"{base}/api/v1/profiles?start={t0}")
+            if st == 200 and any(w["end_ms"] > m_end + 500 for w in json.loads(body)):
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError("the windows after the workloads were not stored in 40 s")
         t1 = int(time.time()) + 1
 
         st, body = fetch(f"{base}/api/v1/merge?start={t0}&end={t1}")
