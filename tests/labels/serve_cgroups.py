@@ -28,6 +28,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -264,5 +265,12 @@ def main():
                     time.sleep(0.1)
 
 
+def on_term(signum, _frame):
+    # meson's timeout sends SIGTERM: leave through `finally`, which removes
+    # the cgroups
+    raise SystemExit(128 + signum)
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, on_term)
     sys.exit(main())

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 static char dir_top[PATH_MAX + 128], dir_a[PATH_MAX + 256], dir_b[PATH_MAX + 256];
+static volatile pid_t child;   /* the workload running now, for on_term */
 
 static uint64_t mono_ns(void)
 {
@@ -69,6 +70,7 @@ static pid_t start_split(const char *split)
 		_exit(127);
 	}
 	close(p[1]);
+	child = pid;
 	char c;
 	while (read(p[0], &c, 1) < 0 && errno == EINTR)
 		;   /* EOF at exec (or exit) */
@@ -127,6 +129,7 @@ static int run(const char *split, ember_cgroup_source src, const char *rel_a, co
 	int st;
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
+	child = 0;
 	ember_profile *p = NULL;
 	if (rc == 0 && ember_sampler_take_window(s, &p, &err) < 0)
 		rc = -1;
@@ -162,6 +165,17 @@ static void cleanup(void)
 	rmdir(dir_top);
 }
 
+/* meson's timeout sends SIGTERM: the cgroups go too (all async-signal-safe). */
+static void on_term(int sig)
+{
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+	cleanup();
+	_exit(128 + sig);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -180,6 +194,8 @@ int main(int argc, char **argv)
 	snprintf(dir_top, sizeof dir_top, "%s%s", mnt, rel_top);
 	snprintf(dir_a, sizeof dir_a, "%s%s", mnt, rel_a);
 	snprintf(dir_b, sizeof dir_b, "%s%s", mnt, rel_b);
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
 	if (mkdir(dir_top, 0755) < 0 || mkdir(dir_a, 0755) < 0 || mkdir(dir_b, 0755) < 0) {
 		fprintf(stderr, "mkdir under %s: %s (run as root)\n", mnt, strerror(errno));
 		cleanup();
