@@ -3,7 +3,8 @@
  * time, with flat, flat%, sum% (running total of flat%), cum and cum%.
  *
  * --group-by splits the rows by sample labels (container_id, pod_uid,
- * cgroup, comm...), which lead each row as columns.
+ * cgroup, comm...), which lead each row as columns, and puts each group's
+ * total above the rows, largest first.
  *
  * Flat is the time a function was the leaf (innermost inline frame); cum
  * counts it once per sample wherever it is on the stack. Values are seconds
@@ -75,6 +76,64 @@ static void put_group(ember_buf *out, const fnstat_keys *keys, const char *group
 	}
 }
 
+typedef struct group_total {
+	const char *group; /* an entry's group string (owned by the fnstat) */
+	int64_t value;
+} group_total;
+
+static int by_group(const void *a, const void *b)
+{
+	return strcmp(((const group_total *)a)->group, ((const group_total *)b)->group);
+}
+
+static int by_value(const void *a, const void *b)
+{
+	int64_t x = ((const group_total *)a)->value, y = ((const group_total *)b)->value;
+	return x != y ? (x > y ? -1 : 1) : by_group(a, b);
+}
+
+/* The total of each group, largest first (at most max_rows, 0: all), above
+ * the rows: which container (pod, cgroup...) burned the CPU. A sample's
+ * group is its leaf frame's. */
+static int put_group_totals(ember_buf *out, const fnstat *fs, const fnstat_keys *keys,
+                            const frame_weight *w, size_t n_samples, int64_t total,
+                            size_t max_rows)
+{
+	group_total *g = malloc((n_samples ? n_samples : 1) * sizeof *g);
+	if (!g)
+		return -ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < n_samples; i++)
+		if (fs->sample_start[i] < fs->sample_start[i + 1])
+			g[n++] = (group_total){fs->entries[fs->frames[fs->sample_start[i]]].group,
+			                       fs->sample_value[i]};
+	qsort(g, n, sizeof *g, by_group);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (k && strcmp(g[k - 1].group, g[i].group) == 0)
+			g[k - 1].value = frame_sat_add(g[k - 1].value, g[i].value);
+		else
+			g[k++] = g[i];
+	}
+	qsort(g, k, sizeof *g, by_value);
+	if (max_rows && k > max_rows)
+		k = max_rows;
+	ember_buf_printf(out, "%10s %7s  ", "total", "total%");
+	for (size_t i = 0; i < keys->n_labels; i++)
+		ember_buf_printf(out, "%s%s", keys->labels[i], i + 1 < keys->n_labels ? "  " : "\n");
+	for (size_t i = 0; i < k; i++) {
+		put_value(out, w, g[i].value, 10);
+		ember_buf_printf(out, " %6.2f%%  ", pct(g[i].value, total));
+		put_group(out, keys, g[i].group);
+		while (out->len && out->data[out->len - 1] == ' ')
+			out->data[--out->len] = '\0';
+		ember_buf_putc(out, '\n');
+	}
+	ember_buf_putc(out, '\n');
+	free(g);
+	return 0;
+}
+
 int ember_report_top(const ember_profile *p, size_t max_rows, ember_buf *out, ember_error *err)
 {
 	return ember_report_top_by(p, max_rows, NULL, out, err);
@@ -120,6 +179,8 @@ int ember_report_top_by(const ember_profile *p, size_t max_rows, const char *gro
 	ember_buf_printf(out, ", %.2f%% of ", pct(shown_flat, total));
 	put_value(out, &w, total, 0);
 	ember_buf_puts(out, " total\n");
+	if (keys.n_labels && put_group_totals(out, &fs, &keys, &w, p->n_samples, total, max_rows) < 0)
+		out->oom = true;
 	if (shown < fs.n_entries)
 		ember_buf_printf(out, "Dropped %zu nodes\n", fs.n_entries - shown);
 	ember_buf_printf(out, "%10s %7s %7s %10s %7s  ", "flat", "flat%", "sum%", "cum", "cum%");

@@ -191,6 +191,11 @@ static void top(void)
 	ember_error err;
 	CHECK_EQ_INT(ember_report_top_by(p, 0, "container_id", &b, &err), 0);
 	CHECK(strstr(b.data, "container_id  function  binary\n") != NULL);
+	/* the groups' totals, largest first, above the rows */
+	CHECK(strstr(b.data, "     total  total%  container_id\n"
+	                     "     1.00s  68.03%  " C1 "\n"
+	                     "     0.40s  27.21%  " C2 "\n"
+	                     "     0.07s   4.76%  -\n\n") != NULL);
 	CHECK(strstr(b.data, "0.50s  34.01%  34.01%      0.50s  34.01%  " C1 "  f  app\n") != NULL);
 	CHECK(strstr(b.data, "  -  f  app\n") != NULL);
 	ember_buf_reset(&b);
