@@ -46,7 +46,9 @@ int perf_sample_parse(const struct perf_event_header *h, uint64_t sample_type,
 
 /* The callchain's addresses into f (at most max), leaf first, without the
  * PERF_CONTEXT_* markers and zeros; callers as return address - 1, so each
- * lies inside its call instruction. Returns how many. */
+ * lies inside its call instruction. Returns how many. (The sampler's
+ * on_sample runs this loop inline, with its own bookkeeping; benchmarks and
+ * tests that replay the hot path use this.) */
 uint32_t perf_sample_frames(const perf_sample *ps, uint64_t *f, uint32_t max);
 
 typedef struct perf_mmap2 {

@@ -54,10 +54,10 @@ struct ember_sampler {
 	perf_ring **rings;          /* the evset's rings, for the merge */
 	perf_merge merge;           /* time order across the rings */
 	proctab *pt;
-	stacktab st;
-	ember_unwinder *unwinder;   /* --call-graph dwarf */
 	cgroup_map *cgroups;        /* NULL: no cgroup labels */
 	bool cgroup_per_proc;       /* the process table's cgroup, not the sample's */
+	stacktab st;
+	ember_unwinder *unwinder;   /* --call-graph dwarf */
 
 	uint64_t *frames;           /* the hot path's scratch stack */
 	uint32_t max_frames;
@@ -120,7 +120,15 @@ static void on_sample(ember_sampler *s, const struct perf_event_header *h)
 		return;
 	}
 	uint64_t *f = s->frames;
-	uint32_t n = perf_sample_frames(&ps, f, s->max_frames - 1), chained = n;
+	uint32_t n = 0, max = s->max_frames - 1, chained = 0;
+	for (uint64_t i = 0; i < ps.n_chain && n < max; i++) {
+		uint64_t ip = ps.chain[i];
+		if (perf_chain_is_context(ip) || ip == 0)
+			continue;
+		f[n] = n == 0 ? ip : ip - 1;   /* callers: return address - 1 */
+		n++;
+		chained++;
+	}
 	if (s->unwinder)
 		n = dwarf_stack_append(s->unwinder, &ps, f, n, s->max_frames,
 				       s->stats.unwind_errors);
