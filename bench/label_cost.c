@@ -15,7 +15,8 @@
  *
  *   usage: label_cost [-n RECORDS] [-r ROUNDS]
  *   output: one line of key=value pairs (ns per sample off/on, ratio;
- *           us per window off/on, stacks per window).
+ *           us per window off/on, stacks per window; walk_us: the wall time
+ *           of one walk of the live hierarchy, what a miss costs).
  */
 #include "cgroup.h"
 #include "perf_sample.h"
@@ -181,9 +182,17 @@ int main(int argc, char **argv)
 		}
 		pass(&sides[k], n, frames);   /* warm: every process and stack known */
 	}
+	/* one walk of the hierarchy: what a miss costs, once per window at most */
 	cgroup_map *map = NULL;
-	if (real && cgroup_map_new(&map) < 0)
-		return 1;
+	double walk_us = 0;
+	if (real) {
+		struct timespec w0, w1;
+		clock_gettime(CLOCK_MONOTONIC, &w0);
+		if (cgroup_map_new(&map) < 0)
+			return 1;
+		clock_gettime(CLOCK_MONOTONIC, &w1);
+		walk_us = ((double)(w1.tv_sec - w0.tv_sec) * 1e9 + (double)(w1.tv_nsec - w0.tv_nsec)) / 1e3;
+	}
 	double *ns[2], *win[2];
 	for (int k = 0; k < 2; k++) {
 		ns[k] = calloc(rounds, sizeof *ns[k]);
@@ -215,9 +224,9 @@ int main(int argc, char **argv)
 	double woff = median(win[0], rounds), won = median(win[1], rounds);
 	printf("records=%zu rounds=%zu cgroups=%zu ns_per_sample_off=%.1f ns_per_sample_on=%.1f "
 	       "ratio=%.3f window_us_off=%.0f window_us_on=%.0f window_ratio=%.3f "
-	       "stacks_off=%zu stacks_on=%zu map=%s counted=%zu\n",
+	       "stacks_off=%zu stacks_on=%zu map=%s walk_us=%.0f counted=%zu\n",
 	       n, rounds, real, off, on, on / off, woff, won, won / woff, stacks[0], stacks[1],
-	       map ? "live" : "none", counted);
+	       map ? "live" : "none", walk_us, counted);
 	for (int k = 0; k < 2; k++) {
 		free(ns[k]);
 		free(win[k]);

@@ -1,8 +1,8 @@
 /* profiler/cgroup.c — the cgroup id -> path map and the path -> labels
  * derivation of cgroup.h. Owns the map's entries and the walks of the
- * cgroup2 hierarchy. Must never be called per sample: walks and stats
- * happen at open, on a miss (at most once per window) and every
- * CGROUP_RESCAN_WINDOWS windows.
+ * cgroup2 hierarchy. Must never be called per sample: the walk happens at
+ * open and on a miss that the id's file handle cannot answer (at most once
+ * per window); a handle lookup is one open_by_handle_at and a readlink.
  */
 #include "cgroup.h"
 
@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 enum {
-	CGROUP_RESCAN_WINDOWS = 64,   /* a walk at least this often: removals */
+	CGROUP_IDLE_WINDOWS = 64,   /* entries unused this long are forgotten */
 	CGROUP_MAX_DEPTH = 64,
 };
 
@@ -138,15 +138,17 @@ void cgroup_derive(const char *path, cgroup_labels *out)
 
 typedef struct entry {
 	cgroup_info info;
-	uint64_t walk;    /* the walk that last found it (records: the current one) */
-	uint64_t used;    /* the window that last resolved it */
+	uint64_t used;    /* the window that last resolved it (or added it) */
 	char path[];
 } entry;
 
 struct cgroup_map {
 	char *root;          /* mount point; NULL: disabled */
+	int root_fd;         /* for open_by_handle_at; -1 when closed */
+	bool handles;        /* open_by_handle_at works (root, CAP_DAC_READ_SEARCH) */
 	u64map ids;          /* id -> entry pointer */
-	uint64_t walks;      /* walks done; the current walk generation */
+	uint64_t walks;      /* walks done */
+	uint64_t handle_hits;
 	uint64_t window;     /* windows ended */
 	bool walked_this_window;
 	char buf[PATH_MAX];  /* the walk's path under root */
@@ -167,10 +169,8 @@ static int put(cgroup_map *m, uint64_t id, const char *path)
 	uint64_t *v = u64map_get(&m->ids, id);
 	if (v) {
 		entry *e = (entry *)(uintptr_t)*v;
-		if (strcmp(e->path, path) == 0) {
-			e->walk = m->walks;
+		if (strcmp(e->path, path) == 0)
 			return 0;
-		}
 		entry_drop(m, id);
 	}
 	size_t len = strlen(path) + 1;
@@ -181,7 +181,6 @@ static int put(cgroup_map *m, uint64_t id, const char *path)
 	e->info.id = id;
 	e->info.path = e->path;
 	cgroup_derive(e->path, &e->info.labels);
-	e->walk = m->walks;
 	e->used = m->window;
 	if (u64map_put(&m->ids, id, (uint64_t)(uintptr_t)e) < 0) {
 		free(e);
@@ -238,6 +237,7 @@ int cgroup_map_new(cgroup_map **out)
 	cgroup_map *m = calloc(1, sizeof *m);
 	if (!m)
 		return -ENOMEM;
+	m->root_fd = -1;
 	char mnt[PATH_MAX];
 	if (target_cgroup2_mount(mnt, sizeof mnt) == 0) {
 		m->root = strdup(mnt);
@@ -245,6 +245,8 @@ int cgroup_map_new(cgroup_map **out)
 			free(m);
 			return -ENOMEM;
 		}
+		m->root_fd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		m->handles = m->root_fd >= 0;
 		walk(m);
 		m->walked_this_window = false;   /* the first window may rescan too */
 	}
@@ -259,6 +261,8 @@ void cgroup_map_free(cgroup_map *m)
 	u64map_foreach(&m->ids, s)
 		free((entry *)(uintptr_t)s->value);
 	u64map_free(&m->ids);
+	if (m->root_fd >= 0)
+		close(m->root_fd);
 	free(m->root);
 	free(m);
 }
@@ -280,11 +284,55 @@ void cgroup_map_on_record(cgroup_map *m, const struct perf_event_header *h)
 		put(m, c.id, c.path[0] ? c.path : "/");
 }
 
+/* include/linux/exportfs.h (not a UAPI header): kernfs's handle type */
+#ifndef FILEID_KERNFS
+#define FILEID_KERNFS 0xfe
+#endif
+
+/* The path of id from its file handle (cgroup2's handle is the 8-byte
+ * kernfs id): one open_by_handle_at and a readlink. False when the id is
+ * gone (ESTALE) or lies outside the mount as this process sees it; the
+ * first EPERM (no CAP_DAC_READ_SEARCH, e.g. after --user) turns it off. */
+static bool by_handle(cgroup_map *m, uint64_t id)
+{
+	if (!m->handles)
+		return false;
+	union {
+		struct file_handle fh;
+		unsigned char room[sizeof(struct file_handle) + sizeof id];
+	} h;
+	h.fh.handle_bytes = sizeof id;
+	h.fh.handle_type = FILEID_KERNFS;
+	memcpy(h.fh.f_handle, &id, sizeof id);
+	int fd = open_by_handle_at(m->root_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ESTALE && errno != ENOENT)
+			m->handles = false;
+		return false;
+	}
+	char link[64], path[PATH_MAX];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, path, sizeof path - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	path[n] = '\0';
+	size_t rl = strlen(m->root);
+	if (strncmp(path, m->root, rl) != 0 || (path[rl] != '/' && path[rl] != '\0'))
+		return false;
+	if (put(m, id, path[rl] ? path + rl : "/") < 0)
+		return false;
+	m->handle_hits++;
+	return true;
+}
+
 const cgroup_info *cgroup_map_resolve(cgroup_map *m, uint64_t id)
 {
 	if (!id || !m->root)
 		return NULL;
 	uint64_t *v = u64map_get(&m->ids, id);
+	if (!v && by_handle(m, id))
+		v = u64map_get(&m->ids, id);
 	if (!v && !m->walked_this_window) {
 		walk(m);
 		v = u64map_get(&m->ids, id);
@@ -306,15 +354,13 @@ void cgroup_map_window_end(cgroup_map *m)
 		n = 0;
 		u64map_foreach(&m->ids, s) {
 			const entry *e = (const entry *)(uintptr_t)s->value;
-			if (e->walk < m->walks && e->used != m->window && n < 64)
+			if (m->window - e->used >= CGROUP_IDLE_WINDOWS && n < 64)
 				gone[n++] = s->key;
 		}
 		for (size_t i = 0; i < n; i++)
 			entry_drop(m, gone[i]);
 	} while (n == 64);
 	m->window++;
-	if (m->window % CGROUP_RESCAN_WINDOWS == 0)
-		walk(m);
 	m->walked_this_window = false;
 }
 
@@ -352,4 +398,9 @@ uint64_t cgroup_id_of_pid(const cgroup_map *m, int32_t pid)
 uint64_t cgroup_map_scans(const cgroup_map *m)
 {
 	return m ? m->walks : 0;
+}
+
+uint64_t cgroup_map_handle_hits(const cgroup_map *m)
+{
+	return m ? m->handle_hits : 0;
 }

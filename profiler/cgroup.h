@@ -12,8 +12,11 @@
  * The map is filled by walking the cgroup2 hierarchy (cgroup_map_new) and
  * kept current by PERF_RECORD_CGROUP records (a new cgroup's id and path).
  * The hot path never touches it: samples carry only the id, and the window
- * builder resolves ids once per stack. A miss (a cgroup made before the
- * walk read its parent, or a lost record) rescans at most once per window.
+ * builder resolves ids once per stack. A miss (a cgroup made while the walk
+ * ran, a lost record, an entry forgotten while idle) asks the id's file
+ * handle (open_by_handle_at: root only), else walks again, at most once per
+ * window. Entries no window used for CGROUP_IDLE_WINDOWS windows are
+ * forgotten, so removed cgroups do not accumulate.
  *
  * Paths are as /proc/PID/cgroup shows them: "/" is the root,
  * "/system.slice/foo.service" a child. Without a cgroup2 hierarchy the map
@@ -60,13 +63,13 @@ const char *cgroup_map_root(const cgroup_map *m);
 /* Records a PERF_RECORD_CGROUP (id and path of a new cgroup). */
 void cgroup_map_on_record(cgroup_map *m, const struct perf_event_header *h);
 
-/* The cgroup of id, or NULL. On a miss, rescans the hierarchy when it has
- * not done so since the last cgroup_map_window_end. id 0: NULL. */
+/* The cgroup of id, or NULL. On a miss, asks the id's file handle, else
+ * rescans the hierarchy when it has not done so since the last
+ * cgroup_map_window_end. id 0: NULL. */
 const cgroup_info *cgroup_map_resolve(cgroup_map *m, uint64_t id);
 
-/* Ends a window: forgets cgroups that the last walk did not find and that
- * no window resolved since (removed ones), and rescans every
- * CGROUP_RESCAN_WINDOWS windows so the map tracks removals. */
+/* Ends a window: forgets the cgroups no window resolved for
+ * CGROUP_IDLE_WINDOWS windows (removed ones among them). */
 void cgroup_map_window_end(cgroup_map *m);
 
 /* The id of the cgroup2 directory at path (as /proc/PID/cgroup shows it),
@@ -75,7 +78,8 @@ uint64_t cgroup_id_of_path(const cgroup_map *m, const char *path);
 /* The id of pid's cgroup2 cgroup from /proc/PID/cgroup ("0::PATH"), or 0. */
 uint64_t cgroup_id_of_pid(const cgroup_map *m, int32_t pid);
 
-/* Walks done so far (for tests and the bench). */
+/* Walks done so far, and misses answered by a file handle (tests, bench). */
 uint64_t cgroup_map_scans(const cgroup_map *m);
+uint64_t cgroup_map_handle_hits(const cgroup_map *m);
 
 #endif

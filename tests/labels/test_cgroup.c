@@ -1,9 +1,9 @@
 /* tests/labels/test_cgroup.c — profiler/cgroup.c: the labels each runtime's
  * cgroup spelling yields (and the near misses that must yield none), the
  * PERF_RECORD_CGROUP decoder, and the id -> path map over the real cgroup2
- * hierarchy: a cgroup made after the walk is found by one rescan on a miss,
- * a second miss in the same window does not walk again, and a removed
- * cgroup is forgotten once a walk no longer finds it. */
+ * hierarchy: a cgroup made after the walk is found by its file handle, an
+ * id no handle answers walks once per window at most, and a removed cgroup
+ * is forgotten after 64 idle windows while one in use stays. */
 #include "cgroup.h"
 #include "perf_sample.h"
 #include "target.h"
@@ -124,18 +124,22 @@ static int map(void)
 	struct stat ds;
 	CHECK(stat(dir, &ds) == 0);
 	CHECK_EQ_INT(cgroup_id_of_path(m, rel), ds.st_ino);
-	/* made after the walk: a miss rescans once */
+	/* made after the walk: a miss asks the id's file handle (as root),
+	 * no walk */
 	const cgroup_info *ci = cgroup_map_resolve(m, (uint64_t)ss.st_ino);
 	CHECK(ci != NULL);
-	CHECK_EQ_INT(cgroup_map_scans(m), 2);
+	CHECK_EQ_INT(cgroup_map_scans(m), 1);
+	CHECK_EQ_INT(cgroup_map_handle_hits(m), 1);
 	if (ci) {
 		char want[256];
 		snprintf(want, sizeof want, "%s/docker-" ID_A ".scope", rel);
 		CHECK(strcmp(ci->path, want) == 0);
 		CHECK(strcmp(ci->labels.container_id, ID_A) == 0);
 	}
-	/* an unknown id: no second walk in the same window */
+	/* an id no handle answers: one walk, and no second in the same window */
 	CHECK(cgroup_map_resolve(m, UINT64_MAX - 1) == NULL);
+	CHECK_EQ_INT(cgroup_map_scans(m), 2);
+	CHECK(cgroup_map_resolve(m, UINT64_MAX - 2) == NULL);
 	CHECK_EQ_INT(cgroup_map_scans(m), 2);
 	/* next window: the miss may walk again */
 	cgroup_map_window_end(m);
@@ -144,17 +148,28 @@ static int map(void)
 	/* this process's own cgroup from /proc/self/cgroup */
 	CHECK(cgroup_id_of_pid(m, (int32_t)getpid()) != 0);
 
-	/* removed: forgotten after a walk that no longer finds it, once no
-	 * window uses it */
+	/* removed: still known while windows may hold its samples, forgotten
+	 * after 64 idle windows: the next lookup misses, and either the handle
+	 * of the dying cgroup still answers (with its old path) or one walk
+	 * finds nothing */
 	CHECK(rmdir(sub) == 0);
 	CHECK(rmdir(dir) == 0);
-	cgroup_map_window_end(m);
-	CHECK(cgroup_map_resolve(m, UINT64_MAX - 2) == NULL);   /* walks */
-	cgroup_map_window_end(m);
-	cgroup_map_window_end(m);
-	uint64_t before = cgroup_map_scans(m);
-	CHECK(cgroup_map_resolve(m, (uint64_t)ss.st_ino) == NULL);
-	CHECK_EQ_INT(cgroup_map_scans(m), before + 1);
+	CHECK(cgroup_map_resolve(m, (uint64_t)ss.st_ino) != NULL);
+	for (int i = 0; i < 70; i++)
+		cgroup_map_window_end(m);
+	uint64_t before = cgroup_map_scans(m) + cgroup_map_handle_hits(m);
+	ci = cgroup_map_resolve(m, (uint64_t)ss.st_ino);
+	CHECK_EQ_INT(cgroup_map_scans(m) + cgroup_map_handle_hits(m), before + 1);
+	CHECK(!ci || strstr(ci->path, "/docker-" ID_A ".scope") != NULL);
+	/* in use: kept however long */
+	CHECK(cgroup_map_resolve(m, (uint64_t)st.st_ino) != NULL);
+	uint64_t hits = cgroup_map_handle_hits(m), walks = cgroup_map_scans(m);
+	for (int i = 0; i < 100; i++) {
+		cgroup_map_window_end(m);
+		CHECK(cgroup_map_resolve(m, (uint64_t)st.st_ino) != NULL);
+	}
+	CHECK_EQ_INT(cgroup_map_handle_hits(m), hits);
+	CHECK_EQ_INT(cgroup_map_scans(m), walks);
 	cgroup_map_free(m);
 	return 0;
 }
