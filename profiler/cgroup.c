@@ -195,8 +195,10 @@ static void walk_dir(cgroup_map *m, int dirfd, size_t len, int depth)
 	struct stat st;
 	if (fstat(dirfd, &st) == 0)
 		put(m, (uint64_t)st.st_ino, len ? m->buf : "/");
-	if (depth >= CGROUP_MAX_DEPTH)
+	if (depth >= CGROUP_MAX_DEPTH) {
+		close(dirfd);
 		return;
+	}
 	DIR *d = fdopendir(dirfd);
 	if (!d) {
 		close(dirfd);
