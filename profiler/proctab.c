@@ -6,8 +6,8 @@
 #include "proctab.h"
 
 #include "buildid.h"
-#include "cgroup.h"
 #include "strpool.h"
+#include "cgroup.h"
 #include "u64map.h"
 #include "ember/grow.h"
 

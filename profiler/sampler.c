@@ -13,8 +13,8 @@
 #include "ember/sampler.h"
 
 #include "buildid.h"
-#include "cgroup.h"
 #include "dwarf_stack.h"
+#include "cgroup.h"
 #include "events.h"
 #include "perf_merge.h"
 #include "perf_ring.h"
