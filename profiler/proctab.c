@@ -7,11 +7,11 @@
 
 #include "buildid.h"
 #include "strpool.h"
-#include "cgroup.h"
 #include "u64map.h"
 #include "ember/grow.h"
 
 #include "ember/hash.h"
+#include "cgroup.h"
 
 #include <assert.h>
 #include <ctype.h>
