@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "ember/agent.h"
+#include "ember/metrics.h"
 
 static const char usage_text[] =
 	"usage: ember serve [TARGET] [OPTIONS]\n"
@@ -83,6 +84,10 @@ static const char usage_text[] =
 	"  --metrics.functions REGEX functions that always become series       [EMBER_METRICS_FUNCTIONS]\n"
 	"  --metrics.max-series N    cap on function series; the rest fold into\n"
 	"                            function=\"[other]\" (default 2000)        [EMBER_METRICS_MAX_SERIES]\n"
+	"  --metrics.labels LIST     the function series' labels, a comma list of comm,\n"
+	"                            binary, function, cgroup, container_id, pod_uid,\n"
+	"                            systemd_unit (default comm,binary,function)\n"
+	"                                                                       [EMBER_METRICS_LABELS]\n"
 	"\n"
 	"  -h, --help                this text\n"
 	"\n"
@@ -106,6 +111,7 @@ enum {
 	OPT_METRICS_TOP,
 	OPT_METRICS_FUNCTIONS,
 	OPT_METRICS_MAX_SERIES,
+	OPT_METRICS_LABELS,
 	OPT_WEB_CONFIG,
 	OPT_USER,
 	OPT_WEB_MAX_CONN,
@@ -129,6 +135,7 @@ static const struct {
 	{ OPT_METRICS_TOP, "metrics.top" },
 	{ OPT_METRICS_FUNCTIONS, "metrics.functions" },
 	{ OPT_METRICS_MAX_SERIES, "metrics.max-series" },
+	{ OPT_METRICS_LABELS, "metrics.labels" },
 	{ OPT_WEB_CONFIG, "web.config.file" },
 	{ OPT_USER, "user" },
 	{ OPT_WEB_MAX_CONN, "web.max-connections" },
@@ -150,6 +157,7 @@ static const struct option long_opts[] = {
 	{ "metrics.top", required_argument, NULL, OPT_METRICS_TOP },
 	{ "metrics.functions", required_argument, NULL, OPT_METRICS_FUNCTIONS },
 	{ "metrics.max-series", required_argument, NULL, OPT_METRICS_MAX_SERIES },
+	{ "metrics.labels", required_argument, NULL, OPT_METRICS_LABELS },
 	{ "web.config.file", required_argument, NULL, OPT_WEB_CONFIG },
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "web.max-connections", required_argument, NULL, OPT_WEB_MAX_CONN },
@@ -317,6 +325,11 @@ static int storage_and_metrics(const serve_args *a, ember_agent_opts *o)
 	o->metrics_top = top;
 	o->metrics_max_series = max_series;
 	o->metrics_functions = val(a, "metrics.functions");
+	o->metrics_labels = val(a, "metrics.labels");
+	ember_error lerr = { 0 };
+	if (o->metrics_labels && ember_metrics_labels_check(o->metrics_labels, &lerr) < 0)
+		return bad_value("metrics.labels", o->metrics_labels,
+				 "want a comma list of " EMBER_METRICS_LABELS);
 	o->storage_path = val(a, "storage.path");
 	return -1;
 }

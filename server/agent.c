@@ -119,9 +119,9 @@ static int agent_open(agent *a)
 	a->st->cfg.window_ns = o->window_ns;
 	a->st->cfg.freq_hz = o->sampler.freq_hz;
 	ember_metrics_opts mo = { .top_n = o->metrics_top, .functions_regex = o->metrics_functions,
-				  .max_series = o->metrics_max_series };
+				  .max_series = o->metrics_max_series, .labels = o->metrics_labels };
 	if (ember_metrics_new(&a->st->metrics, &mo, &err) < 0)
-		return LOG("--metrics.functions: %s\n", err.msg), -EINVAL;
+		return LOG("--metrics.functions / --metrics.labels: %s\n", err.msg), -EINVAL;
 	const char *path = o->storage_path;
 	if (!path) {
 		if (ember_store_default_path(a->defpath, sizeof a->defpath) < 0)

@@ -421,29 +421,47 @@ static size_t regex_cost(const char *re, size_t cap)
 	return total;
 }
 
+/* A focus regex argument: absent (NULL), or non-empty, at most MAX_REGEX
+ * bytes and cheap enough to compile. */
+static int regex_arg(const ember_http_request *req, const char *key, const char **out,
+		     ember_http_response *r)
+{
+	if (arg(req, key, out, r) < 0)
+		return -EINVAL;
+	char msg[160];
+	if (*out && (!**out || strlen(*out) > MAX_REGEX)) {
+		snprintf(msg, sizeof msg,
+			 "%s: want a non-empty POSIX extended regex of at most 1024 bytes", key);
+		reply_error(r, MHD_HTTP_BAD_REQUEST, msg);
+		return -EINVAL;
+	}
+	if (*out && regex_cost(*out, MAX_REGEX_COST) > MAX_REGEX_COST) {
+		snprintf(msg, sizeof msg,
+			 "%s: regex too complex (its repetition bounds expand it past 4096 atoms): "
+			 "use fewer or smaller {m,n}",
+			 key);
+		reply_error(r, MHD_HTTP_BAD_REQUEST, msg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static void route_merge(const ember_http_api *api, const ember_http_opts *opts,
 			const ember_http_request *req, const char *rest, ember_http_response *r)
 {
 	(void)rest;
 	int64_t start, end;
-	const char *fn;
-	if (range_args(req, true, &start, &end, r) < 0 || arg(req, "function", &fn, r) < 0)
+	ember_focus focus = { 0 };
+	if (range_args(req, true, &start, &end, r) < 0 ||
+	    regex_arg(req, "function", &focus.function, r) < 0 ||
+	    regex_arg(req, "cgroup", &focus.cgroup, r) < 0 ||
+	    regex_arg(req, "container_id", &focus.container_id, r) < 0 ||
+	    regex_arg(req, "pod_uid", &focus.pod_uid, r) < 0)
 		return;
-	if (fn && (!*fn || strlen(fn) > MAX_REGEX)) {
-		reply_error(r, MHD_HTTP_BAD_REQUEST,
-			    "function: want a non-empty POSIX extended regex of at most 1024 bytes");
-		return;
-	}
-	if (fn && regex_cost(fn, MAX_REGEX_COST) > MAX_REGEX_COST) {
-		reply_error(r, MHD_HTTP_BAD_REQUEST,
-			    "function: regex too complex (its repetition bounds expand it past "
-			    "4096 atoms): use fewer or smaller {m,n}");
-		return;
-	}
 	ember_error err = { 0 };
 	ember_profile *p = NULL;
 	ember_gate_enter(opts->heavy);   /* merging and encoding is the CPU-heavy part */
-	int rc = api->merge(api->ctx, start, end, fn, &p, &err);
+	int rc = api->merge(api->ctx, start, end, &focus, &p, &err);
 	if (rc < 0) {
 		ember_gate_leave(opts->heavy);
 		reply_rc(r, rc, &err);
@@ -502,7 +520,8 @@ static const http_route routes[] = {
 	{ "/api/v1/profiles/", true, route_window, "/api/v1/profiles/ID",
 	  "one stored window as gzip pprof", false },
 	{ "/api/v1/merge", false, route_merge, "/api/v1/merge?start=T&end=T&function=REGEX",
-	  "stored windows in a range merged into one pprof", false },
+	  "stored windows in a range merged into one pprof (also cgroup=, container_id=, "
+	  "pod_uid= regexes)", false },
 	{ "/healthz", false, route_health, "/healthz", "200 when sampling works", true },
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])

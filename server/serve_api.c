@@ -10,7 +10,6 @@
 #include "server/serve.h"
 
 #include <errno.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,20 +180,19 @@ static int api_window(void *ctx, const char *id, ember_profile **out, ember_erro
 	return ember_store_load(st->store, id, out, err);
 }
 
-static int api_merge(void *ctx, int64_t start, int64_t end, const char *regex,
+static int api_merge(void *ctx, int64_t start, int64_t end, const ember_focus *focus,
 		     ember_profile **out, ember_error *err)
 {
 	serve_state *st = ctx;
-	if (regex) {   /* refuse a bad regex before reading any window */
-		regex_t re;
-		int e = regcomp(&re, regex, REG_EXTENDED | REG_NOSUB);
-		if (e) {
-			char why[128];
-			regerror(e, &re, why, sizeof why);
-			return ember_errorf(err, EINVAL, "function: bad regex '%.200s': %s", regex,
-					    why);
-		}
-		regfree(&re);
+	if (!ember_focus_empty(focus)) {   /* refuse a bad regex before reading any window */
+		ember_profile *empty = ember_profile_new(), *none = NULL;
+		if (!empty)
+			return ember_errorf(err, ENOMEM, "out of memory");
+		int rc = ember_profile_focus_by(empty, focus, &none, err);
+		ember_profile_free(empty);
+		ember_profile_free(none);
+		if (rc < 0)
+			return rc;
 	}
 	ember_window_info *v;
 	size_t n;
@@ -227,9 +225,9 @@ static int api_merge(void *ctx, int64_t start, int64_t end, const char *regex,
 	if (rc == 0)
 		rc = ember_merger_result(m, &merged, err);
 	ember_merger_free(m);
-	if (rc == 0 && regex) {
+	if (rc == 0 && !ember_focus_empty(focus)) {
 		ember_profile *focused = NULL;
-		rc = ember_profile_focus(merged, regex, &focused, err);
+		rc = ember_profile_focus_by(merged, focus, &focused, err);
 		ember_profile_free(merged);
 		merged = focused;
 	}

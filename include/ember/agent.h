@@ -44,6 +44,7 @@ typedef struct ember_agent_opts {
 
 	/* push to Pyroscope / OTLP (ember/push.h); all NULL: no push */
 	ember_push_opts push;
+	const char *metrics_labels;      /* comma list (EMBER_METRICS_LABELS) or NULL: the default */
 } ember_agent_opts;
 
 /* Runs the agent in the calling thread (it becomes the sampling thread and

@@ -29,7 +29,9 @@
  *    cpu/nanoseconds; period = the sampling period in ns (1e9 / F);
  *    time_nanos = window start (unix ns), duration_nanos = window length.
  *  - sample labels: "pid" and "tid" (numeric), "comm" (process name) and
- *    "thread" (thread name), strings.
+ *    "thread" (thread name), strings; where the sample's cgroup is known
+ *    "cgroup" (its cgroup2 path, "/" the root) and, where that path names
+ *    them, "container_id", "pod_uid" and "systemd_unit".
  *  - mappings are per process (two processes of one binary get two mappings
  *    with the same build id). Special mappings by filename:
  *      "[kernel.kallsyms]"  kernel text, absolute kernel addresses; build_id
