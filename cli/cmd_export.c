@@ -33,12 +33,18 @@ static void usage(FILE *f)
 	        "  -f, --format FORMAT         one of pprof, folded, metrics, top (required)\n"
 	        "  -o, --output FILE           write FILE (atomically) instead of stdout\n"
 	        "  -n, --nodes N               top: show at most N rows (default all)\n"
+	        "      --group-by LIST         top: split rows by these sample labels, e.g.\n"
+	        "                              container_id, pod_uid, cgroup, systemd_unit, comm\n"
+	        "                              (comma list; leading columns, '-' for none)\n"
 	        "      --metrics.top N         metrics: series for the top N functions by self\n"
 	        "                              time (default 50)\n"
 	        "      --metrics.functions RE  metrics: also every function matching the POSIX\n"
 	        "                              extended regex RE\n"
 	        "      --metrics.max-series N  metrics: at most N series (default 2000); the\n"
 	        "                              rest fold into function=\"[other]\"\n"
+	        "      --metrics.labels LIST   metrics: the series' labels, a comma list of\n"
+	        "                              comm, binary, function, cgroup, container_id,\n"
+	        "                              pod_uid, systemd_unit (default comm,binary,function)\n"
 	        "      --openmetrics           metrics: OpenMetrics 1.0.0 with exemplars, ending\n"
 	        "                              in \"# EOF\"\n"
 	        "      --profile-id ID         metrics: the exemplars' profile_id (default: the\n"
@@ -48,7 +54,15 @@ static void usage(FILE *f)
 	        "exit status: 0 ok, 1 the profile could not be read or written, 2 usage error\n");
 }
 
-enum { OPT_TOP = 256, OPT_FUNCTIONS, OPT_MAX_SERIES, OPT_OPENMETRICS, OPT_PROFILE_ID };
+enum {
+	OPT_TOP = 256,
+	OPT_FUNCTIONS,
+	OPT_MAX_SERIES,
+	OPT_OPENMETRICS,
+	OPT_PROFILE_ID,
+	OPT_GROUP_BY,
+	OPT_LABELS
+};
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -90,10 +104,12 @@ int cmd_export(int argc, char **argv)
 	    {"metrics.max-series", required_argument, NULL, OPT_MAX_SERIES},
 	    {"openmetrics", no_argument, NULL, OPT_OPENMETRICS},
 	    {"profile-id", required_argument, NULL, OPT_PROFILE_ID},
+	    {"group-by", required_argument, NULL, OPT_GROUP_BY},
+	    {"metrics.labels", required_argument, NULL, OPT_LABELS},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	const char *format = NULL, *output = "-", *profile_id = NULL;
+	const char *format = NULL, *output = "-", *profile_id = NULL, *group_by = NULL;
 	ember_metrics_opts mo = {0};
 	uint64_t nodes = 0, v;
 	bool om = false;
@@ -135,6 +151,23 @@ int cmd_export(int argc, char **argv)
 		case OPT_PROFILE_ID:
 			profile_id = optarg;
 			break;
+		case OPT_GROUP_BY:
+			if (!*optarg || strstr(optarg, ",,") || *optarg == ',' ||
+			    optarg[strlen(optarg) - 1] == ',')
+				return usage_error("bad --group-by '%s': want a comma list of "
+				                   "label names, e.g. container_id",
+				                   optarg);
+			group_by = optarg;
+			break;
+		case OPT_LABELS: {
+			ember_error lerr = {0};
+			if (ember_metrics_labels_check(optarg, &lerr) < 0)
+				return usage_error("bad --metrics.labels '%s': want a comma list of "
+				                   EMBER_METRICS_LABELS,
+				                   optarg);
+			mo.labels = optarg;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
@@ -180,7 +213,7 @@ int cmd_export(int argc, char **argv)
 			                    &out, &err);
 			break;
 		case TOP:
-			rc = ember_report_top(p, nodes, &out, &err);
+			rc = ember_report_top_by(p, nodes, group_by, &out, &err);
 			break;
 		}
 	}

@@ -5,6 +5,7 @@
 #include "args.h"
 #include "sampling_flags.h"
 
+#include "ember/clock.h"
 #include "ember/pprof.h"
 #include "ember/sampler.h"
 #include "ember/symbolize.h"
@@ -70,13 +71,6 @@ static int usage_error(const char *fmt, const char *arg)
 	fprintf(stderr, "\n");
 	usage(stderr);
 	return EXIT_USAGE;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 enum { OPT_RAW = CLI_OPT_FIRST_FREE };
@@ -155,7 +149,7 @@ int cmd_record(int argc, char **argv)
 
 	if (ember_sampler_open(&s, &opts, &err) < 0 || ember_sampler_start(s, &err) < 0)
 		goto fail;
-	uint64_t deadline = duration_ns ? mono_ns() + duration_ns : UINT64_MAX;
+	uint64_t deadline = duration_ns ? (uint64_t)ember_mono_ns() + duration_ns : UINT64_MAX;
 	if (ember_sampler_poll(s, deadline, &stop_requested, &err) < 0 ||
 	    ember_sampler_take_window(s, &prof, &err) < 0)
 		goto fail;

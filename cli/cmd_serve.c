@@ -5,6 +5,7 @@
  * shared with `ember record`.
  */
 #include "args.h"
+#include "push_flags.h"
 #include "sampling_flags.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "ember/agent.h"
+#include "ember/metrics.h"
 
 static const char usage_text[] =
 	"usage: ember serve [TARGET] [OPTIONS]\n"
@@ -82,6 +84,10 @@ static const char usage_text[] =
 	"  --metrics.functions REGEX functions that always become series       [EMBER_METRICS_FUNCTIONS]\n"
 	"  --metrics.max-series N    cap on function series; the rest fold into\n"
 	"                            function=\"[other]\" (default 2000)        [EMBER_METRICS_MAX_SERIES]\n"
+	"  --metrics.labels LIST     the function series' labels, a comma list of comm,\n"
+	"                            binary, function, cgroup, container_id, pod_uid,\n"
+	"                            systemd_unit (default comm,binary,function)\n"
+	"                                                                       [EMBER_METRICS_LABELS]\n"
 	"\n"
 	"  -h, --help                this text\n"
 	"\n"
@@ -105,6 +111,7 @@ enum {
 	OPT_METRICS_TOP,
 	OPT_METRICS_FUNCTIONS,
 	OPT_METRICS_MAX_SERIES,
+	OPT_METRICS_LABELS,
 	OPT_WEB_CONFIG,
 	OPT_USER,
 	OPT_WEB_MAX_CONN,
@@ -128,6 +135,7 @@ static const struct {
 	{ OPT_METRICS_TOP, "metrics.top" },
 	{ OPT_METRICS_FUNCTIONS, "metrics.functions" },
 	{ OPT_METRICS_MAX_SERIES, "metrics.max-series" },
+	{ OPT_METRICS_LABELS, "metrics.labels" },
 	{ OPT_WEB_CONFIG, "web.config.file" },
 	{ OPT_USER, "user" },
 	{ OPT_WEB_MAX_CONN, "web.max-connections" },
@@ -149,6 +157,7 @@ static const struct option long_opts[] = {
 	{ "metrics.top", required_argument, NULL, OPT_METRICS_TOP },
 	{ "metrics.functions", required_argument, NULL, OPT_METRICS_FUNCTIONS },
 	{ "metrics.max-series", required_argument, NULL, OPT_METRICS_MAX_SERIES },
+	{ "metrics.labels", required_argument, NULL, OPT_METRICS_LABELS },
 	{ "web.config.file", required_argument, NULL, OPT_WEB_CONFIG },
 	{ "user", required_argument, NULL, OPT_USER },
 	{ "web.max-connections", required_argument, NULL, OPT_WEB_MAX_CONN },
@@ -156,6 +165,7 @@ static const struct option long_opts[] = {
 	{ "web.timeout", required_argument, NULL, OPT_WEB_TIMEOUT },
 	{ "web.read-timeout", required_argument, NULL, OPT_WEB_READ_TIMEOUT },
 	{ "web.max-profile-seconds", required_argument, NULL, OPT_WEB_MAX_SECONDS },
+	CLI_PUSH_LONGOPTS,
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -167,12 +177,15 @@ typedef struct serve_args {
 	const char *val[N_VALUE_FLAGS];   /* by value_flags index; NULL: not given */
 	const char *debug_dirs[MAX_DEBUG_DIRS];
 	size_t n_debug_dirs;
+	ember_push_opts push;             /* --push.* (cli/push_flags.c) */
 } serve_args;
 
 static void usage(void)
 {
 	fputs(usage_text, stdout);
 	ember_agent_describe_endpoints(stdout);
+	fputs("\n", stdout);
+	fputs(cli_push_usage, stdout);
 	fputs(usage_tail, stdout);
 }
 
@@ -226,7 +239,8 @@ static int parse_args(int argc, char **argv, serve_args *a)
 	int c;
 	while ((c = getopt_long(argc, argv, "+:" CLI_SAMPLING_SHORTOPTS "h", long_opts, NULL)) !=
 	       -1) {
-		if (cli_sampling_take(&a->samp, c, optarg) || take_value(a, c, optarg))
+		if (cli_sampling_take(&a->samp, c, optarg) || take_value(a, c, optarg) ||
+		    cli_push_take(&a->push, c, optarg))
 			continue;
 		switch (c) {
 		case OPT_DEBUG_DIR:
@@ -243,6 +257,7 @@ static int parse_args(int argc, char **argv, serve_args *a)
 		if (!a->val[i])
 			a->val[i] = cli_env_flag(value_flags[i].name);
 	cli_sampling_env(&a->samp, optind < argc);
+	cli_push_env(&a->push);
 	ember_error err = { 0 };
 	if (cli_sampling_finish(&a->samp, argc, argv, optind, &err) < 0)
 		return usage_error("%s", err.msg);
@@ -310,6 +325,11 @@ static int storage_and_metrics(const serve_args *a, ember_agent_opts *o)
 	o->metrics_top = top;
 	o->metrics_max_series = max_series;
 	o->metrics_functions = val(a, "metrics.functions");
+	o->metrics_labels = val(a, "metrics.labels");
+	ember_error lerr = { 0 };
+	if (o->metrics_labels && ember_metrics_labels_check(o->metrics_labels, &lerr) < 0)
+		return bad_value("metrics.labels", o->metrics_labels,
+				 "want a comma list of " EMBER_METRICS_LABELS);
 	o->storage_path = val(a, "storage.path");
 	return -1;
 }
@@ -354,6 +374,7 @@ int cmd_serve(int argc, char **argv)
 		o.sampler = a.samp.opts;
 		o.debug_dirs = a.debug_dirs;
 		o.n_debug_dirs = a.n_debug_dirs;
+		o.push = a.push;
 		int rc = ember_agent_run(&o);
 		ec = rc == 0 ? EXIT_OK : rc == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 	}

@@ -18,6 +18,7 @@ static const struct {
 	{ "addr2line", cmd_addr2line, "resolve addresses of an ELF file (binutils-compatible)" },
 	{ "serve", cmd_serve, "profile continuously; serve /metrics and profiles over HTTP" },
 	{ "view", cmd_view, "open profiles in the UI (flame graph, table, diff) in a browser" },
+	{ "push", cmd_push, "send profiles to Grafana Pyroscope or an OpenTelemetry Collector" },
 };
 
 static void usage(FILE *f)

@@ -185,6 +185,18 @@ int ember_profile_sample_type_index(const ember_profile *p, const char *type)
 	return -1;
 }
 
+uint64_t ember_profile_sample_total(const ember_profile *p)
+{
+	int k = ember_profile_sample_type_index(p, "samples");
+	if (k < 0)
+		return p->n_samples;
+	uint64_t n = 0;
+	for (size_t i = 0; i < p->n_samples; i++)
+		if (p->samples[i].values[k] > 0)
+			n += (uint64_t)p->samples[i].values[k];
+	return n;
+}
+
 uint64_t ember_profile_add_mapping(ember_profile *p, const ember_mapping *m)
 {
 	if (!ember_grow((void **)&p->mappings, &p->cap_mappings, p->n_mappings + 1, sizeof *m))

@@ -1,9 +1,10 @@
 /* exporter/expo.c — the exposition formats: Prometheus text 0.0.4 and
  * OpenMetrics 1.0.0 (HELP/TYPE lines, samples, exemplars, escaping).
  *
- * The two differ where it bites (DESIGN.md, "Facts that bite"): in OpenMetrics
- * a counter family is declared without "_total" and its sample carries it; in
- * text 0.0.4 the TYPE line names the sample itself. Exemplars exist only in
+ * The two differ where it bites (docs/ARCHITECTURE.md, "Exposition
+ * formats"): in OpenMetrics a counter family is declared without "_total"
+ * and its sample carries it; in text 0.0.4 the TYPE line names the sample
+ * itself. Exemplars exist only in
  * OpenMetrics and only on _total samples. Label values are UTF-8 with \\, \"
  * and \n escaped. Owns: formatting only. Must never: decide which series
  * exist, or write "# EOF" (the caller ends the whole exposition).

@@ -66,9 +66,21 @@ static inline int64_t frame_weigh(const frame_weight *w, const ember_sample *s)
 }
 
 /* Per-function flat ("self") and cumulative totals of one profile. Keys are
- * (comm, binary, function), comm "" when not split by comm. */
+ * (group, binary, function): group joins the values of the sample labels
+ * a fnstat_keys names (FNSTAT_SEP between them; "comm" without a value is
+ * "[unknown]", other labels ""), binary and function are "" when the keys
+ * do not split by them. */
+#define FNSTAT_SEP '\x1f'
+#define FNSTAT_MAX_LABELS 8
+
+typedef struct fnstat_keys {
+	const char *labels[FNSTAT_MAX_LABELS]; /* sample label names, in order */
+	size_t n_labels;
+	bool binary, function;
+} fnstat_keys;
+
 typedef struct fnstat_entry {
-	const char *comm, *binary, *function; /* owned by the table */
+	const char *group, *binary, *function; /* owned by the table */
 	int64_t self, cum;
 	size_t last_sample; /* private: cumulative counts once per sample */
 } fnstat_entry;
@@ -86,12 +98,12 @@ typedef struct fnstat {
 	int64_t *sample_value; /* each sample's weight */
 } fnstat;
 
-/* Aggregates p weighed by w; by_comm splits keys by the "comm" label. */
-int fnstat_build(fnstat *fs, const ember_profile *p, const frame_weight *w, bool by_comm,
-                 ember_error *err);
+/* Aggregates p weighed by w, keyed as keys says. */
+int fnstat_build(fnstat *fs, const ember_profile *p, const frame_weight *w,
+                 const fnstat_keys *keys, ember_error *err);
 void fnstat_free(fnstat *fs);
 /* Entry indices ranked by self desc, then cumulative desc, then by name
- * (function, binary, comm): deterministic. Caller frees; NULL on ENOMEM. */
+ * (function, binary, group): deterministic. Caller frees; NULL on ENOMEM. */
 size_t *fnstat_rank(const fnstat *fs);
 
 #endif

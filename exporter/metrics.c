@@ -1,15 +1,17 @@
 /* exporter/metrics.c — the per-function CPU metrics registry of
- * ember/metrics.h: ember_function_{self,cumulative}_seconds_total{comm,
- * binary, function}, accumulated across profiles.
+ * ember/metrics.h: ember_function_{self,cumulative}_seconds_total with the
+ * labels --metrics.labels picks (default comm, binary, function),
+ * accumulated across profiles.
  *
- * Each added profile is aggregated per (comm, binary, function) (fnstat.c).
+ * Each added profile is aggregated per key (fnstat.c): the chosen sample
+ * labels (the "group"), binary and function.
  * A key that already has a series keeps it forever. New keys get a series
  * when they rank among the profile's top_n by self time (ties: by cumulative
  * time, then by name, so callers fill a profile with few leaves) or match the
  * allow-list, while fewer than max_series exist; every other key adds to
- * function="[other]" of its comm and binary, and when even that series cannot
- * be created, to the one series {comm="[other]",binary="[other]",
- * function="[other]"}. So the registry never holds more than max_series + 1
+ * function="[other]" of its other labels (when function is a label), and when
+ * even that series cannot be created, to the one series whose every label is
+ * "[other]". So the registry never holds more than max_series + 1
  * series, and no CPU time is lost. Cumulative time of a folded series counts
  * once per sample too.
  *
@@ -47,7 +49,7 @@ typedef struct exemplar {
 } exemplar;
 
 typedef struct series {
-	char *comm, *binary, *function; /* the full key (one allocation at comm) */
+	char *group, *binary, *function; /* the full key (one allocation at group) */
 	char *labels;                   /* escaped, shortened label set */
 	int64_t self_ns, cum_ns;
 	exemplar self_ex, cum_ex;
@@ -62,8 +64,16 @@ typedef struct index {
 	size_t mask;
 } sindex;
 
+/* The labels a series may carry, in the order they render. */
+static const char *const label_names[] = { "comm",   "binary",       "function",    "cgroup",
+					   "container_id", "pod_uid", "systemd_unit" };
+enum { N_LABEL_NAMES = sizeof label_names / sizeof *label_names, L_BINARY = 1, L_FUNCTION = 2 };
+
 struct ember_metrics {
 	pthread_mutex_t mu;
+	unsigned labels;      /* bit i: label_names[i] */
+	fnstat_keys keys;     /* the sample labels among them (the group), binary, function */
+	char *other_group;    /* "[other]" for each group label */
 	size_t top_n, max_series;
 	bool has_regex;
 	regex_t regex;
@@ -75,9 +85,9 @@ struct ember_metrics {
 	size_t *order; /* render order (by labels), NULL when stale */
 };
 
-static uint64_t key_hash(const char *comm, const char *binary, const char *function)
+static uint64_t key_hash(const char *group, const char *binary, const char *function)
 {
-	uint64_t h = ember_hash_bytes(comm, strlen(comm), 0x22);
+	uint64_t h = ember_hash_bytes(group, strlen(group), 0x22);
 	h = ember_hash_bytes(binary, strlen(binary), h);
 	return ember_hash_bytes(function, strlen(function), h);
 }
@@ -89,7 +99,7 @@ static uint64_t labels_hash(const char *labels)
 
 static uint64_t series_hash(const series *s, bool by_labels)
 {
-	return by_labels ? labels_hash(s->labels) : key_hash(s->comm, s->binary, s->function);
+	return by_labels ? labels_hash(s->labels) : key_hash(s->group, s->binary, s->function);
 }
 
 static bool index_grow(ember_metrics *m, sindex *ix, bool by_labels)
@@ -112,16 +122,16 @@ static bool index_grow(ember_metrics *m, sindex *ix, bool by_labels)
 	return true;
 }
 
-static long find_key(const ember_metrics *m, const char *comm, const char *binary,
+static long find_key(const ember_metrics *m, const char *group, const char *binary,
                      const char *function)
 {
 	if (!m->by_key.slots)
 		return -1;
-	size_t h = (size_t)key_hash(comm, binary, function) & m->by_key.mask;
+	size_t h = (size_t)key_hash(group, binary, function) & m->by_key.mask;
 	while (m->by_key.slots[h]) {
 		const series *s = &m->s[m->by_key.slots[h] - 1];
 		if (strcmp(s->function, function) == 0 && strcmp(s->binary, binary) == 0 &&
-		    strcmp(s->comm, comm) == 0)
+		    strcmp(s->group, group) == 0)
 			return (long)m->by_key.slots[h] - 1;
 		h = (h + 1) & m->by_key.mask;
 	}
@@ -176,15 +186,39 @@ static void put_label(ember_buf *b, const char *name, const char *value, unsigne
 	ember_buf_putc(b, '"');
 }
 
-static char *render_labels(const char *comm, const char *binary, const char *function,
-                           unsigned suffix)
+/* The label set of a key, in label_names order; the suffix (set apart two
+ * keys that would render alike) goes on function, else on the last label. */
+static char *render_labels(const ember_metrics *m, const char *group, const char *binary,
+                           const char *function, unsigned suffix)
 {
 	ember_buf b = EMBER_BUF_INIT;
-	put_label(&b, "comm", comm, 0);
-	ember_buf_putc(&b, ',');
-	put_label(&b, "binary", binary, 0);
-	ember_buf_putc(&b, ',');
-	put_label(&b, "function", function, suffix);
+	const char *g = group;
+	int last = -1;
+	for (int i = 0; i < N_LABEL_NAMES; i++)
+		if (m->labels & (1u << i))
+			last = i;
+	for (int i = 0; i < N_LABEL_NAMES; i++) {
+		if (!(m->labels & (1u << i)))
+			continue;
+		const char *v = function;
+		char *part = NULL;
+		if (i == L_BINARY) {
+			v = binary;
+		} else if (i != L_FUNCTION) { /* the next value of the group */
+			size_t n = strcspn(g, (char[]){FNSTAT_SEP, 0});
+			v = part = strndup(g, n);
+			g += n + (g[n] != '\0');
+			if (!part) {
+				b.oom = true;
+				break;
+			}
+		}
+		if (b.len)
+			ember_buf_putc(&b, ',');
+		bool suffixed = (m->labels & (1u << L_FUNCTION)) ? i == L_FUNCTION : i == last;
+		put_label(&b, label_names[i], v, suffixed ? suffix : 0);
+		free(part);
+	}
 	if (!ember_buf_ok(&b)) {
 		ember_buf_free(&b);
 		return NULL;
@@ -193,9 +227,9 @@ static char *render_labels(const char *comm, const char *binary, const char *fun
 }
 
 /* Index of a new series for the key; -1 on ENOMEM. */
-static long series_add(ember_metrics *m, const char *comm, const char *binary, const char *function)
+static long series_add(ember_metrics *m, const char *group, const char *binary, const char *function)
 {
-	assert(find_key(m, comm, binary, function) < 0);
+	assert(find_key(m, group, binary, function) < 0);
 	if (!index_grow(m, &m->by_key, false) || !index_grow(m, &m->by_labels, true))
 		return -1;
 	if (!ember_grow((void **)&m->s, &m->cap, m->n + 1, sizeof *m->s))
@@ -203,22 +237,22 @@ static long series_add(ember_metrics *m, const char *comm, const char *binary, c
 	char *labels = NULL;
 	for (unsigned suffix = 0;; suffix = suffix ? suffix + 1 : 2) {
 		free(labels);
-		labels = render_labels(comm, binary, function, suffix);
+		labels = render_labels(m, group, binary, function, suffix);
 		if (!labels || !labels_taken(m, labels))
 			break;
 	}
-	size_t lc = strlen(comm) + 1, lb = strlen(binary) + 1, lf = strlen(function) + 1;
+	size_t lc = strlen(group) + 1, lb = strlen(binary) + 1, lf = strlen(function) + 1;
 	char *key = malloc(lc + lb + lf);
 	if (!labels || !key) {
 		free(labels);
 		free(key);
 		return -1;
 	}
-	memcpy(key, comm, lc);
+	memcpy(key, group, lc);
 	memcpy(key + lc, binary, lb);
 	memcpy(key + lc + lb, function, lf);
 	series *s = &m->s[m->n];
-	*s = (series){.comm = key,
+	*s = (series){.group = key,
 	              .binary = key + lc,
 	              .function = key + lc + lb,
 	              .labels = labels,
@@ -230,10 +264,66 @@ static long series_add(ember_metrics *m, const char *comm, const char *binary, c
 	return (long)m->n++;
 }
 
-static long series_get(ember_metrics *m, const char *comm, const char *binary, const char *function)
+static long series_get(ember_metrics *m, const char *group, const char *binary, const char *function)
 {
-	long i = find_key(m, comm, binary, function);
-	return i >= 0 ? i : series_add(m, comm, binary, function);
+	long i = find_key(m, group, binary, function);
+	return i >= 0 ? i : series_add(m, group, binary, function);
+}
+
+/* The bits of label_names named by a comma-separated list. */
+static int parse_labels(const char *list, unsigned *out, ember_error *err)
+{
+	unsigned bits = 0;
+	for (const char *p = list;;) {
+		size_t n = strcspn(p, ",");
+		int found = -1;
+		for (int i = 0; i < N_LABEL_NAMES && found < 0; i++)
+			if (strlen(label_names[i]) == n && strncmp(p, label_names[i], n) == 0)
+				found = i;
+		if (found < 0)
+			return ember_errorf(err, EINVAL,
+			                    "metrics: unknown label '%.*s' in '%.200s': use a comma "
+			                    "list of " EMBER_METRICS_LABELS,
+			                    (int)(n < 64 ? n : 64), p, list);
+		if (bits & (1u << found))
+			return ember_errorf(err, EINVAL, "metrics: label '%s' given twice in '%.200s'",
+			                    label_names[found], list);
+		bits |= 1u << found;
+		if (!p[n])
+			break;
+		p += n + 1;
+	}
+	*out = bits;
+	return 0;
+}
+
+int ember_metrics_labels_check(const char *list, ember_error *err)
+{
+	unsigned bits;
+	return parse_labels(list, &bits, err);
+}
+
+/* The registry's keys and the "[other]" group for the label bits. */
+static int set_labels(ember_metrics *m, unsigned bits)
+{
+	m->labels = bits;
+	m->keys = (fnstat_keys){.binary = bits & (1u << L_BINARY),
+	                        .function = bits & (1u << L_FUNCTION)};
+	ember_buf g = EMBER_BUF_INIT;
+	for (int i = 0; i < N_LABEL_NAMES; i++) {
+		if (!(bits & (1u << i)) || i == L_BINARY || i == L_FUNCTION)
+			continue;
+		if (m->keys.n_labels)
+			ember_buf_putc(&g, FNSTAT_SEP);
+		ember_buf_puts(&g, OTHER);
+		m->keys.labels[m->keys.n_labels++] = label_names[i];
+	}
+	m->other_group = ember_buf_ok(&g) ? (g.data ? g.data : strdup("")) : NULL;
+	if (!m->other_group) {
+		ember_buf_free(&g);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 int ember_metrics_new(ember_metrics **out, const ember_metrics_opts *opts, ember_error *err)
@@ -256,6 +346,17 @@ int ember_metrics_new(ember_metrics **out, const ember_metrics_opts *opts, ember
 		}
 		m->has_regex = true;
 	}
+	unsigned bits = (1u << 0) | (1u << L_BINARY) | (1u << L_FUNCTION);
+	int rc = opts && opts->labels ? parse_labels(opts->labels, &bits, err) : 0;
+	if (rc == 0 && set_labels(m, bits) < 0)
+		rc = ember_errorf(err, ENOMEM, "metrics: out of memory");
+	if (rc < 0) {
+		if (m->has_regex)
+			regfree(&m->regex);
+		free(m->other_group);
+		free(m);
+		return rc;
+	}
 	pthread_mutex_init(&m->mu, NULL);
 	*out = m;
 	return 0;
@@ -266,7 +367,7 @@ void ember_metrics_free(ember_metrics *m)
 	if (!m)
 		return;
 	for (size_t i = 0; i < m->n; i++) {
-		free(m->s[i].comm);
+		free(m->s[i].group);
 		free(m->s[i].labels);
 		free(m->s[i].self_ex.labels);
 		free(m->s[i].cum_ex.labels);
@@ -275,6 +376,7 @@ void ember_metrics_free(ember_metrics *m)
 	free(m->by_key.slots);
 	free(m->by_labels.slots);
 	free(m->order);
+	free(m->other_group);
 	if (m->has_regex)
 		regfree(&m->regex);
 	pthread_mutex_destroy(&m->mu);
@@ -290,7 +392,7 @@ static int assign(ember_metrics *m, const fnstat *fs, long *target)
 	int rc = 0;
 	for (size_t r = 0; r < fs->n_entries && rc == 0; r++) {
 		const fnstat_entry *e = &fs->entries[rank[r]];
-		long t = find_key(m, e->comm, e->binary, e->function);
+		long t = find_key(m, e->group, e->binary, e->function);
 		if (t < 0 && e->cum == 0) {
 			target[rank[r]] = -1;
 			continue;
@@ -298,14 +400,17 @@ static int assign(ember_metrics *m, const fnstat *fs, long *target)
 		bool wanted = r < m->top_n ||
 		              (m->has_regex && regexec(&m->regex, e->function, 0, NULL, 0) == 0);
 		if (t < 0 && wanted && m->n < m->max_series)
-			t = series_add(m, e->comm, e->binary, e->function);
+			t = series_add(m, e->group, e->binary, e->function);
 		if (t < 0) {
 			m->dropped++;
-			t = find_key(m, e->comm, e->binary, OTHER);
-			if (t < 0 && m->n < m->max_series)
-				t = series_add(m, e->comm, e->binary, OTHER);
+			if (m->keys.function) {
+				t = find_key(m, e->group, e->binary, OTHER);
+				if (t < 0 && m->n < m->max_series)
+					t = series_add(m, e->group, e->binary, OTHER);
+			}
 			if (t < 0)
-				t = series_get(m, OTHER, OTHER, OTHER);
+				t = series_get(m, m->other_group, m->keys.binary ? OTHER : "",
+				               m->keys.function ? OTHER : "");
 		}
 		if (t < 0)
 			rc = -ENOMEM;
@@ -345,7 +450,7 @@ int ember_metrics_add_profile(ember_metrics *m, const ember_profile *p, const ch
 	if (rc < 0)
 		return rc;
 	fnstat fs;
-	rc = fnstat_build(&fs, p, &w, true, err);
+	rc = fnstat_build(&fs, p, &w, &m->keys, err);
 	if (rc < 0)
 		return rc;
 	long *target = malloc((fs.n_entries ? fs.n_entries : 1) * sizeof *target);

@@ -8,12 +8,14 @@
  * profile whose references dangle, or write a file that is not complete.
  */
 #include "ember/pprof.h"
-#include "ember/hash.h"
+#include "ember/grow.h"
+#include "ember/u64map.h"
 
 #include "profile.pb-c.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,122 +206,105 @@ out:
 
 /* ---- decode ------------------------------------------------------------ */
 
-/* A file's id -> our dense id. Open addressing; key 0 is never stored (id 0
- * means "none" in pprof and is rejected for objects). */
-typedef struct idmap {
-	uint64_t *keys;
-	uint64_t *vals;
-	size_t mask;
-} idmap;
+/* The decoder's state: the file being read, the model being filled, and the
+ * file's ids -> the model's dense ids (id 0 means "none" in pprof and is
+ * rejected for objects, so it is never a key). Steps return 0, -EINVAL with
+ * the message set (invalid_pb), or -ENOMEM with no message: from_pb words
+ * that one. */
+typedef struct decoder {
+	const PbProfile *pb;
+	ember_profile *p;
+	ember_error *err;
+	u64map maps, fns, locs;
+	uint64_t *stack;   /* one sample's location ids, reused */
+	size_t stack_cap;
+	ember_label *labels;
+	size_t labels_cap;
+} decoder;
 
-static int idmap_init(idmap *m, size_t n)
+static int invalid_pb(decoder *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int invalid_pb(decoder *d, const char *fmt, ...)
 {
-	size_t cap = 16;
-	while (cap < n * 2)
-		cap *= 2;
-	m->keys = calloc(cap, sizeof *m->keys);
-	m->vals = calloc(cap, sizeof *m->vals);
-	m->mask = cap - 1;
-	return m->keys && m->vals ? 0 : -ENOMEM;
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	return ember_errorf(d->err, EINVAL, "invalid pprof: %s", msg);
 }
 
-static void idmap_free(idmap *m)
+/* 0 when i indexes the file's string table; else -EINVAL naming what. */
+static int str_ref(decoder *d, int64_t i, const char *what)
 {
-	free(m->keys);
-	free(m->vals);
-}
-
-/* Inserts key -> val; false if key is already present. */
-static bool idmap_put(idmap *m, uint64_t key, uint64_t val)
-{
-	size_t h = (size_t)ember_hash_mix64(key) & m->mask;
-	while (m->keys[h]) {
-		if (m->keys[h] == key)
-			return false;
-		h = (h + 1) & m->mask;
-	}
-	m->keys[h] = key;
-	m->vals[h] = val;
-	return true;
-}
-
-/* Our id for a file's id, or 0 when the file never defined it. */
-static uint64_t idmap_get(const idmap *m, uint64_t key)
-{
-	if (key == 0)
+	const int64_t ns = (int64_t)d->pb->n_string_table;
+	if (i >= 0 && i < ns)
 		return 0;
-	size_t h = (size_t)ember_hash_mix64(key) & m->mask;
-	while (m->keys[h]) {
-		if (m->keys[h] == key)
-			return m->vals[h];
-		h = (h + 1) & m->mask;
-	}
+	return invalid_pb(d, "%s: string index %lld out of range (table has %lld)", what,
+			  (long long)i, (long long)ns);
+}
+
+/* The model's id for a file's id, or 0 when the file never defined it. */
+static uint64_t our_id(const u64map *m, uint64_t file_id)
+{
+	const uint64_t *v = u64map_get(m, file_id);
+	return v ? *v : 0;
+}
+
+/* Records file_id -> id; -EINVAL when the file defines file_id twice. */
+static int map_id(decoder *d, u64map *m, const char *what, uint64_t file_id, uint64_t id)
+{
+	if (u64map_get(m, file_id))
+		return invalid_pb(d, "duplicate %s id %llu", what, (unsigned long long)file_id);
+	return u64map_put(m, file_id, id);
+}
+
+static int decode_strings(decoder *d)
+{
+	const PbProfile *pb = d->pb;
+	if (pb->n_string_table == 0)
+		return invalid_pb(d, "empty string table (not a profile, or an empty file)");
+	if (pb->string_table[0][0] != '\0')
+		return invalid_pb(d, "string_table[0] is not the empty string");
+	/* the model's string table starts with "" already */
+	for (size_t i = 1; i < pb->n_string_table; i++)
+		if (ember_profile_push_string(d->p, pb->string_table[i]) != (int64_t)i)
+			return -ENOMEM;
 	return 0;
 }
 
-#define BAD(...)                                              \
-	do {                                                  \
-		rc = ember_errorf(err, EINVAL, "invalid pprof: " __VA_ARGS__); \
-		goto out;                                     \
-	} while (0)
-
-static int from_pb(const PbProfile *pb, ember_profile **out, ember_error *err)
+static int decode_sample_types(decoder *d)
 {
-	int rc = 0;
-	idmap maps = { 0 }, fns = { 0 }, locs = { 0 };
-	ember_profile *p = ember_profile_new();
-	uint64_t *stack = NULL;
-	ember_label *labels = NULL;
-	if (!p)
-		return ember_errorf(err, ENOMEM, "pprof decode: out of memory");
-	if (idmap_init(&maps, pb->n_mapping) < 0 || idmap_init(&fns, pb->n_function) < 0 ||
-	    idmap_init(&locs, pb->n_location) < 0) {
-		rc = ember_errorf(err, ENOMEM, "pprof decode: out of memory");
-		goto out;
-	}
-
-	if (pb->n_string_table == 0)
-		BAD("empty string table (not a profile, or an empty file)");
-	if (pb->string_table[0][0] != '\0')
-		BAD("string_table[0] is not the empty string");
-	const int64_t ns = (int64_t)pb->n_string_table;
-	/* the model's string table starts with "" already */
-	for (size_t i = 1; i < pb->n_string_table; i++)
-		if (ember_profile_push_string(p, pb->string_table[i]) != (int64_t)i) {
-			rc = ember_errorf(err, ENOMEM, "pprof decode: out of memory");
-			goto out;
-		}
-#define STR(i, what)                                                              \
-	do {                                                                      \
-		if ((i) < 0 || (i) >= ns)                                         \
-			BAD("%s: string index %lld out of range (table has %lld)", \
-			    what, (long long)(i), (long long)ns);                 \
-	} while (0)
-
+	const PbProfile *pb = d->pb;
+	ember_profile *p = d->p;
 	if (pb->n_sample_type > 64)
-		BAD("%zu sample types", pb->n_sample_type);
+		return invalid_pb(d, "%zu sample types", pb->n_sample_type);
 	if (pb->n_sample_type) {
 		p->sample_types = calloc(pb->n_sample_type, sizeof *p->sample_types);
-		if (!p->sample_types) {
-			rc = ember_errorf(err, ENOMEM, "pprof decode: out of memory");
-			goto out;
-		}
+		if (!p->sample_types)
+			return -ENOMEM;
 	}
 	for (size_t i = 0; i < pb->n_sample_type; i++) {
-		STR(pb->sample_type[i]->type, "sample_type");
-		STR(pb->sample_type[i]->unit, "sample_type");
-		p->sample_types[i].type = pb->sample_type[i]->type;
-		p->sample_types[i].unit = pb->sample_type[i]->unit;
+		const PbValueType *t = pb->sample_type[i];
+		if (str_ref(d, t->type, "sample_type") || str_ref(d, t->unit, "sample_type"))
+			return -EINVAL;
+		p->sample_types[i].type = t->type;
+		p->sample_types[i].unit = t->unit;
 	}
 	p->n_sample_types = pb->n_sample_type;
+	return 0;
+}
 
-	for (size_t i = 0; i < pb->n_mapping; i++) {
-		const PbMapping *m = pb->mapping[i];
+static int decode_mappings(decoder *d)
+{
+	for (size_t i = 0; i < d->pb->n_mapping; i++) {
+		const PbMapping *m = d->pb->mapping[i];
 		if (m->id == 0)
-			BAD("mapping %zu has id 0", i);
-		STR(m->filename, "mapping filename");
-		STR(m->build_id, "mapping build_id");
-		ember_mapping d = {
+			return invalid_pb(d, "mapping %zu has id 0", i);
+		if (str_ref(d, m->filename, "mapping filename") ||
+		    str_ref(d, m->build_id, "mapping build_id"))
+			return -EINVAL;
+		ember_mapping dm = {
 			.memory_start = m->memory_start,
 			.memory_limit = m->memory_limit,
 			.file_offset = m->file_offset,
@@ -330,141 +315,177 @@ static int from_pb(const PbProfile *pb, ember_profile **out, ember_error *err)
 			.has_line_numbers = m->has_line_numbers,
 			.has_inline_frames = m->has_inline_frames,
 		};
-		uint64_t id = ember_profile_add_mapping(p, &d);
-		if (!id) {
-			rc = ember_errorf(err, ENOMEM, "pprof decode: out of memory");
-			goto out;
-		}
-		if (!idmap_put(&maps, m->id, id))
-			BAD("duplicate mapping id %llu", (unsigned long long)m->id);
+		uint64_t id = ember_profile_add_mapping(d->p, &dm);
+		int rc = id ? map_id(d, &d->maps, "mapping", m->id, id) : -ENOMEM;
+		if (rc < 0)
+			return rc;
 	}
+	return 0;
+}
 
-	for (size_t i = 0; i < pb->n_function; i++) {
-		const PbFunction *f = pb->function[i];
+static int decode_functions(decoder *d)
+{
+	for (size_t i = 0; i < d->pb->n_function; i++) {
+		const PbFunction *f = d->pb->function[i];
 		if (f->id == 0)
-			BAD("function %zu has id 0", i);
-		STR(f->name, "function name");
-		STR(f->system_name, "function system_name");
-		STR(f->filename, "function filename");
-		uint64_t id = ember_profile_add_function(p, f->name, f->system_name, f->filename,
+			return invalid_pb(d, "function %zu has id 0", i);
+		if (str_ref(d, f->name, "function name") ||
+		    str_ref(d, f->system_name, "function system_name") ||
+		    str_ref(d, f->filename, "function filename"))
+			return -EINVAL;
+		uint64_t id = ember_profile_add_function(d->p, f->name, f->system_name, f->filename,
 							 f->start_line);
-		if (!id) {
-			rc = ember_errorf(err, ENOMEM, "pprof decode: out of memory");
-			goto out;
-		}
-		if (!idmap_put(&fns, f->id, id))
-			BAD("duplicate function id %llu", (unsigned long long)f->id);
+		int rc = id ? map_id(d, &d->fns, "function", f->id, id) : -ENOMEM;
+		if (rc < 0)
+			return rc;
 	}
+	return 0;
+}
 
-	for (size_t i = 0; i < pb->n_location; i++) {
-		const PbLocation *l = pb->location[i];
+/* The lines of location l, which became the model's location id. */
+static int decode_lines(decoder *d, const PbLocation *l, uint64_t id)
+{
+	for (size_t j = 0; j < l->n_line; j++) {
+		const PbLine *ln = l->line[j];
+		uint64_t fid = our_id(&d->fns, ln->function_id);
+		if (!fid)
+			return invalid_pb(d, "location %llu refers to missing function %llu",
+					  (unsigned long long)l->id,
+					  (unsigned long long)ln->function_id);
+		if (ember_profile_location_add_line(d->p, id, fid, ln->line) < 0)
+			return -ENOMEM;
+		d->p->locations[id - 1].lines[j].column = ln->column;
+	}
+	return 0;
+}
+
+static int decode_locations(decoder *d)
+{
+	for (size_t i = 0; i < d->pb->n_location; i++) {
+		const PbLocation *l = d->pb->location[i];
 		if (l->id == 0)
-			BAD("location %zu has id 0", i);
-		uint64_t mid = 0;
-		if (l->mapping_id) {
-			mid = idmap_get(&maps, l->mapping_id);
-			if (!mid)
-				BAD("location %llu refers to missing mapping %llu",
-				    (unsigned long long)l->id, (unsigned long long)l->mapping_id);
-		}
-		uint64_t id = ember_profile_add_location(p, mid, l->address);
-		if (!id) {
-			rc = ember_errorf(err, ENOMEM, "pprof decode: out of memory");
-			goto out;
-		}
-		if (!idmap_put(&locs, l->id, id))
-			BAD("duplicate location id %llu", (unsigned long long)l->id);
-		p->locations[id - 1].is_folded = l->is_folded;
-		for (size_t j = 0; j < l->n_line; j++) {
-			uint64_t fid = idmap_get(&fns, l->line[j]->function_id);
-			if (!fid)
-				BAD("location %llu refers to missing function %llu",
-				    (unsigned long long)l->id,
-				    (unsigned long long)l->line[j]->function_id);
-			if (ember_profile_location_add_line(p, id, fid, l->line[j]->line) < 0) {
-				rc = ember_errorf(err, ENOMEM, "pprof decode: out of memory");
-				goto out;
-			}
-			p->locations[id - 1].lines[j].column = l->line[j]->column;
-		}
+			return invalid_pb(d, "location %zu has id 0", i);
+		uint64_t mid = l->mapping_id ? our_id(&d->maps, l->mapping_id) : 0;
+		if (l->mapping_id && !mid)
+			return invalid_pb(d, "location %llu refers to missing mapping %llu",
+					  (unsigned long long)l->id,
+					  (unsigned long long)l->mapping_id);
+		uint64_t id = ember_profile_add_location(d->p, mid, l->address);
+		int rc = id ? map_id(d, &d->locs, "location", l->id, id) : -ENOMEM;
+		if (rc < 0)
+			return rc;
+		d->p->locations[id - 1].is_folded = l->is_folded;
+		if ((rc = decode_lines(d, l, id)) < 0)
+			return rc;
 	}
+	return 0;
+}
 
-	for (size_t i = 0; i < pb->n_sample; i++) {
-		const PbSample *s = pb->sample[i];
-		if (s->n_value != pb->n_sample_type)
-			BAD("sample %zu has %zu values for %zu sample types", i, s->n_value,
-			    pb->n_sample_type);
-		stack = realloc(stack, (s->n_location_id ? s->n_location_id : 1) * sizeof *stack);
-		labels = realloc(labels, (s->n_label ? s->n_label : 1) * sizeof *labels);
-		if (!stack || !labels) {
-			rc = ember_errorf(err, ENOMEM, "pprof decode: out of memory");
-			goto out;
-		}
-		for (size_t j = 0; j < s->n_location_id; j++) {
-			stack[j] = idmap_get(&locs, s->location_id[j]);
-			if (!stack[j])
-				BAD("sample %zu refers to missing location %llu", i,
-				    (unsigned long long)s->location_id[j]);
-		}
-		for (size_t j = 0; j < s->n_label; j++) {
-			const PbLabel *lb = s->label[j];
-			STR(lb->key, "label key");
-			STR(lb->str, "label str");
-			STR(lb->num_unit, "label num_unit");
-			labels[j] = (ember_label){ lb->key, lb->str, lb->num, lb->num_unit };
-		}
-		if (ember_profile_add_sample(p, stack, s->n_location_id, s->value, labels,
-					     s->n_label) < 0) {
-			rc = ember_errorf(err, ENOMEM, "pprof decode: out of memory");
-			goto out;
-		}
+/* Sample i: its stack and labels into the reused buffers, then the model.
+ * The buffers grow with ember_grow, which keeps the old block when realloc
+ * fails (from_pb frees it): `p = realloc(p, n)` would lose it. */
+static int decode_sample(decoder *d, size_t i)
+{
+	const PbSample *s = d->pb->sample[i];
+	if (s->n_value != d->pb->n_sample_type)
+		return invalid_pb(d, "sample %zu has %zu values for %zu sample types", i,
+				  s->n_value, d->pb->n_sample_type);
+	if (!ember_grow((void **)&d->stack, &d->stack_cap, s->n_location_id + 1,
+			sizeof *d->stack) ||
+	    !ember_grow((void **)&d->labels, &d->labels_cap, s->n_label + 1, sizeof *d->labels))
+		return -ENOMEM;
+	for (size_t j = 0; j < s->n_location_id; j++) {
+		d->stack[j] = our_id(&d->locs, s->location_id[j]);
+		if (!d->stack[j])
+			return invalid_pb(d, "sample %zu refers to missing location %llu", i,
+					  (unsigned long long)s->location_id[j]);
 	}
+	for (size_t j = 0; j < s->n_label; j++) {
+		const PbLabel *lb = s->label[j];
+		if (str_ref(d, lb->key, "label key") || str_ref(d, lb->str, "label str") ||
+		    str_ref(d, lb->num_unit, "label num_unit"))
+			return -EINVAL;
+		d->labels[j] = (ember_label){ lb->key, lb->str, lb->num, lb->num_unit };
+	}
+	if (ember_profile_add_sample(d->p, d->stack, s->n_location_id, s->value, d->labels,
+				     s->n_label) < 0)
+		return -ENOMEM;
+	return 0;
+}
 
-	STR(pb->drop_frames, "drop_frames");
-	STR(pb->keep_frames, "keep_frames");
-	STR(pb->default_sample_type, "default_sample_type");
+/* The profile-wide fields: frames filters, times, period, comments. */
+static int decode_header(decoder *d)
+{
+	const PbProfile *pb = d->pb;
+	ember_profile *p = d->p;
+	if (str_ref(d, pb->drop_frames, "drop_frames") ||
+	    str_ref(d, pb->keep_frames, "keep_frames") ||
+	    str_ref(d, pb->default_sample_type, "default_sample_type"))
+		return -EINVAL;
 	p->drop_frames = pb->drop_frames;
 	p->keep_frames = pb->keep_frames;
 	p->time_nanos = pb->time_nanos;
 	p->duration_nanos = pb->duration_nanos;
 	if (pb->period_type) {
-		STR(pb->period_type->type, "period_type");
-		STR(pb->period_type->unit, "period_type");
+		if (str_ref(d, pb->period_type->type, "period_type") ||
+		    str_ref(d, pb->period_type->unit, "period_type"))
+			return -EINVAL;
 		p->period_type.type = pb->period_type->type;
 		p->period_type.unit = pb->period_type->unit;
 	}
 	p->period = pb->period;
 	p->default_sample_type = pb->default_sample_type;
-	if (pb->n_comment) {
-		p->comments = calloc(pb->n_comment, sizeof *p->comments);
-		if (!p->comments) {
-			rc = ember_errorf(err, ENOMEM, "pprof decode: out of memory");
-			goto out;
-		}
-		for (size_t i = 0; i < pb->n_comment; i++) {
-			STR(pb->comment[i], "comment");
-			p->comments[i] = pb->comment[i];
-		}
-		p->n_comments = pb->n_comment;
+	if (!pb->n_comment)
+		return 0;
+	p->comments = calloc(pb->n_comment, sizeof *p->comments);
+	if (!p->comments)
+		return -ENOMEM;
+	for (size_t i = 0; i < pb->n_comment; i++) {
+		if (str_ref(d, pb->comment[i], "comment"))
+			return -EINVAL;
+		p->comments[i] = pb->comment[i];
 	}
-#undef STR
-	char msg[256];
-	if (ember_profile_check(p, msg, sizeof msg) < 0)
-		BAD("%s", msg);
-out:
-	free(stack);
-	free(labels);
-	idmap_free(&maps);
-	idmap_free(&fns);
-	idmap_free(&locs);
-	if (rc < 0) {
-		ember_profile_free(p);
-		return rc;
-	}
-	*out = p;
+	p->n_comments = pb->n_comment;
 	return 0;
 }
-#undef BAD
+
+static int decode_all(decoder *d)
+{
+	int rc;
+	if ((rc = decode_strings(d)) < 0 || (rc = decode_sample_types(d)) < 0 ||
+	    (rc = decode_mappings(d)) < 0 || (rc = decode_functions(d)) < 0 ||
+	    (rc = decode_locations(d)) < 0)
+		return rc;
+	for (size_t i = 0; i < d->pb->n_sample; i++)
+		if ((rc = decode_sample(d, i)) < 0)
+			return rc;
+	if ((rc = decode_header(d)) < 0)
+		return rc;
+	char msg[256];
+	if (ember_profile_check(d->p, msg, sizeof msg) < 0)
+		return invalid_pb(d, "%s", msg);
+	return 0;
+}
+
+static int from_pb(const PbProfile *pb, ember_profile **out, ember_error *err)
+{
+	decoder d = { .pb = pb, .p = ember_profile_new(), .err = err,
+		      .maps = U64MAP_INIT, .fns = U64MAP_INIT, .locs = U64MAP_INIT };
+	int rc = d.p ? decode_all(&d) : -ENOMEM;
+	free(d.stack);
+	free(d.labels);
+	u64map_free(&d.maps);
+	u64map_free(&d.fns);
+	u64map_free(&d.locs);
+	if (rc < 0) {
+		ember_profile_free(d.p);
+		if (rc == -ENOMEM)
+			rc = ember_errorf(err, ENOMEM, "pprof decode: out of memory");
+		return rc;
+	}
+	*out = d.p;
+	return 0;
+}
 
 int ember_pprof_decode(const void *data, size_t len, ember_profile **out, ember_error *err)
 {

@@ -1,5 +1,5 @@
 /* fuzz/fuzz_http.c — libFuzzer target for serve's request handling without a
- * socket: the time parser (exporter/timeparse.c), window ids (store.c), the
+ * socket: the time parser (server/timeparse.c), window ids (store.c), the
  * Accept negotiation and the router with its strict query parsing
  * (ember_http_handle in server/http.c), behind a fake api that checks what
  * reaches it is validated and answers with small profiles.
@@ -109,19 +109,19 @@ static int api_window(void *ctx, const char *id, ember_profile **out, ember_erro
 	return 0;
 }
 
-static int api_merge(void *ctx, int64_t start, int64_t end, const char *regex,
+static int api_merge(void *ctx, int64_t start, int64_t end, const ember_focus *focus,
 		     ember_profile **out, ember_error *err)
 {
 	(void)ctx;
 	assert(start < end);
 	ember_profile *p = small_profile();
-	if (!regex) {
+	if (ember_focus_empty(focus)) {
 		*out = p;
 		return 0;
 	}
-	assert(*regex && strlen(regex) <= 1024);
+	assert(!focus->function || (*focus->function && strlen(focus->function) <= 1024));
 	ember_profile *q = NULL;
-	int rc = ember_profile_focus(p, regex, &q, err);
+	int rc = ember_profile_focus_by(p, focus, &q, err);
 	ember_profile_free(p);
 	if (rc < 0)
 		return rc;

@@ -1,6 +1,6 @@
 /* fuzz/fuzz_webconfig.c — libFuzzer target for serve's access control: the
- * web config parser (exporter/webconfig.c) and the Authorization header
- * decoding of basic auth (exporter/basicauth.c).
+ * web config parser (server/webconfig.c) and the Authorization header
+ * decoding of basic auth (server/basicauth.c).
  *
  * Input: the first byte picks the part. 'A': the rest is an Authorization
  * header value checked against a fixed config (user "u", password "p", a

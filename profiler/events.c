@@ -54,6 +54,26 @@ static int sys_perf_event_open(struct perf_event_attr *a, pid_t pid, int cpu, un
 	return (int)syscall(SYS_perf_event_open, a, pid, cpu, -1, flags | PERF_FLAG_FD_CLOEXEC);
 }
 
+bool events_cgroup_supported(void)
+{
+	struct perf_event_attr a;
+	memset(&a, 0, sizeof a);
+	a.size = sizeof a;
+	a.type = PERF_TYPE_SOFTWARE;
+	a.config = PERF_COUNT_SW_CPU_CLOCK;
+	a.sample_period = 1000000;
+	a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_CGROUP;
+	a.cgroup = 1;
+	a.disabled = 1;
+	a.exclude_kernel = 1;
+	a.exclude_hv = 1;
+	int fd = sys_perf_event_open(&a, 0, -1, 0);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 static int open_error(int e, pid_t pid, int cpu, unsigned long flags, ember_error *err)
 {
 	switch (e) {

@@ -52,6 +52,10 @@ int evset_enable(evset *e, ember_error *err);
 void evset_disable(evset *e);
 void evset_close(evset *e);
 
+/* True when the kernel takes PERF_SAMPLE_CGROUP and PERF_RECORD_CGROUP
+ * (5.7+): one test event on the calling thread, opened and closed. */
+bool events_cgroup_supported(void);
+
 /* The online CPUs (from /sys/devices/system/cpu/online). */
 int events_online_cpus(int **cpus, size_t *n, ember_error *err);
 

@@ -101,7 +101,23 @@ int perf_sample_parse(const struct perf_event_header *h, uint64_t sample_type,
 			out->stack_size = dyn;
 		}
 	}
+	/* WEIGHT .. PHYS_ADDR lie between: ember never asks for them */
+	if ((sample_type & PERF_SAMPLE_CGROUP) && !take_u64(&c, &out->cgroup))
+		return -EINVAL;
 	return 0;
+}
+
+uint32_t perf_sample_frames(const perf_sample *ps, uint64_t *f, uint32_t max)
+{
+	uint32_t n = 0;
+	for (uint64_t i = 0; i < ps->n_chain && n < max; i++) {
+		uint64_t ip = ps->chain[i];
+		if (perf_chain_is_context(ip) || ip == 0)
+			continue;
+		f[n] = n == 0 ? ip : ip - 1;
+		n++;
+	}
+	return n;
 }
 
 /* A string field: NUL-terminated within the record. */
@@ -155,6 +171,15 @@ int perf_comm_parse(const struct perf_event_header *h, perf_comm *out)
 	out->exec = h->misc & PERF_RECORD_MISC_COMM_EXEC;
 	out->comm = take_str(&c);
 	return out->comm ? 0 : -EINVAL;
+}
+
+int perf_cgroup_parse(const struct perf_event_header *h, perf_cgroup *out)
+{
+	cursor c = body(h);
+	if (h->type != PERF_RECORD_CGROUP || !take_u64(&c, &out->id))
+		return -EINVAL;
+	out->path = take_str(&c);
+	return out->path ? 0 : -EINVAL;
 }
 
 int perf_task_parse(const struct perf_event_header *h, perf_task *out)

@@ -4,7 +4,7 @@
  *
  * The layout of a SAMPLE record follows attr.sample_type; ember uses
  * IP | TID | TIME | CPU | PERIOD | CALLCHAIN, plus REGS_USER | STACK_USER in
- * --call-graph dwarf mode. Side-band records (MMAP2, COMM, FORK, EXIT) carry
+ * --call-graph dwarf mode, plus CGROUP where the kernel has it (5.7+). Side-band records (MMAP2, COMM, FORK, EXIT) carry
  * a sample_id trailer (sample_id_all) that the decoders ignore.
  */
 #ifndef EMBER_PROFILER_PERF_SAMPLE_H
@@ -35,6 +35,7 @@ typedef struct perf_sample {
 	size_t n_regs;
 	const void *stack;       /* user stack copy from SP */
 	uint64_t stack_size;     /* valid bytes (dyn_size) */
+	uint64_t cgroup;         /* PERF_SAMPLE_CGROUP: the cgroup2 id, 0 when none */
 	uint16_t misc;
 } perf_sample;
 
@@ -42,6 +43,13 @@ typedef struct perf_sample {
  * regs_mask (attr.sample_regs_user). 0, or -EINVAL when malformed. */
 int perf_sample_parse(const struct perf_event_header *h, uint64_t sample_type,
 		      uint64_t regs_mask, perf_sample *out);
+
+/* The callchain's addresses into f (at most max), leaf first, without the
+ * PERF_CONTEXT_* markers and zeros; callers as return address - 1, so each
+ * lies inside its call instruction. Returns how many. (The sampler's
+ * on_sample runs this loop inline, with its own bookkeeping; benchmarks and
+ * tests that replay the hot path use this.) */
+uint32_t perf_sample_frames(const perf_sample *ps, uint64_t *f, uint32_t max);
 
 typedef struct perf_mmap2 {
 	uint32_t pid, tid;
@@ -71,6 +79,14 @@ typedef struct perf_task {
 } perf_task;
 
 int perf_task_parse(const struct perf_event_header *h, perf_task *out);
+
+/* CGROUP (PERF_RECORD_CGROUP, attr.cgroup): a new cgroup's id and path. */
+typedef struct perf_cgroup {
+	uint64_t id;
+	const char *path;   /* NUL-terminated inside the record */
+} perf_cgroup;
+
+int perf_cgroup_parse(const struct perf_event_header *h, perf_cgroup *out);
 
 /* LOST: the number of records the kernel dropped. */
 int perf_lost_parse(const struct perf_event_header *h, uint64_t *lost);

@@ -5,12 +5,13 @@
  * pid is new. */
 #include "proctab.h"
 
-#include "buildid.h"
+#include "ember/buildid.h"
 #include "strpool.h"
-#include "u64map.h"
+#include "ember/u64map.h"
 #include "ember/grow.h"
 
 #include "ember/hash.h"
+#include "cgroup.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -54,7 +55,13 @@ struct proctab {
 	u64map by_inode;             /* mix(dev, ino) -> index into bids */
 
 	char scratch[PATH_MAX + 64]; /* find_mapping's path, valid until the next call */
+	const cgroup_map *cgroups;   /* read /proc/PID/cgroup; NULL: do not */
 };
+
+void proctab_set_cgroups(proctab *pt, const cgroup_map *cg)
+{
+	pt->cgroups = cg;
+}
 
 int proctab_new(proctab **out)
 {
@@ -208,10 +215,10 @@ static const char *lookup_build_id(proctab *pt, int32_t pid, uint64_t start, uin
 	char hex[EMBER_BUILD_ID_HEX] = "";
 	char path[PATH_MAX + 64];
 	snprintf(path, sizeof path, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, pid, start, end);
-	if (buildid_read_file(path, hex) < 0) {
+	if (ember_buildid_read_file(path, hex) < 0) {
 		hex[0] = '\0';
 		snprintf(path, sizeof path, "/proc/%d/root%s", pid, filename);
-		if (buildid_read_file(path, hex) < 0)
+		if (ember_buildid_read_file(path, hex) < 0)
 			hex[0] = '\0';
 	}
 	const char *pooled = strpool_get(pt->strings, hex);
@@ -282,7 +289,7 @@ void proctab_on_mmap2(proctab *pt, const perf_mmap2 *m)
 	const char *bid;
 	if (m->build_id && m->build_id_size) {
 		char hex[EMBER_BUILD_ID_HEX];
-		buildid_hex(m->build_id, m->build_id_size, hex);
+		ember_buildid_hex(m->build_id, m->build_id_size, hex);
 		bid = strpool_get(pt->strings, hex);
 	} else if (m->filename[0] == '/') {
 		uint64_t dev = ((uint64_t)m->maj << 32) | m->min;
@@ -386,6 +393,8 @@ int proctab_seed(proctab *pt, int32_t pid)
 		return -ENOMEM;
 	set_name(pt->procs[h].comm, name);
 	pt->procs[h].seeded = true;
+	if (pt->cgroups)
+		pt->procs[h].cgroup = cgroup_id_of_pid(pt->cgroups, pid);
 	seed_maps(pt, h, pid);
 	seed_threads(pt, pid);
 	return 0;
@@ -414,9 +423,14 @@ void proctab_on_comm(proctab *pt, const perf_comm *c)
 	if (c->exec) {
 		/* a new program: a new process with a fresh address space; its
 		 * mappings follow as MMAP2 records */
+		uint32_t prev = current(pt, pid);
+		uint64_t cg = prev != PROCTAB_NONE ? pt->procs[prev].cgroup : 0;
 		h = proc_create(pt, pid);
-		if (h != PROCTAB_NONE)
+		if (h != PROCTAB_NONE) {
 			pt->procs[h].seeded = true;
+			uint64_t now = pt->cgroups ? cgroup_id_of_pid(pt->cgroups, pid) : 0;
+			pt->procs[h].cgroup = now ? now : cg;
+		}
 	} else {
 		h = current(pt, pid);
 	}
@@ -443,6 +457,8 @@ static void inherit_from(proctab *pt, uint32_t child, uint32_t parent, const cha
 	const proc *pp = &pt->procs[parent];
 	if (!c->comm[0])
 		memcpy(c->comm, pp->comm, sizeof c->comm);
+	if (!c->cgroup)
+		c->cgroup = pp->cgroup;
 	for (size_t i = 0; i < pp->n_maps; i++) {
 		const proc_mapping *m = &pp->maps[i];
 		if (c->n_maps && (proc_find_mapping(c, m->start) || proc_find_mapping(c, m->end - 1)))

@@ -37,6 +37,7 @@ typedef struct proc {
 	bool dead;             /* exited or replaced by exec; reaped after the window */
 	bool seeded;           /* /proc was read (or the process began under our eyes) */
 	char comm[16];
+	uint64_t cgroup;       /* cgroup2 id from /proc/PID/cgroup (proctab_set_cgroups), else 0 */
 	proc_mapping *maps;    /* sorted by start, non-overlapping */
 	size_t n_maps, cap_maps;
 } proc;
@@ -47,6 +48,12 @@ typedef struct proctab proctab;
 
 int proctab_new(proctab **out);
 void proctab_free(proctab *pt);
+
+struct cgroup_map;
+/* From now on, read each process's cgroup from /proc/PID/cgroup when it is
+ * seeded or execs, and inherit it on FORK (proc.cgroup): the per-process
+ * source of cgroup labels, for kernels without PERF_SAMPLE_CGROUP. */
+void proctab_set_cgroups(proctab *pt, const struct cgroup_map *cg);
 
 /* The current process of pid, created (and seeded from /proc) when unknown.
  * PROCTAB_NONE on ENOMEM. */

@@ -12,8 +12,10 @@
  */
 #include "ember/sampler.h"
 
-#include "buildid.h"
+#include "ember/buildid.h"
+#include "ember/clock.h"
 #include "dwarf_stack.h"
+#include "cgroup.h"
 #include "events.h"
 #include "perf_merge.h"
 #include "perf_ring.h"
@@ -53,6 +55,8 @@ struct ember_sampler {
 	perf_ring **rings;          /* the evset's rings, for the merge */
 	perf_merge merge;           /* time order across the rings */
 	proctab *pt;
+	cgroup_map *cgroups;        /* NULL: no cgroup labels */
+	bool cgroup_per_proc;       /* the process table's cgroup, not the sample's */
 	stacktab st;
 	ember_unwinder *unwinder;   /* --call-graph dwarf */
 
@@ -102,9 +106,7 @@ static inline void stat_add(uint64_t *v, uint64_t n)
 
 static uint64_t clock_ns(clockid_t c)
 {
-	struct timespec ts;
-	clock_gettime(c, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return (uint64_t)ember_clock_ns(c);
 }
 
 /* ---- the hot path ---- */
@@ -134,7 +136,11 @@ static void on_sample(ember_sampler *s, const struct perf_event_header *h)
 	if (n == 0)
 		f[n++] = ps.ip;
 	uint32_t proc = proctab_get(s->pt, (int32_t)ps.pid);
-	if (proc == PROCTAB_NONE || stacktab_add(&s->st, proc, ps.tid, f, n, ps.period) < 0) {
+	uint64_t cgroup = ps.cgroup;
+	if (s->cgroup_per_proc && proc != PROCTAB_NONE)
+		cgroup = proctab_proc(s->pt, proc)->cgroup;
+	if (proc == PROCTAB_NONE ||
+	    stacktab_add_cgroup(&s->st, proc, ps.tid, cgroup, f, n, ps.period) < 0) {
 		stat_add(&s->stats.lost, 1);   /* out of memory: counted, not hidden */
 		return;
 	}
@@ -196,6 +202,10 @@ static void on_record(ember_sampler *s, const struct perf_event_header *h)
 		}
 		return;
 	}
+	case PERF_RECORD_CGROUP:
+		if (s->cgroups)
+			cgroup_map_on_record(s->cgroups, h);
+		return;
 	case PERF_RECORD_THROTTLE:
 		stat_add(&s->stats.throttled, 1);
 		return;
@@ -370,6 +380,34 @@ static int open_target(ember_sampler *s, ember_error *err)
 	return ember_errorf(err, EINVAL, "unknown target kind %d", (int)o->kind);
 }
 
+/* The cgroup labels' source: per sample where the kernel has it (attr gets
+ * PERF_SAMPLE_CGROUP and cgroup records), else per process from /proc. */
+static int open_cgroups(ember_sampler *s, struct perf_event_attr *attr, ember_error *err)
+{
+	if (s->opts.cgroups == EMBER_CGROUP_OFF)
+		return 0;
+	if (cgroup_map_new(&s->cgroups) < 0)
+		return ember_errorf(err, ENOMEM, "out of memory");
+	if (!cgroup_map_enabled(s->cgroups)) {
+		notice(s, "no cgroup2 hierarchy is mounted: samples carry no cgroup labels");
+		cgroup_map_free(s->cgroups);
+		s->cgroups = NULL;
+		return 0;
+	}
+	if (s->opts.cgroups == EMBER_CGROUP_AUTO && events_cgroup_supported()) {
+		attr->sample_type |= PERF_SAMPLE_CGROUP;
+		attr->cgroup = 1;
+		return 0;
+	}
+	if (s->opts.cgroups == EMBER_CGROUP_AUTO)
+		notice(s, "the kernel has no PERF_SAMPLE_CGROUP (5.7+): cgroup labels come from "
+			  "/proc/PID/cgroup, so a process that moves keeps its old cgroup until it "
+			  "execs");
+	s->cgroup_per_proc = true;
+	proctab_set_cgroups(s->pt, s->cgroups);
+	return 0;
+}
+
 static int check_limits(ember_sampler *s, ember_error *err)
 {
 	long max_rate = events_sysctl("perf_event_max_sample_rate");
@@ -425,6 +463,8 @@ int ember_sampler_open(ember_sampler **out, const ember_sampler_opts *opts, embe
 	}
 	struct perf_event_attr attr;
 	events_attr(&attr, opts->freq_hz, dwarf, s->regs_mask, stack_size);
+	if ((rc = open_cgroups(s, &attr, err)) < 0)
+		goto fail;
 	s->sample_type = attr.sample_type;
 	unsigned pages = opts->ring_pages ? opts->ring_pages : dwarf ? RING_PAGES_DWARF
 								      : RING_PAGES_FP;
@@ -440,7 +480,7 @@ int ember_sampler_open(ember_sampler **out, const ember_sampler_opts *opts, embe
 			  "user stacks only; for kernel frames run as root or set "
 			  "kernel.perf_event_paranoid<=1 / grant CAP_PERFMON",
 		       events_sysctl("perf_event_paranoid"));
-	if (buildid_read_kernel(s->kernel_build_id) < 0)
+	if (ember_buildid_read_kernel(s->kernel_build_id) < 0)
 		s->kernel_build_id[0] = '\0';
 	s->kernel_start = kernel_text_start();
 	if (!s->kernel_start)
@@ -589,10 +629,13 @@ int ember_sampler_take_window(ember_sampler *s, ember_profile **out, ember_error
 		.period = (int64_t)s->period_ns,
 		.kernel_start = s->kernel_start,
 		.kernel_build_id = s->kernel_build_id,
+		.cgroups = s->cgroups,
 	};
 	int rc = window_build(&s->st, s->pt, &wi, out, err);
 	if (rc < 0)
 		return rc;
+	if (s->cgroups)
+		cgroup_map_window_end(s->cgroups);
 	stacktab_reset(&s->st);
 	proctab_mark_vanished(s->pt);
 	proctab_reap(s->pt);
@@ -665,6 +708,7 @@ void ember_sampler_close(ember_sampler *s)
 	if (s->unwinder)
 		ember_unwinder_free(s->unwinder);
 	proctab_free(s->pt);
+	cgroup_map_free(s->cgroups);
 	stacktab_fini(&s->st);
 	free(s);
 }

@@ -35,16 +35,17 @@ void stacktab_fini(stacktab *t)
 	memset(t, 0, sizeof *t);
 }
 
-static uint64_t key_hash(uint32_t proc, uint32_t tid, const uint64_t *frames, uint32_t n)
+static uint64_t key_hash(uint32_t proc, uint32_t tid, uint64_t cgroup, const uint64_t *frames,
+			 uint32_t n)
 {
-	return ember_hash_words(frames, n, ((uint64_t)proc << 32) | tid);
+	return ember_hash_words(frames, n, (((uint64_t)proc << 32) | tid) ^ (cgroup * 0x9e3779b97f4a7c15ULL));
 }
 
 static bool same(const stacktab *t, const stack_entry *e, uint64_t hash, uint32_t proc,
-		 uint32_t tid, const uint64_t *frames, uint32_t n)
+		 uint32_t tid, uint64_t cgroup, const uint64_t *frames, uint32_t n)
 {
-	return e->hash == hash && e->proc == proc && e->tid == tid && e->n_frames == n &&
-	       memcmp(t->arena + e->frames, frames, n * sizeof *frames) == 0;
+	return e->hash == hash && e->proc == proc && e->tid == tid && e->cgroup == cgroup &&
+	       e->n_frames == n && memcmp(t->arena + e->frames, frames, n * sizeof *frames) == 0;
 }
 
 static int grow_slots(stacktab *t)
@@ -82,16 +83,16 @@ static int reserve_arena(stacktab *t, size_t n)
 	return 0;
 }
 
-int stacktab_add(stacktab *t, uint32_t proc, uint32_t tid, const uint64_t *frames,
-		 uint32_t n, uint64_t period)
+int stacktab_add_cgroup(stacktab *t, uint32_t proc, uint32_t tid, uint64_t cgroup,
+			const uint64_t *frames, uint32_t n, uint64_t period)
 {
-	uint64_t hash = key_hash(proc, tid, frames, n);
+	uint64_t hash = key_hash(proc, tid, cgroup, frames, n);
 	size_t i = hash & t->mask;
 	for (;; i = (i + 1) & t->mask) {
 		stack_entry *e = &t->slots[i];
 		if (!e->used)
 			break;
-		if (same(t, e, hash, proc, tid, frames, n)) {
+		if (same(t, e, hash, proc, tid, cgroup, frames, n)) {
 			e->count++;
 			e->period += period;
 			return 0;
@@ -108,8 +109,8 @@ int stacktab_add(stacktab *t, uint32_t proc, uint32_t tid, const uint64_t *frame
 		return -ENOMEM;
 	memcpy(t->arena + t->arena_len, frames, n * sizeof *frames);
 	t->slots[i] = (stack_entry){ .hash = hash, .frames = t->arena_len, .n_frames = n,
-				     .proc = proc, .tid = tid, .used = 1, .count = 1,
-				     .period = period };
+				     .proc = proc, .tid = tid, .used = 1, .cgroup = cgroup,
+				     .count = 1, .period = period };
 	t->arena_len += n;
 	t->len++;
 	assert(t->len * 4 <= (t->mask + 1) * 3);

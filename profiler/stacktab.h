@@ -1,6 +1,6 @@
 /* profiler/stacktab.h — the window's stack aggregation, private to
  * profiler/: stacks interned in an open-addressing hash table keyed by
- * (process, tid, frames) with a sample count and a period sum each.
+ * (process, tid, cgroup, frames) with a sample count and a period sum each.
  *
  * The hot path of the profiler is stacktab_add: a hash of the frames, a probe
  * and a counter bump. Frames live in one arena; the table and the arena only
@@ -21,6 +21,7 @@ typedef struct stack_entry {
 	uint32_t proc;      /* process table handle */
 	uint32_t tid;
 	uint32_t used;      /* 0 = empty slot */
+	uint64_t cgroup;    /* cgroup2 id the samples ran in, 0 when unknown */
 	uint64_t count;     /* samples */
 	uint64_t period;    /* sum of sample periods (ns for cpu-clock) */
 } stack_entry;
@@ -36,10 +37,17 @@ typedef struct stacktab {
 int stacktab_init(stacktab *t, size_t capacity_hint);
 void stacktab_fini(stacktab *t);
 
-/* Counts one sample of frames[0..n) (leaf first) for (proc, tid).
+/* Counts one sample of frames[0..n) (leaf first) for (proc, tid, cgroup).
  * 0, or -ENOMEM (the sample is then not counted). */
-int stacktab_add(stacktab *t, uint32_t proc, uint32_t tid, const uint64_t *frames,
-		 uint32_t n, uint64_t period);
+int stacktab_add_cgroup(stacktab *t, uint32_t proc, uint32_t tid, uint64_t cgroup,
+			const uint64_t *frames, uint32_t n, uint64_t period);
+
+/* The same without a cgroup (0). */
+static inline int stacktab_add(stacktab *t, uint32_t proc, uint32_t tid, const uint64_t *frames,
+			       uint32_t n, uint64_t period)
+{
+	return stacktab_add_cgroup(t, proc, tid, 0, frames, n, period);
+}
 
 /* The frames of an entry. */
 static inline const uint64_t *stacktab_frames(const stacktab *t, const stack_entry *e)

@@ -55,8 +55,7 @@ int target_tasks(pid_t pid, pid_t **tids, size_t *n, ember_error *err)
 	return 0;
 }
 
-/* The first cgroup2 mount point in /proc/self/mountinfo. */
-static int cgroup2_mount(char *out, size_t len)
+int target_cgroup2_mount(char *out, size_t len)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
 	if (!f)
@@ -96,7 +95,7 @@ static int open_cgroup_dir(const char *path)
 int target_cgroup_open(const char *cgroup, ember_error *err)
 {
 	char mnt[PATH_MAX] = "";
-	bool have_mnt = cgroup2_mount(mnt, sizeof mnt) == 0;
+	bool have_mnt = target_cgroup2_mount(mnt, sizeof mnt) == 0;
 	if (cgroup[0] == '/') {
 		int fd = open_cgroup_dir(cgroup);
 		if (fd >= 0)

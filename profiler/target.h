@@ -13,6 +13,11 @@
 /* The thread ids in /proc/PID/task. -ESRCH (with a message) if none. */
 int target_tasks(pid_t pid, pid_t **tids, size_t *n, ember_error *err);
 
+/* The first cgroup2 mount point in /proc/self/mountinfo (/sys/fs/cgroup when
+ * unified, /sys/fs/cgroup/unified in the hybrid layout) into out: 0, or
+ * -ENOENT when no cgroup2 file system is mounted. */
+int target_cgroup2_mount(char *out, size_t len);
+
 /* Opens the cgroup v2 directory for -G: an absolute path, or one relative to
  * the cgroup2 mount (found in /proc/self/mountinfo). Returns an O_RDONLY fd
  * of the directory, or -errno with a message naming what was looked for. */

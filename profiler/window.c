@@ -1,12 +1,15 @@
 /* profiler/window.c — builds a window's RAW profile (window.h): mappings
  * referenced by the window's stacks (per process, plus one shared
  * [kernel.kallsyms]), one location per (mapping, address), one sample per
- * interned stack with labels pid, tid, comm and thread. Owns nothing beyond
- * the call; never symbolizes. */
+ * interned stack with labels pid, tid, comm and thread, and where its cgroup
+ * is known cgroup, container_id, pod_uid and systemd_unit (the last three
+ * where the path names them). Owns nothing beyond the call; never
+ * symbolizes. */
 #include "window.h"
 
-#include "u64map.h"
+#include "ember/u64map.h"
 
+#include "ember/grow.h"
 #include "ember/hash.h"
 
 #include <assert.h>
@@ -66,6 +69,11 @@ static uint64_t loc_get(loc_table *t, ember_profile *p, uint64_t mapping, uint64
 	return id;
 }
 
+typedef struct cg_labels {
+	ember_label l[4];    /* cgroup, and container_id, pod_uid, systemd_unit where named */
+	size_t n;
+} cg_labels;
+
 typedef struct builder {
 	ember_profile *p;
 	const proctab *pt;
@@ -74,7 +82,42 @@ typedef struct builder {
 	loc_table locs;
 	uint64_t kernel_mapping;
 	uint64_t truncated_loc;
+	u64map cgroups;      /* cgroup id -> index + 1 into cg_labels */
+	cg_labels *cg;
+	size_t n_cg, cap_cg;
 } builder;
+
+/* The cgroup labels of a cgroup id, interned once per window. */
+static const cg_labels *stack_cgroup_labels(builder *b, uint64_t id)
+{
+	static const cg_labels none = { .n = 0 };
+	uint64_t *v = u64map_get(&b->cgroups, id);
+	if (v)
+		return &b->cg[*v - 1];
+	const cgroup_info *ci = cgroup_map_resolve(b->wi->cgroups, id);
+	if (!ci)
+		return &none;   /* not cached: a later stack may find it after a rescan */
+	if (!ember_grow((void **)&b->cg, &b->cap_cg, b->n_cg + 1, sizeof *b->cg))
+		return NULL;
+	cg_labels *l = &b->cg[b->n_cg];
+	l->n = 0;
+	const char *kv[4][2] = { { "cgroup", ci->path },
+				 { "container_id", ci->labels.container_id },
+				 { "pod_uid", ci->labels.pod_uid },
+				 { "systemd_unit", ci->labels.systemd_unit } };
+	for (size_t i = 0; i < 4; i++) {
+		if (!kv[i][1][0])
+			continue;
+		l->l[l->n] = (ember_label){ .key = ember_profile_intern(b->p, kv[i][0]),
+					    .str = ember_profile_intern(b->p, kv[i][1]) };
+		if (l->l[l->n].key < 0 || l->l[l->n].str < 0)
+			return NULL;
+		l->n++;
+	}
+	if (u64map_put(&b->cgroups, id, ++b->n_cg) < 0)
+		return NULL;
+	return l;
+}
 
 static uint64_t mapping_id(builder *b, const proc_mapping *m)
 {
@@ -167,7 +210,7 @@ static int add_stack(builder *b, const stacktab *st, const stack_entry *e, uint6
 	}
 	if (!thread || !*thread)
 		thread = comm;
-	ember_label labels[4] = {
+	ember_label labels[8] = {
 		{ .key = ember_profile_intern(b->p, "pid"), .num = pr->pid },
 		{ .key = ember_profile_intern(b->p, "tid"), .num = e->tid },
 		{ .key = ember_profile_intern(b->p, "comm"),
@@ -175,17 +218,25 @@ static int add_stack(builder *b, const stacktab *st, const stack_entry *e, uint6
 		{ .key = ember_profile_intern(b->p, "thread"),
 		  .str = ember_profile_intern(b->p, thread) },
 	};
-	for (size_t i = 0; i < 4; i++)
+	size_t n = 4;
+	if (b->wi->cgroups && e->cgroup) {
+		const cg_labels *cl = stack_cgroup_labels(b, e->cgroup);
+		if (!cl)
+			return -ENOMEM;
+		memcpy(labels + n, cl->l, cl->n * sizeof *cl->l);
+		n += cl->n;
+	}
+	for (size_t i = 0; i < n; i++)
 		if (labels[i].key < 0 || labels[i].str < 0)
 			return -ENOMEM;
 	int64_t values[2] = { (int64_t)e->count, (int64_t)e->period };
-	return ember_profile_add_sample(b->p, *ids, e->n_frames, values, labels, 4);
+	return ember_profile_add_sample(b->p, *ids, e->n_frames, values, labels, n);
 }
 
 int window_build(const stacktab *st, const proctab *pt, const window_info *wi,
 		 ember_profile **out, ember_error *err)
 {
-	builder b = { .pt = pt, .wi = wi, .mappings = U64MAP_INIT };
+	builder b = { .pt = pt, .wi = wi, .mappings = U64MAP_INIT, .cgroups = U64MAP_INIT };
 	b.p = ember_profile_new();
 	uint64_t *ids = NULL;
 	size_t cap = 0;
@@ -206,6 +257,8 @@ out:
 	free(ids);
 	free(b.locs.slots);
 	u64map_free(&b.mappings);
+	u64map_free(&b.cgroups);
+	free(b.cg);
 	if (rc < 0) {
 		ember_profile_free(b.p);
 		return ember_errorf(err, ENOMEM, "building the window's profile: out of memory");

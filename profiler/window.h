@@ -9,6 +9,7 @@
 
 #include "ember/error.h"
 #include "ember/profile.h"
+#include "cgroup.h"
 #include "proctab.h"
 #include "stacktab.h"
 
@@ -22,6 +23,7 @@ typedef struct window_info {
 	int64_t period;             /* sampling period, ns */
 	uint64_t kernel_start;      /* start of the [kernel.kallsyms] mapping */
 	const char *kernel_build_id;
+	cgroup_map *cgroups;        /* resolves the stacks' cgroup ids; NULL: no cgroup labels */
 } window_info;
 
 /* Addresses at or above this are kernel addresses (x86-64 upper half). */

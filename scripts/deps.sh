@@ -10,6 +10,8 @@ pkgs=(
   golang-go prometheus linux-perf llvm elfutils binutils python3 curl
   libcrypt-dev libgnutls28-dev openssl wrk util-linux
   chromium    # the UI's browser tests (tests/ui), driven headless
+  libcurl4-gnutls-dev                  # push to Pyroscope / OTLP (README: Push)
+  protobuf-compiler python3-protobuf   # tests/push: receivers decode with the upstream schemas
 )
 missing=()
 for p in "${pkgs[@]}"; do

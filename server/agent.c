@@ -11,6 +11,7 @@
 
 #include "server/http.h"
 #include "server/privdrop.h"
+#include "server/push.h"
 #include "server/serve.h"
 #include "server/webconfig.h"
 
@@ -22,6 +23,8 @@
 #include <unistd.h>
 
 #define LOG(...) fprintf(stderr, "ember serve: " __VA_ARGS__)
+/* How long the push threads may go on delivering after sampling stopped. */
+#define PUSH_STOP_GRACE_NS 2000000000LL
 
 typedef struct agent {
 	const ember_agent_opts *o;
@@ -34,6 +37,7 @@ typedef struct agent {
 	ember_http_server *http;
 	pthread_t worker;
 	bool worker_started;
+	push_dests push;
 	sigset_t old_mask;
 	char defpath[4096];
 	char cache[512];
@@ -95,6 +99,8 @@ static int agent_check_access(agent *a)
 		rc = -EINVAL;
 	else if (o->web_config_file)
 		rc = ember_webconfig_load(&a->web, o->web_config_file, &err);
+	if (rc >= 0 && push_dests_resolve(&a->push, &o->push, &err) < 0)
+		rc = -EINVAL;   /* a bad push URL, credentials file or OTEL_* value */
 	if (rc < 0)
 		LOG("%s\n", err.msg);
 	return rc;
@@ -113,9 +119,9 @@ static int agent_open(agent *a)
 	a->st->cfg.window_ns = o->window_ns;
 	a->st->cfg.freq_hz = o->sampler.freq_hz;
 	ember_metrics_opts mo = { .top_n = o->metrics_top, .functions_regex = o->metrics_functions,
-				  .max_series = o->metrics_max_series };
+				  .max_series = o->metrics_max_series, .labels = o->metrics_labels };
 	if (ember_metrics_new(&a->st->metrics, &mo, &err) < 0)
-		return LOG("--metrics.functions: %s\n", err.msg), -EINVAL;
+		return LOG("--metrics.functions / --metrics.labels: %s\n", err.msg), -EINVAL;
 	const char *path = o->storage_path;
 	if (!path) {
 		if (ember_store_default_path(a->defpath, sizeof a->defpath) < 0)
@@ -233,6 +239,11 @@ static int agent_start_threads(agent *a)
 		rc = -EAGAIN;
 	}
 	a->worker_started = rc >= 0;
+	/* the push threads, after the drop: their cursor files are the user's */
+	if (rc >= 0 && push_agent_start(&a->st->push, &a->push, a->st->store, &err) < 0)
+		LOG("%s (windows are stored but not pushed)\n", err.msg);
+	for (size_t i = 0; rc >= 0 && i < a->push.n; i++)
+		LOG("pushing every stored window to %s\n", a->push.d[i].url);
 	agent_unblock_signals(a);
 	if (rc < 0 && a->http) {
 		ember_http_stop(a->http);
@@ -261,6 +272,7 @@ static int agent_sample(agent *a)
 		LOG("%s\n", err.msg);
 	pthread_join(a->worker, NULL);   /* the partial window is stored */
 	a->worker_started = false;
+	push_agent_stop(a->st->push, PUSH_STOP_GRACE_NS);   /* it may still go out */
 	ember_sampler_end_child(a->sampler);   /* -- CMD still running: SIGTERM it, as record does */
 	LOG("stopped; %llu windows stored this run\n",
 	    (unsigned long long)atomic_load(&a->st->windows_stored));
@@ -271,6 +283,11 @@ static void agent_close(agent *a)
 {
 	if (a->http)
 		ember_http_stop(a->http);
+	if (a->st) {
+		push_agent_free(a->st->push);   /* after the HTTP server: /metrics reads it */
+		a->st->push = NULL;
+	}
+	push_dests_free(&a->push);
 	ember_sampler_close(a->sampler);
 	sig_terminate = sig_wake = &no_state;
 	ember_symbolizer_free(a->sym);

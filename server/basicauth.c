@@ -8,6 +8,7 @@
 #include "server/webconfig.h"
 
 #include "server/gate.h"
+#include "ember/clock.h"
 
 #include <crypt.h>
 #include <errno.h>
@@ -44,13 +45,6 @@ struct ember_basicauth {
 /* A valid bcrypt hash of nothing anyone knows: checked for unknown users so
  * they take as long as a wrong password. */
 static const char DUMMY_HASH[] = "$2b$10$D4P/Dt/6DGWpzNnjtwWVzOIZtT9fgzatI3.IvNhNl8agsnx5GplTy";
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static bool equal_ct(const void *a, const void *b, size_t n)
 {
@@ -97,11 +91,7 @@ void ember_basicauth_free(ember_basicauth *a)
 {
 	if (!a)
 		return;
-	for (size_t i = 0; i < a->n_users; i++) {
-		free(a->users[i].name);
-		free(a->users[i].hash);
-	}
-	free(a->users);
+	ember_webconfig_users_free(a->users, a->n_users);
 	ember_gate_free(a->bcrypt_gate);
 	explicit_bzero(a->key, sizeof a->key);
 	free(a);
@@ -185,7 +175,7 @@ static bool digest_of(const ember_basicauth *a, const unsigned char *cred, size_
 
 static bool cache_hit(ember_basicauth *a, const unsigned char d[DIGEST])
 {
-	int64_t now = now_ns();
+	int64_t now = ember_mono_ns();
 	bool hit = false;
 	pthread_mutex_lock(&a->mu);
 	for (size_t i = 0; i < CACHE_SLOTS; i++)   /* every slot: no early exit */
@@ -199,7 +189,7 @@ static void cache_put(ember_basicauth *a, const unsigned char d[DIGEST])
 	pthread_mutex_lock(&a->mu);
 	cache_slot *s = &a->cache[a->next++ % CACHE_SLOTS];
 	memcpy(s->digest, d, DIGEST);
-	s->expires_ns = now_ns() + CACHE_TTL_NS;
+	s->expires_ns = ember_mono_ns() + CACHE_TTL_NS;
 	pthread_mutex_unlock(&a->mu);
 }
 

@@ -400,20 +400,24 @@ static size_t regex_cost(const char *re, size_t cap)
 	return total;
 }
 
-/* 0 when re is a regex the server may compile; else 400 naming key. */
-static int regex_check(const char *key, const char *re, ember_http_response *r)
+/* A focus regex argument: absent (NULL), or non-empty, at most MAX_REGEX
+ * bytes and cheap enough to compile. */
+static int regex_arg(const ember_http_request *req, const char *key, const char **out,
+		     ember_http_response *r)
 {
-	char msg[200];
-	if (!*re || strlen(re) > MAX_REGEX) {
+	if (arg(req, key, out, r) < 0)
+		return -EINVAL;
+	char msg[160];
+	if (*out && (!**out || strlen(*out) > MAX_REGEX)) {
 		snprintf(msg, sizeof msg,
 			 "%s: want a non-empty POSIX extended regex of at most 1024 bytes", key);
 		reply_error(r, MHD_HTTP_BAD_REQUEST, msg);
 		return -EINVAL;
 	}
-	if (regex_cost(re, MAX_REGEX_COST) > MAX_REGEX_COST) {
+	if (*out && regex_cost(*out, MAX_REGEX_COST) > MAX_REGEX_COST) {
 		snprintf(msg, sizeof msg,
-			 "%s: regex too complex (its repetition bounds expand it past 4096 "
-			 "atoms): use fewer or smaller {m,n}",
+			 "%s: regex too complex (its repetition bounds expand it past 4096 atoms): "
+			 "use fewer or smaller {m,n}",
 			 key);
 		reply_error(r, MHD_HTTP_BAD_REQUEST, msg);
 		return -EINVAL;
@@ -444,9 +448,7 @@ int ember_http_query_range(const ember_http_request *req, bool required, int64_t
 int ember_http_query_regex(const ember_http_request *req, const char *key, const char **out,
 			   ember_http_response *r)
 {
-	if (arg(req, key, out, r) < 0)
-		return -EINVAL;
-	return *out ? regex_check(key, *out, r) : 0;
+	return regex_arg(req, key, out, r);
 }
 
 void ember_http_reply_error(ember_http_response *r, int status, const char *msg)
@@ -464,15 +466,17 @@ static void route_merge(const ember_http_api *api, const ember_http_opts *opts,
 {
 	(void)rest;
 	int64_t start, end;
-	const char *fn;
-	if (range_args(req, true, &start, &end, r) < 0 || arg(req, "function", &fn, r) < 0)
-		return;
-	if (fn && regex_check("function", fn, r) < 0)
+	ember_focus focus = { 0 };
+	if (range_args(req, true, &start, &end, r) < 0 ||
+	    regex_arg(req, "function", &focus.function, r) < 0 ||
+	    regex_arg(req, "cgroup", &focus.cgroup, r) < 0 ||
+	    regex_arg(req, "container_id", &focus.container_id, r) < 0 ||
+	    regex_arg(req, "pod_uid", &focus.pod_uid, r) < 0)
 		return;
 	ember_error err = { 0 };
 	ember_profile *p = NULL;
 	ember_gate_enter(opts->heavy);   /* merging and encoding is the CPU-heavy part */
-	int rc = api->merge(api->ctx, start, end, fn, &p, &err);
+	int rc = api->merge(api->ctx, start, end, &focus, &p, &err);
 	if (rc < 0) {
 		ember_gate_leave(opts->heavy);
 		reply_rc(r, rc, &err);
@@ -531,7 +535,8 @@ static const http_route routes[] = {
 	{ "/api/v1/profiles/", true, route_window, "/api/v1/profiles/ID",
 	  "one stored window as gzip pprof", false },
 	{ "/api/v1/merge", false, route_merge, "/api/v1/merge?start=T&end=T&function=REGEX",
-	  "stored windows in a range merged into one pprof", false },
+	  "stored windows in a range merged into one pprof (also cgroup=, container_id=, "
+	  "pod_uid= regexes)", false },
 	{ "/ui/", true, ember_ui_route_page, "/ui/",
 	  "the UI: timeline, flame graphs (/ui/profile?id=ID), diffs (/ui/diff?base=ID&id=ID)",
 	  false },

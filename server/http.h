@@ -38,6 +38,7 @@
 #include "ember/buf.h"
 #include "server/gate.h"
 #include "ember/error.h"
+#include "ember/merge.h"
 #include "ember/metrics.h"
 #include "ember/profile.h"
 #include "server/store.h"
@@ -60,9 +61,10 @@ typedef struct ember_http_api {
 		    size_t *n, ember_error *err);
 	/* One stored window (id already validated). */
 	int (*window)(void *ctx, const char *id, ember_profile **out, ember_error *err);
-	/* Stored windows in range merged; regex NULL or a POSIX ERE that the
-	 * stack must hold; -ENOENT when nothing is stored in the range. */
-	int (*merge)(void *ctx, int64_t start_ns, int64_t end_ns, const char *regex,
+	/* Stored windows in range merged, focused on what focus selects (its
+	 * regexes checked for size by the router); -ENOENT when nothing is
+	 * stored in the range. */
+	int (*merge)(void *ctx, int64_t start_ns, int64_t end_ns, const ember_focus *focus,
 		     ember_profile **out, ember_error *err);
 	/* true when sampling works; otherwise why (one line) into out. */
 	bool (*healthy)(void *ctx, ember_buf *why);

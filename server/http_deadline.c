@@ -11,6 +11,7 @@
  * takes to answer.
  */
 #include "server/http_deadline.h"
+#include "ember/clock.h"
 #include "ember/grow.h"
 
 #include <assert.h>
@@ -23,7 +24,6 @@
 #include <time.h>
 
 #define TICK_NS 250000000LL
-#define NS_PER_S 1000000000LL
 
 typedef struct entry {
 	const void *conn;
@@ -43,13 +43,6 @@ struct http_deadline {
 	entry *v;
 	size_t n, cap;
 };
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
-}
 
 /* The entry of conn, or NULL; under d->mu. */
 static entry *find(http_deadline *d, const void *conn)
@@ -78,11 +71,12 @@ static void *watchdog(void *arg)
 	http_deadline *d = arg;
 	pthread_mutex_lock(&d->mu);
 	while (!d->stop) {
-		int64_t wake = now_ns() + TICK_NS;
-		struct timespec ts = { .tv_sec = wake / NS_PER_S, .tv_nsec = wake % NS_PER_S };
+		int64_t wake = ember_mono_ns() + TICK_NS;
+		struct timespec ts = { .tv_sec = wake / EMBER_NS_PER_S,
+				       .tv_nsec = wake % EMBER_NS_PER_S };
 		pthread_cond_timedwait(&d->cv, &d->mu, &ts);
 		if (!d->stop)
-			sweep(d, now_ns());
+			sweep(d, ember_mono_ns());
 	}
 	pthread_mutex_unlock(&d->mu);
 	return NULL;
@@ -140,7 +134,7 @@ int http_deadline_started(http_deadline *d, const void *conn, int fd)
 		rc = -ENOMEM;
 		goto out;
 	}
-	d->v[d->n++] = (entry){ .conn = conn, .fd = fd, .waiting = true, .since = now_ns() };
+	d->v[d->n++] = (entry){ .conn = conn, .fd = fd, .waiting = true, .since = ember_mono_ns() };
 out:
 	pthread_mutex_unlock(&d->mu);
 	return rc;
@@ -152,7 +146,7 @@ static void set_waiting(http_deadline *d, const void *conn, bool waiting)
 	entry *e = find(d, conn);
 	if (e) {
 		e->waiting = waiting;
-		e->since = now_ns();
+		e->since = ember_mono_ns();
 	}
 	pthread_mutex_unlock(&d->mu);
 }

@@ -17,10 +17,11 @@
  *
  * So /debug/pprof/profile?seconds=N returns exactly the samples between the
  * cut made when the request arrived and the cut made N seconds later,
- * independent of the window length.
+ * independent of the window length. docs/ARCHITECTURE.md, "The agent", has
+ * the whole picture.
  */
-#ifndef EMBER_CLI_SERVE_H
-#define EMBER_CLI_SERVE_H
+#ifndef EMBER_SERVER_SERVE_H
+#define EMBER_SERVER_SERVE_H
 
 #include <pthread.h>
 #include <signal.h>
@@ -29,6 +30,7 @@
 #include <stdint.h>
 
 #include "ember/buf.h"
+#include "ember/clock.h"
 #include "server/http.h"
 #include "ember/merge.h"
 #include "ember/metrics.h"
@@ -85,6 +87,7 @@ typedef struct serve_state {
 				      symbolizer: worker thread only */
 	ember_store *store;
 	ember_metrics *metrics;
+	struct push_agent *push;   /* the push threads (server/push.h), or NULL */
 
 	/* the slice queue; never held for longer than a push or a pop */
 	pthread_mutex_t mu;
@@ -135,9 +138,6 @@ static inline void serve_set_terminate(volatile sig_atomic_t *terminate)
 /* serve_state.c: locks and condition variables of a zeroed state. */
 void serve_state_init(serve_state *st);
 void serve_state_destroy(serve_state *st);
-
-int64_t serve_now_ns(void);    /* CLOCK_REALTIME */
-int64_t serve_mono_ns(void);   /* CLOCK_MONOTONIC */
 
 /* serve_collect.c: the sampling loop; returns 0 on stop/target gone, -errno
  * on a sampler error. Pushes the final slice before returning. */

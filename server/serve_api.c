@@ -10,13 +10,13 @@
 #include "server/serve.h"
 
 #include <errno.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "server/http.h"
+#include "server/push.h"
 
 /* How long sampling may be silent before /healthz says so. */
 #define HEALTH_STALE_NS 5000000000LL
@@ -101,6 +101,7 @@ static int api_metrics(void *ctx, ember_expo_format f, ember_buf *out, const cha
 	if (rc < 0)
 		return rc;
 	self_metrics(st, f, out);
+	push_agent_metrics(st->push, out, f);
 	serve_process_metrics(out, f);
 	if (f == EMBER_EXPO_OPENMETRICS)
 		ember_buf_puts(out, "# EOF\n");
@@ -143,12 +144,9 @@ static int api_profile(void *ctx, int64_t duration_ns, ember_profile **out, embe
 	st->requests = r;
 	st->n_requests++;
 	serve_collect_wake(st);
-	struct timespec dl;
-	clock_gettime(CLOCK_MONOTONIC, &dl);
-	int64_t until = (int64_t)dl.tv_sec * 1000000000LL + dl.tv_nsec + duration_ns +
-			PROFILE_GRACE_NS;
-	dl.tv_sec = until / 1000000000LL;
-	dl.tv_nsec = until % 1000000000LL;
+	int64_t until = ember_mono_ns() + duration_ns + PROFILE_GRACE_NS;
+	struct timespec dl = { .tv_sec = until / EMBER_NS_PER_S,
+			       .tv_nsec = until % EMBER_NS_PER_S };
 	int w = 0;
 	while (!r->done && w != ETIMEDOUT)
 		w = pthread_cond_timedwait(&st->done, &st->req_mu, &dl);
@@ -182,20 +180,19 @@ static int api_window(void *ctx, const char *id, ember_profile **out, ember_erro
 	return ember_store_load(st->store, id, out, err);
 }
 
-static int api_merge(void *ctx, int64_t start, int64_t end, const char *regex,
+static int api_merge(void *ctx, int64_t start, int64_t end, const ember_focus *focus,
 		     ember_profile **out, ember_error *err)
 {
 	serve_state *st = ctx;
-	if (regex) {   /* refuse a bad regex before reading any window */
-		regex_t re;
-		int e = regcomp(&re, regex, REG_EXTENDED | REG_NOSUB);
-		if (e) {
-			char why[128];
-			regerror(e, &re, why, sizeof why);
-			return ember_errorf(err, EINVAL, "function: bad regex '%.200s': %s", regex,
-					    why);
-		}
-		regfree(&re);
+	if (!ember_focus_empty(focus)) {   /* refuse a bad regex before reading any window */
+		ember_profile *empty = ember_profile_new(), *none = NULL;
+		if (!empty)
+			return ember_errorf(err, ENOMEM, "out of memory");
+		int rc = ember_profile_focus_by(empty, focus, &none, err);
+		ember_profile_free(empty);
+		ember_profile_free(none);
+		if (rc < 0)
+			return rc;
 	}
 	ember_window_info *v;
 	size_t n;
@@ -225,7 +222,7 @@ static int api_merge(void *ctx, int64_t start, int64_t end, const char *regex,
 		rc = ember_errorf(err, ENOENT, "no stored windows in that range (see "
 					       "/api/v1/profiles)");
 	if (rc == 0)
-		rc = ember_merger_result_focus(m, regex, out, err);
+		rc = ember_merger_result_focus(m, focus, out, err);
 	ember_merger_free(m);
 	return rc;
 }
@@ -241,7 +238,7 @@ static bool api_healthy(void *ctx, ember_buf *why)
 		ember_buf_puts(why, "shutting down");
 		return false;
 	}
-	int64_t age = serve_mono_ns() - atomic_load(&st->last_poll_ns);
+	int64_t age = ember_mono_ns() - atomic_load(&st->last_poll_ns);
 	if (age > HEALTH_STALE_NS) {
 		ember_buf_printf(why, "the sampler has not been polled for %.1f s",
 				 (double)age / 1e9);

@@ -19,20 +19,6 @@
  * even if the sampler's poll looks at its stop flag only between reads. */
 #define POLL_SLICE_NS 250000000LL
 
-int64_t serve_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-int64_t serve_mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 void serve_collect_wake(serve_state *st)
 {
 	pthread_kill(st->sampling_thread, SIGUSR1);
@@ -100,15 +86,15 @@ static void mark_requests(serve_state *st, int64_t now)
 int serve_collect_run(serve_state *st, ember_error *err)
 {
 	const int64_t w = (int64_t)st->cfg.window_ns;
-	int64_t now = serve_now_ns();
+	int64_t now = ember_real_ns();
 	int64_t win_start = now, next_b = (now / w + 1) * w, slice_start = now;
 	int rc = 0;
-	atomic_store(&st->last_poll_ns, serve_mono_ns());
+	atomic_store(&st->last_poll_ns, ember_mono_ns());
 	for (;;) {
 		st->wake = 0;
 		request_view v = view_requests(st);
 		int prc = 0;
-		now = serve_now_ns();
+		now = ember_real_ns();
 		if (!v.cut_now) {
 			int64_t deadline = next_b < v.next_end ? next_b : v.next_end;
 			int64_t wait = deadline - now;
@@ -118,11 +104,11 @@ int serve_collect_run(serve_state *st, ember_error *err)
 				wait = POLL_SLICE_NS;
 			if (wait < 0)
 				wait = 0;
-			prc = st->ops.poll(st->ops.sampler, (uint64_t)(serve_mono_ns() + wait),
+			prc = st->ops.poll(st->ops.sampler, (uint64_t)(ember_mono_ns() + wait),
 					   &st->wake, err);
 			if (prc >= 0)
-				atomic_store(&st->last_poll_ns, serve_mono_ns());
-			now = serve_now_ns();
+				atomic_store(&st->last_poll_ns, ember_mono_ns());
+			now = ember_real_ns();
 		}
 		bool stop = serve_terminating(st) || prc != 0;
 		bool closes = now >= next_b || stop;

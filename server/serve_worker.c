@@ -30,27 +30,17 @@ static serve_slice pop(serve_state *st)
 static void symbolize(serve_state *st, ember_profile *p)
 {
 	ember_error err = { 0 };
-	int64_t t0 = serve_mono_ns();
+	int64_t t0 = ember_mono_ns();
 	if (st->ops.symbolize(st->ops.symbolizer, p, &err) < 0)
 		fprintf(stderr, "ember serve: symbolize: %s (the window is kept with addresses)\n",
 			err.msg);
-	double secs = (double)(serve_mono_ns() - t0) / 1e9;
+	double secs = (double)(ember_mono_ns() - t0) / 1e9;
 	ember_symbolizer_stats s;
 	st->ops.symbolizer_stats(st->ops.symbolizer, &s);
 	pthread_mutex_lock(&st->mu);
 	st->sym_stats = s;
 	st->symbolize_seconds += secs;
 	pthread_mutex_unlock(&st->mu);
-}
-
-static uint64_t sample_count(const ember_profile *p)
-{
-	int k = ember_profile_sample_type_index(p, "samples");
-	uint64_t n = 0;
-	for (size_t i = 0; i < p->n_samples; i++)
-		n += k >= 0 ? (uint64_t)(p->samples[i].values[k] > 0 ? p->samples[i].values[k] : 0)
-			    : 1;
-	return n;
 }
 
 /* The window [start, end) is complete: store it, then count it. */
@@ -71,11 +61,11 @@ static void close_window(serve_state *st, ember_merger **mp, int64_t start, int6
 	}
 	p->time_nanos = start;
 	p->duration_nanos = end - start;
-	if (sample_count(p) == 0) {   /* nothing ran: nothing to store or count */
+	if (ember_profile_sample_total(p) == 0) {   /* nothing ran: nothing to store or count */
 		atomic_fetch_add(&st->windows_empty, 1);
 		ember_profile_free(p);
 		/* retention by age still runs while the target idles */
-		ember_store_prune(st->store, serve_now_ns());
+		ember_store_prune(st->store, ember_real_ns());
 		return;
 	}
 	ember_window_info info;

@@ -8,6 +8,7 @@
  * encoding, or leave a partial file under a final name.
  */
 #include "server/store.h"
+#include "ember/clock.h"
 #include "ember/grow.h"
 
 #include <assert.h>
@@ -278,13 +279,6 @@ static int prune_locked(ember_store *s, int64_t now_ns)
 	return removed;
 }
 
-static int64_t now_realtime_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* ---- open / scan -------------------------------------------------------- */
 
 static int mkdir_p(const char *path, ember_error *err)
@@ -411,7 +405,7 @@ int ember_store_open(ember_store **out, const ember_store_opts *opts, ember_erro
 		ember_store_free(s);
 		return rc;
 	}
-	prune_locked(s, now_realtime_ns());
+	prune_locked(s, ember_real_ns());
 	s->removed = 0;   /* count only what this process removes while running */
 	*out = s;
 	return 0;
@@ -433,18 +427,6 @@ const char *ember_store_path(const ember_store *s)
 }
 
 /* ---- put / read / list -------------------------------------------------- */
-
-static uint64_t count_samples(const ember_profile *p)
-{
-	int k = ember_profile_sample_type_index(p, "samples");
-	if (k < 0)
-		return p->n_samples;
-	uint64_t n = 0;
-	for (size_t i = 0; i < p->n_samples; i++)
-		if (p->samples[i].values[k] > 0)
-			n += (uint64_t)p->samples[i].values[k];
-	return n;
-}
 
 int ember_store_put(ember_store *s, const ember_profile *p, ember_window_info *info,
 		    ember_error *err)
@@ -469,7 +451,7 @@ int ember_store_put(ember_store *s, const ember_profile *p, ember_window_info *i
 				    "%lld ns)",
 				    (long long)p->time_nanos, (long long)p->duration_nanos);
 	}
-	e.info.samples = count_samples(p);
+	e.info.samples = ember_profile_sample_total(p);
 	snprintf(e.name, sizeof e.name, "%s.%" PRIu64 SUFFIX, e.info.id, e.info.samples);
 
 	ember_buf buf = EMBER_BUF_INIT;
@@ -492,7 +474,7 @@ int ember_store_put(ember_store *s, const ember_profile *p, ember_window_info *i
 	}
 	if (rc == 0) {
 		s->stored++;
-		prune_locked(s, now_realtime_ns());
+		prune_locked(s, ember_real_ns());
 	} else {
 		s->failed++;
 	}

@@ -1,7 +1,7 @@
 /* server/timeparse.h — the times and window ids of serve's HTTP API
  * (server/timeparse.c).
  *
- * A time in a query is one of (DESIGN.md, "The HTTP API"):
+ * A time in a query is one of (docs/ARCHITECTURE.md, "The HTTP API"):
  *   - unix seconds, optionally with a fraction:     1764032400, 1764032400.25
  *   - unix milliseconds (Grafana's ${__from}):      1764032400000
  *     (an integer of 12 or more digits is taken as milliseconds: as seconds

@@ -27,9 +27,10 @@
 #define PARTS_MAX 4         /* threads that read a range's windows at once */
 #define PARTS_MIN_WINDOWS 16
 
-/* The sample labels the pages filter on and list. Issue 17 adds the cgroup
- * labels here: the filters, the JSON and the pages follow this table. */
-static const char *const ui_label_keys[] = { "comm", "pid", "thread" };
+/* The sample labels the pages filter on and list (anchored regexes); the
+ * filters, the JSON and the pages' inputs all follow this table. */
+static const char *const ui_label_keys[] = { "comm", "pid", "thread", "cgroup", "container_id",
+					     "pod_uid" };
 #define N_LABEL_KEYS (sizeof ui_label_keys / sizeof ui_label_keys[0])
 
 /* ---- pages ---------------------------------------------------------------- */

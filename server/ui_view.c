@@ -75,7 +75,7 @@ static int api_window(void *ctx, const char *id, ember_profile **out, ember_erro
 			    v->n > 1 ? v->w[0].info.id : "");
 }
 
-static int api_merge(void *ctx, int64_t start, int64_t end, const char *regex,
+static int api_merge(void *ctx, int64_t start, int64_t end, const ember_focus *focus,
 		     ember_profile **out, ember_error *err)
 {
 	view_state *v = ctx;
@@ -88,7 +88,7 @@ static int api_merge(void *ctx, int64_t start, int64_t end, const char *regex,
 	if (rc == 0 && !used)
 		rc = ember_errorf(err, ENOENT, "no profile in that range (see /api/v1/profiles)");
 	if (rc == 0)
-		rc = ember_merger_result_focus(m, regex, out, err);
+		rc = ember_merger_result_focus(m, focus, out, err);
 	ember_merger_free(m);
 	return rc;
 }

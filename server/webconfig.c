@@ -55,15 +55,20 @@ out:
 	return rc;
 }
 
+void ember_webconfig_users_free(ember_webconfig_user *users, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(users[i].name);
+		free(users[i].hash);
+	}
+	free(users);
+}
+
 void ember_webconfig_free(ember_webconfig *wc)
 {
 	if (!wc)
 		return;
-	for (size_t i = 0; i < wc->n_users; i++) {
-		free(wc->users[i].name);
-		free(wc->users[i].hash);
-	}
-	free(wc->users);
+	ember_webconfig_users_free(wc->users, wc->n_users);
 	free(wc->cert_file);
 	free(wc->key_file);
 	free(wc->cert_pem);
@@ -163,223 +168,245 @@ static int check_pair(const ember_webconfig *wc, const char *name, ember_error *
 
 enum section { NONE, TLS, USERS };
 
+/* The parse in progress: where we are in the file and what it gave so far.
+ * Each step returns 0 or the negative errno of the message it set. */
+typedef struct wc_parse {
+	parser p;
+	ember_webconfig *wc;
+	enum section sec;
+	bool seen_tls, seen_users;
+	unsigned indent;    /* of the current section's lines; 0 until its first */
+	char *cert, *key;   /* as written, resolved at the end */
+} wc_parse;
+
+/* A top-level key (indent 0): opens its section. */
+static int open_section(wc_parse *w, const char *k, bool empty_v)
+{
+	if (!empty_v)
+		return bad(&w->p, "a top-level key takes a nested block, not a value: ", k);
+	if (!strcmp(k, "tls_server_config")) {
+		if (w->seen_tls)
+			return bad(&w->p, "tls_server_config given twice", NULL);
+		w->sec = TLS;
+		w->seen_tls = true;
+	} else if (!strcmp(k, "basic_auth_users")) {
+		if (w->seen_users)
+			return bad(&w->p, "basic_auth_users given twice", NULL);
+		w->sec = USERS;
+		w->seen_users = true;
+	} else {
+		return bad(&w->p, "unsupported key (ember knows tls_server_config and "
+				  "basic_auth_users): ",
+			   k);
+	}
+	w->indent = 0;
+	return 0;
+}
+
+/* cert_file or key_file; takes val. */
+static int tls_key(wc_parse *w, const char *k, char *val)
+{
+	char **slot = !strcmp(k, "cert_file") ? &w->cert : !strcmp(k, "key_file") ? &w->key : NULL;
+	int rc = 0;
+	if (!slot)
+		rc = bad(&w->p, "unsupported tls_server_config key (ember knows cert_file and "
+				"key_file): ",
+			 k);
+	else if (*slot)
+		rc = bad(&w->p, "given twice: ", k);
+	if (rc < 0) {
+		free(val);
+		return rc;
+	}
+	*slot = val;
+	return 0;
+}
+
+/* Why user k with bcrypt hash val is refused, or NULL; *detail is
+ * appended to the message. */
+static const char *bad_user(const ember_webconfig *wc, const char *k, const char *val,
+			    const char **detail)
+{
+	*detail = k;
+	if (strncmp(val, "$2a$", 4) && strncmp(val, "$2b$", 4) && strncmp(val, "$2y$", 4))
+		return "not a bcrypt hash ($2a$, $2b$ or $2y$; make one with "
+		       "'htpasswd -nbB USER PASSWORD') for user ";
+	if (strlen(val) != 60)
+		return "a bcrypt hash is 60 characters; this one is not, for user ";
+	for (size_t i = 0; i < wc->n_users; i++)
+		if (!strcmp(wc->users[i].name, k))
+			return "user given twice: ";
+	*detail = NULL;
+	if (strchr(k, ':') || !*k)
+		return "a user name must be non-empty without ':'";
+	if (wc->n_users == MAX_USERS)
+		return "too many users (at most 1024)";
+	return NULL;
+}
+
+/* A basic_auth_users line: user k with hash val; takes val. */
+static int add_user(wc_parse *w, const char *k, char *val)
+{
+	ember_webconfig *wc = w->wc;
+	const char *detail, *why = bad_user(wc, k, val, &detail);
+	if (why) {
+		free(val);
+		return bad(&w->p, why, detail);
+	}
+	char *uname = strdup(k);
+	void *users = wc->n_users % 16 ? wc->users
+				       : realloc(wc->users, (wc->n_users + 16) * sizeof *wc->users);
+	if (users)
+		wc->users = users;
+	if (!uname || !users) {
+		free(uname);
+		free(val);
+		return ember_errorf(w->p.err, ENOMEM, "out of memory");
+	}
+	wc->users[wc->n_users++] = (ember_webconfig_user){ .name = uname, .hash = val };
+	return 0;
+}
+
+/* Splits "key: value" at s: *k (unquoted, trailing blanks cut) and *v (from
+ * its first non-blank). */
+static int split_key(wc_parse *w, char *s, char **k, char **v)
+{
+	char *colon = strchr(s, ':');
+	if (*s == '-' || !colon || (colon[1] && colon[1] != ' ' && colon[1] != '\t'))
+		return bad(&w->p, "want 'key: value' or 'key:'", NULL);
+	*colon = '\0';
+	*k = s;
+	*v = colon + 1;
+	for (size_t kl = strlen(s); kl && (s[kl - 1] == ' ' || s[kl - 1] == '\t');)
+		s[--kl] = '\0';
+	while (**v == ' ' || **v == '\t')
+		(*v)++;
+	size_t kl = strlen(s);   /* a 'quoted' or "quoted" key, no escapes */
+	if (kl >= 2 && (s[0] == '\'' || s[0] == '"') && s[kl - 1] == s[0]) {
+		s[kl - 1] = '\0';
+		(*k)++;
+	}
+	return 0;
+}
+
+/* One line of the file, its end of line cut. */
+static int parse_line(wc_parse *w, char *line)
+{
+	size_t n = strlen(line);
+	if (n && line[n - 1] == '\r')
+		line[--n] = '\0';
+	unsigned ind = (unsigned)strspn(line, " ");
+	char *s = line + ind;
+	if (*s == '\t')
+		return bad(&w->p, "tab in indentation: indent with spaces", NULL);
+	if (!*s || *s == '#')
+		return 0;
+	if (ind == 0 && !strcmp(s, "---") && w->sec == NONE && !w->seen_tls && !w->seen_users)
+		return 0;
+	char *k = NULL, *v = NULL;
+	int rc = split_key(w, s, &k, &v);
+	if (rc < 0)
+		return rc;
+	bool empty_v = !*v || *v == '#';
+	if (ind == 0)
+		return open_section(w, k, empty_v);
+	if (w->sec == NONE)
+		return bad(&w->p, "indented line outside a section", NULL);
+	if (!w->indent)
+		w->indent = ind;
+	if (ind != w->indent)
+		return bad(&w->p, "inconsistent indentation (one nesting level only)", NULL);
+	if (empty_v)
+		return bad(&w->p, "missing value for ", k);
+	char *val = NULL;
+	if ((rc = scalar(&w->p, v, &val)) < 0)
+		return rc;
+	return w->sec == TLS ? tls_key(w, k, val) : add_user(w, k, val);
+}
+
+/* The certificate and key the file names, read and checked. */
+static int load_tls(wc_parse *w, const char *base_dir)
+{
+	ember_webconfig *wc = w->wc;
+	const char *name = w->p.name;
+	ember_error *err = w->p.err;
+	size_t l;
+	int rc;
+	wc->cert_file = resolve(base_dir, w->cert);
+	wc->key_file = resolve(base_dir, w->key);
+	if (!wc->cert_file || !wc->key_file)
+		return ember_errorf(err, ENOMEM, "out of memory");
+	if ((rc = read_small_file(wc->cert_file, &wc->cert_pem, &l, err)) < 0 ||
+	    (rc = read_small_file(wc->key_file, &wc->key_pem, &l, err)) < 0) {
+		ember_error_prefix(err, "%s: tls_server_config", name);
+		return rc;
+	}
+	if (!strstr(wc->cert_pem, "-----BEGIN CERTIFICATE-----"))
+		return ember_errorf(err, EINVAL, "%s: %s is not a PEM certificate", name,
+				    wc->cert_file);
+	if (!strstr(wc->key_pem, "PRIVATE KEY-----"))
+		return ember_errorf(err, EINVAL, "%s: %s is not a PEM private key", name,
+				    wc->key_file);
+	return check_pair(wc, name, err);
+}
+
+/* After the last line: the sections are complete; the TLS files load. */
+static int finish(wc_parse *w, const char *base_dir)
+{
+	const char *name = w->p.name;
+	if (w->seen_tls && (!w->cert || !w->key))
+		return ember_errorf(w->p.err, EINVAL,
+				    "%s: tls_server_config needs both cert_file and key_file",
+				    name);
+	if (w->seen_users && !w->wc->n_users)
+		return ember_errorf(w->p.err, EINVAL,
+				    "%s: basic_auth_users is empty: list 'user: bcrypt-hash' "
+				    "lines or remove it",
+				    name);
+	return w->cert ? load_tls(w, base_dir) : 0;
+}
+
+/* Every line in turn, then finish; stops at the first error. */
+static int parse_text(wc_parse *w, char *text, const char *base_dir)
+{
+	for (char *line = text, *next; line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		w->p.line++;
+		int rc = parse_line(w, line);
+		if (rc < 0)
+			return rc;
+	}
+	return finish(w, base_dir);
+}
+
 int ember_webconfig_parse(ember_webconfig **out, const char *text, size_t len, const char *name,
 			  const char *base_dir, ember_error *err)
 {
 	*out = NULL;
-	ember_webconfig *wc = calloc(1, sizeof *wc);
+	wc_parse w = { .p = { .name = name, .line = 0, .err = err },
+		       .wc = calloc(1, sizeof *w.wc), .sec = NONE };
 	char *copy = malloc(len + 1);
-	if (!wc || !copy) {
-		free(wc);
-		free(copy);
-		return ember_errorf(err, ENOMEM, "out of memory");
+	int rc;
+	if (!w.wc || !copy) {
+		rc = ember_errorf(err, ENOMEM, "out of memory");
+	} else if (memchr(text, '\0', len)) {
+		rc = ember_errorf(err, EINVAL, "%s: a NUL byte: not a text file", name);
+	} else {
+		memcpy(copy, text, len);
+		copy[len] = '\0';
+		rc = parse_text(&w, copy, base_dir);
 	}
-	memcpy(copy, text, len);
-	copy[len] = '\0';
-	parser p = { .name = name, .line = 0, .err = err };
-	if (memchr(text, '\0', len)) {
-		free(copy);
-		free(wc);
-		return ember_errorf(err, EINVAL, "%s: a NUL byte: not a text file", name);
-	}
-	enum section sec = NONE;
-	bool seen_tls = false, seen_users = false;
-	unsigned indent = 0;
-	int rc = 0;
-	char *cert = NULL, *key = NULL;
-	for (char *line = copy, *next; line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		p.line++;
-		size_t n = strlen(line);
-		if (n && line[n - 1] == '\r')
-			line[--n] = '\0';
-		unsigned ind = (unsigned)strspn(line, " ");
-		char *s = line + ind;
-		if (*s == '\t') {
-			rc = bad(&p, "tab in indentation: indent with spaces", NULL);
-			goto fail;
-		}
-		if (!*s || *s == '#')
-			continue;
-		if (ind == 0 && !strcmp(s, "---") && sec == NONE && !seen_tls && !seen_users)
-			continue;
-		char *colon = strchr(s, ':');
-		if (*s == '-' || !colon || (colon[1] && colon[1] != ' ' && colon[1] != '\t')) {
-			rc = bad(&p, "want 'key: value' or 'key:'", NULL);
-			goto fail;
-		}
-		*colon = '\0';
-		char *k = s, *v = colon + 1;
-		for (size_t kl = strlen(k); kl && (k[kl - 1] == ' ' || k[kl - 1] == '\t');)
-			k[--kl] = '\0';
-		while (*v == ' ' || *v == '\t')
-			v++;
-		size_t kl = strlen(k);   /* a 'quoted' or "quoted" key, no escapes */
-		if (kl >= 2 && (k[0] == '\'' || k[0] == '"') && k[kl - 1] == k[0]) {
-			k[kl - 1] = '\0';
-			k++;
-		}
-		bool empty_v = !*v || *v == '#';
-		if (ind == 0) {
-			if (!empty_v) {
-				rc = bad(&p, "a top-level key takes a nested block, not a value: ", k);
-				goto fail;
-			}
-			if (!strcmp(k, "tls_server_config")) {
-				if (seen_tls) {
-					rc = bad(&p, "tls_server_config given twice", NULL);
-					goto fail;
-				}
-				sec = TLS;
-				seen_tls = true;
-			} else if (!strcmp(k, "basic_auth_users")) {
-				if (seen_users) {
-					rc = bad(&p, "basic_auth_users given twice", NULL);
-					goto fail;
-				}
-				sec = USERS;
-				seen_users = true;
-			} else {
-				rc = bad(&p, "unsupported key (ember knows tls_server_config and "
-					     "basic_auth_users): ",
-					 k);
-				goto fail;
-			}
-			indent = 0;
-			continue;
-		}
-		if (sec == NONE) {
-			rc = bad(&p, "indented line outside a section", NULL);
-			goto fail;
-		}
-		if (!indent)
-			indent = ind;
-		if (ind != indent) {
-			rc = bad(&p, "inconsistent indentation (one nesting level only)", NULL);
-			goto fail;
-		}
-		if (empty_v) {
-			rc = bad(&p, "missing value for ", k);
-			goto fail;
-		}
-		char *val = NULL;
-		if ((rc = scalar(&p, v, &val)) < 0)
-			goto fail;
-		if (sec == TLS) {
-			char **slot = !strcmp(k, "cert_file") ? &cert : !strcmp(k, "key_file") ? &key
-												: NULL;
-			if (!slot) {
-				free(val);
-				rc = bad(&p, "unsupported tls_server_config key (ember knows cert_file and "
-					     "key_file): ",
-					 k);
-				goto fail;
-			}
-			if (*slot) {
-				free(val);
-				rc = bad(&p, "given twice: ", k);
-				goto fail;
-			}
-			*slot = val;
-			continue;
-		}
-		/* USERS */
-		if (strncmp(val, "$2a$", 4) && strncmp(val, "$2b$", 4) && strncmp(val, "$2y$", 4)) {
-			free(val);
-			rc = bad(&p, "not a bcrypt hash ($2a$, $2b$ or $2y$; make one with "
-				     "'htpasswd -nbB USER PASSWORD') for user ",
-				 k);
-			goto fail;
-		}
-		if (strlen(val) != 60) {
-			free(val);
-			rc = bad(&p, "a bcrypt hash is 60 characters; this one is not, for user ", k);
-			goto fail;
-		}
-		for (size_t i = 0; i < wc->n_users; i++)
-			if (!strcmp(wc->users[i].name, k)) {
-				free(val);
-				rc = bad(&p, "user given twice: ", k);
-				goto fail;
-			}
-		if (strchr(k, ':') || !*k) {
-			free(val);
-			rc = bad(&p, "a user name must be non-empty without ':'", NULL);
-			goto fail;
-		}
-		if (wc->n_users == MAX_USERS) {
-			free(val);
-			rc = bad(&p, "too many users (at most 1024)", NULL);
-			goto fail;
-		}
-		if (wc->n_users % 16 == 0) {
-			void *nu = realloc(wc->users, (wc->n_users + 16) * sizeof *wc->users);
-			if (!nu) {
-				free(val);
-				rc = ember_errorf(err, ENOMEM, "out of memory");
-				goto fail;
-			}
-			wc->users = nu;
-		}
-		char *uname = strdup(k);
-		if (!uname) {
-			free(val);
-			rc = ember_errorf(err, ENOMEM, "out of memory");
-			goto fail;
-		}
-		wc->users[wc->n_users++] = (ember_webconfig_user){ .name = uname, .hash = val };
-	}
-	if (seen_tls && (!cert || !key)) {
-		rc = ember_errorf(err, EINVAL, "%s: tls_server_config needs both cert_file and key_file",
-				  name);
-		goto fail;
-	}
-	if (seen_users && !wc->n_users) {
-		rc = ember_errorf(err, EINVAL,
-				  "%s: basic_auth_users is empty: list 'user: bcrypt-hash' lines or "
-				  "remove it",
-				  name);
-		goto fail;
-	}
-	if (cert) {
-		size_t l;
-		wc->cert_file = resolve(base_dir, cert);
-		wc->key_file = resolve(base_dir, key);
-		if (!wc->cert_file || !wc->key_file) {
-			rc = ember_errorf(err, ENOMEM, "out of memory");
-			goto fail;
-		}
-		if ((rc = read_small_file(wc->cert_file, &wc->cert_pem, &l, err)) < 0 ||
-		    (rc = read_small_file(wc->key_file, &wc->key_pem, &l, err)) < 0) {
-			ember_error_prefix(err, "%s: tls_server_config", name);
-			goto fail;
-		}
-		if (!strstr(wc->cert_pem, "-----BEGIN CERTIFICATE-----")) {
-			rc = ember_errorf(err, EINVAL, "%s: %s is not a PEM certificate", name,
-					  wc->cert_file);
-			goto fail;
-		}
-		if (!strstr(wc->key_pem, "PRIVATE KEY-----")) {
-			rc = ember_errorf(err, EINVAL, "%s: %s is not a PEM private key", name,
-					  wc->key_file);
-			goto fail;
-		}
-		if ((rc = check_pair(wc, name, err)) < 0)
-			goto fail;
-	}
-	free(cert);
-	free(key);
+	free(w.cert);
+	free(w.key);
 	free(copy);
-	*out = wc;
+	if (rc < 0) {
+		ember_webconfig_free(w.wc);
+		return rc;
+	}
+	*out = w.wc;
 	return 0;
-fail:
-	free(cert);
-	free(key);
-	free(copy);
-	ember_webconfig_free(wc);
-	return rc;
 }
 
 int ember_webconfig_load(ember_webconfig **out, const char *path, ember_error *err)

@@ -41,6 +41,8 @@ int ember_webconfig_parse(ember_webconfig **out, const char *text, size_t len,
 /* Reads and parses the file at path. */
 int ember_webconfig_load(ember_webconfig **out, const char *path, ember_error *err);
 void ember_webconfig_free(ember_webconfig *wc);
+/* Frees n users (names and hashes) and the array: a config's or a copy's. */
+void ember_webconfig_users_free(ember_webconfig_user *users, size_t n);
 
 /* Basic auth over a config's users. Thread-safe; successful checks are
  * cached for 30 s (bcrypt is slow by design) under an HMAC-SHA-256 of

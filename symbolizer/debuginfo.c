@@ -14,6 +14,8 @@
  */
 #include "debuginfo.h"
 
+#include "ember/buildid.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -98,7 +100,7 @@ static bool try_candidate(int fd, const char *what, const char *want_id, debugin
 		return false;
 	if (want_id[0]) {
 		char id[129];
-		if (!elf_build_id_hex(c.elf, id, sizeof id) || strcmp(id, want_id) != 0) {
+		if (ember_buildid_of_elf(c.elf, id) < 0 || strcmp(id, want_id) != 0) {
 			f->refused++;
 			ei_file_close(&c);
 			return false;
@@ -243,7 +245,7 @@ int debuginfo_find(const debuginfo_search *s, const char *path, const char *buil
 		if (r < 0)
 			return r;
 		char id[129];
-		bool has_id = elf_build_id_hex(f->bin.elf, id, sizeof id);
+		bool has_id = ember_buildid_of_elf(f->bin.elf, id) == 0;
 		if (build_id[0] && (!has_id || strcmp(id, build_id) != 0)) {
 			/* The file at that path is not what was mapped (replaced
 			 * since): the process's own mapping may still be there. */
@@ -254,7 +256,7 @@ int debuginfo_find(const debuginfo_search *s, const char *path, const char *buil
 			              ? open_mapped(pid, path)
 			              : -ENOENT;
 			if (mfd >= 0 && elf_from_fd(mfd, path, &f->bin, NULL) == 0) {
-				if (elf_build_id_hex(f->bin.elf, id, sizeof id) &&
+				if (ember_buildid_of_elf(f->bin.elf, id) == 0 &&
 				    strcmp(id, build_id) == 0)
 					bin_err = 0;
 				else

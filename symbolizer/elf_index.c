@@ -1175,34 +1175,3 @@ void elf_index_get_info(const elf_index *ix, elf_index_info *out)
 	}
 	out->n_cus = ix->n_cus;
 }
-
-bool elf_build_id_hex(Elf *elf, char *buf, size_t buflen)
-{
-	Elf_Scn *scn = NULL;
-	while (elf && (scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
-			continue;
-		Elf_Data *data = elf_getdata(scn, NULL);
-		if (!data)
-			continue;
-		size_t off = 0, name_off, desc_off;
-		GElf_Nhdr nh;
-		while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
-			if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
-			    memcmp((const char *)data->d_buf + name_off, "GNU", 4) != 0)
-				continue;
-			if (nh.n_descsz == 0 || nh.n_descsz * 2 + 1 > buflen)
-				return false;
-			const unsigned char *d = (const unsigned char *)data->d_buf + desc_off;
-			static const char hex[] = "0123456789abcdef";
-			for (size_t i = 0; i < nh.n_descsz; i++) {
-				buf[2 * i] = hex[d[i] >> 4];
-				buf[2 * i + 1] = hex[d[i] & 15];
-			}
-			buf[2 * nh.n_descsz] = '\0';
-			return true;
-		}
-	}
-	return false;
-}

@@ -74,8 +74,5 @@ typedef struct elf_index_info {
 
 void elf_index_get_info(const elf_index *ix, elf_index_info *out);
 
-/* The NT_GNU_BUILD_ID of an ELF as lowercase hex into buf (>= 41 bytes... up
- * to 2 * 64 + 1); false when it has none. */
-bool elf_build_id_hex(Elf *elf, char *buf, size_t buflen);
 
 #endif

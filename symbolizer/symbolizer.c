@@ -15,6 +15,8 @@
  * no-op. Must never: know about perf, or write files.
  */
 #include "ember/symbolize.h"
+#include "ember/buildid.h"
+#include "ember/clock.h"
 
 #include "addrmap.h"
 #include "kcache.h"
@@ -441,7 +443,7 @@ static int symbolize_vdso(ember_symbolizer *s, batch *b)
 		ei_file img;
 		int r = vdso_open(&img, &err);
 		if (r == 0) {
-			if (!elf_build_id_hex(img.elf, s->vdso_id, sizeof s->vdso_id))
+			if (ember_buildid_of_elf(img.elf, s->vdso_id) < 0)
 				s->vdso_id[0] = '\0';
 			r = elf_index_new(&e->ix, img, (ei_file){-1, NULL, NULL}, 0, &err);
 		}
@@ -486,9 +488,7 @@ static bool is_anon(const char *name)
 
 static double now_seconds(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	return (double)ember_mono_ns() / 1e9;
 }
 
 int ember_symbolizer_run(ember_symbolizer *s, ember_profile *p, ember_error *err)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ember/push.h"
 #include "ember/sampler.h"
 
 typedef struct ember_agent_opts {
@@ -40,6 +41,10 @@ typedef struct ember_agent_opts {
 	size_t metrics_top;
 	const char *metrics_functions;   /* POSIX ERE or NULL */
 	size_t metrics_max_series;
+
+	/* push to Pyroscope / OTLP (ember/push.h); all NULL: no push */
+	ember_push_opts push;
+	const char *metrics_labels;      /* comma list (EMBER_METRICS_LABELS) or NULL: the default */
 } ember_agent_opts;
 
 /* Runs the agent in the calling thread (it becomes the sampling thread and

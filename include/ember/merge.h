@@ -24,14 +24,34 @@ int ember_merger_add(ember_merger *m, const ember_profile *src, ember_error *err
 int ember_merger_result(ember_merger *m, ember_profile **out, ember_error *err);
 void ember_merger_free(ember_merger *m);
 
-/* The merged profile, focused on regex (below) unless it is NULL; the
- * merger stays usable. */
-int ember_merger_result_focus(ember_merger *m, const char *regex, ember_profile **out,
-			      ember_error *err);
-
 /* Keeps the samples whose stack holds a function whose name matches the POSIX
  * extended regex; drops what no kept sample references. -EINVAL on a bad regex. */
 int ember_profile_focus(const ember_profile *src, const char *regex, ember_profile **out,
 			ember_error *err);
+
+/* What a focus keeps: each field NULL (no condition) or a POSIX extended
+ * regex, unanchored as grep. A sample is kept when its stack holds a
+ * function matching `function` and its labels cgroup, container_id and
+ * pod_uid match theirs (a sample without the label matches as "").
+ * `field` names the condition in errors. */
+typedef struct ember_focus {
+	const char *function;
+	const char *cgroup;
+	const char *container_id;
+	const char *pod_uid;
+} ember_focus;
+
+/* true when no field is set (nothing to filter). */
+bool ember_focus_empty(const ember_focus *f);
+
+/* Keeps the samples f selects, as ember_profile_focus; -EINVAL naming the
+ * field on a bad regex. */
+int ember_profile_focus_by(const ember_profile *src, const ember_focus *f, ember_profile **out,
+			   ember_error *err);
+
+/* The merged profile, focused as ember_profile_focus_by unless focus is
+ * NULL or empty; the merger stays usable. */
+int ember_merger_result_focus(ember_merger *m, const ember_focus *focus, ember_profile **out,
+			      ember_error *err);
 
 #endif

@@ -1,13 +1,20 @@
 /* ember/metrics.h — per-function CPU metrics derived from symbolized
  * profiles, and their exposition (exporter/metrics.c, exporter/expo.c).
  *
- * A registry accumulates, across profiles, the counters of DESIGN.md:
- *   ember_function_self_seconds_total{comm, binary, function}
- *   ember_function_cumulative_seconds_total{comm, binary, function}
+ * A registry accumulates, across profiles, the counters of
+ * docs/ARCHITECTURE.md, "Metrics":
+ *   ember_function_self_seconds_total{LABELS}
+ *   ember_function_cumulative_seconds_total{LABELS}
+ * with LABELS chosen among EMBER_METRICS_LABELS (opts.labels; default comm,
+ * binary, function); they render in that list's order. cgroup, container_id,
+ * pod_uid and systemd_unit are the samples' labels of those names, "" on
+ * samples without one.
  * A series, once exported, never vanishes or decreases while the registry
  * lives. Cardinality: the top `top_n` functions by self time of each profile
  * plus those matching `functions_regex` become series, up to `max_series`;
- * everything else folds into function="[other]" of its comm and binary.
+ * everything else folds into function="[other]" of its other labels (or,
+ * past the cap or without a function label, into the one series whose every
+ * label is "[other]").
  * Each function series remembers the last profile that added to it, which is
  * the OpenMetrics exemplar: # {profile_id="<id>"} <seconds in it> <timestamp>.
  *
@@ -39,13 +46,21 @@ typedef enum ember_expo_format {
 /* Content-Type for each format (the exact strings Prometheus expects). */
 const char *ember_expo_content_type(ember_expo_format f);
 
+/* The labels a function series may carry, in the order they render. */
+#define EMBER_METRICS_LABELS "comm,binary,function,cgroup,container_id,pod_uid,systemd_unit"
+
 typedef struct ember_metrics_opts {
 	size_t top_n;                  /* default 50 when 0 */
 	const char *functions_regex;   /* allow-list, POSIX ERE; NULL for none */
 	size_t max_series;             /* default 2000 when 0 */
+	const char *labels;            /* comma list from EMBER_METRICS_LABELS; NULL: the default */
 } ember_metrics_opts;
 
 typedef struct ember_metrics ember_metrics;
+
+/* -EINVAL, with one line naming the bad name, unless list is a non-empty
+ * comma list of distinct names from EMBER_METRICS_LABELS. */
+int ember_metrics_labels_check(const char *list, ember_error *err);
 
 int ember_metrics_new(ember_metrics **out, const ember_metrics_opts *opts, ember_error *err);
 void ember_metrics_free(ember_metrics *m);

@@ -1,5 +1,5 @@
 /* ember/profile.h — the one model that flows through every stage: the pprof
- * profile (DESIGN.md, "Data flow"), held in memory.
+ * profile (docs/ARCHITECTURE.md, "Data flow"), held in memory.
  *
  * It mirrors proto/profile.proto field for field, so encoding and decoding
  * (exporter/pprof.c) are mechanical. A RAW profile has mappings and locations
@@ -29,7 +29,9 @@
  *    cpu/nanoseconds; period = the sampling period in ns (1e9 / F);
  *    time_nanos = window start (unix ns), duration_nanos = window length.
  *  - sample labels: "pid" and "tid" (numeric), "comm" (process name) and
- *    "thread" (thread name), strings.
+ *    "thread" (thread name), strings; where the sample's cgroup is known
+ *    "cgroup" (its cgroup2 path, "/" the root) and, where that path names
+ *    them, "container_id", "pod_uid" and "systemd_unit".
  *  - mappings are per process (two processes of one binary get two mappings
  *    with the same build id). Special mappings by filename:
  *      "[kernel.kallsyms]"  kernel text, absolute kernel addresses; build_id
@@ -160,6 +162,9 @@ int ember_profile_add_sample_type(ember_profile *p, const char *type, const char
 int ember_profile_set_period_type(ember_profile *p, const char *type, const char *unit);
 /* Index of the sample type named `type`, or -1. */
 int ember_profile_sample_type_index(const ember_profile *p, const char *type);
+/* The number of samples the profile stands for: the sum of the positive
+ * values of its "samples" type, or the count of its samples without one. */
+uint64_t ember_profile_sample_total(const ember_profile *p);
 
 /* Adders return the new id (>= 1), or 0 on ENOMEM. The id field of *m is
  * ignored and assigned. */

@@ -20,4 +20,12 @@ int ember_report_folded(const ember_profile *p, ember_buf *out, ember_error *err
  * else samples; at most max_rows rows (0 = all). */
 int ember_report_top(const ember_profile *p, size_t max_rows, ember_buf *out, ember_error *err);
 
+/* The same, rows split by the values of the sample labels group_by (a
+ * comma list of label names, e.g. "container_id" or "pod_uid,comm"; at most
+ * 8), shown as leading columns ("-" where a sample has no such label),
+ * with a table of each group's total (largest first) above the rows;
+ * NULL or "" for none. -EINVAL on an empty or repeated name. */
+int ember_report_top_by(const ember_profile *p, size_t max_rows, const char *group_by,
+			ember_buf *out, ember_error *err);
+
 #endif

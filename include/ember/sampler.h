@@ -33,6 +33,14 @@ typedef enum ember_callgraph {
 	EMBER_CALLGRAPH_DWARF,    /* user regs + stack copy unwound with libunwind */
 } ember_callgraph;
 
+/* Where a sample's cgroup comes from (sample labels cgroup, container_id,
+ * pod_uid, systemd_unit; see docs/ARCHITECTURE.md, "Cgroup labels"). */
+typedef enum ember_cgroup_source {
+	EMBER_CGROUP_AUTO = 0,   /* per sample (PERF_SAMPLE_CGROUP, kernel 5.7+), else EMBER_CGROUP_PROC */
+	EMBER_CGROUP_PROC,       /* /proc/PID/cgroup per process: at first sight, FORK and exec */
+	EMBER_CGROUP_OFF,        /* no cgroup labels */
+} ember_cgroup_source;
+
 /* Bounds of the sampling options; the command-line parser takes its limits
  * from here (cli/sampling_flags.c). The frequency's real ceiling is the
  * kernel's perf_event_max_sample_rate (default 100000, lowered by the kernel
@@ -57,6 +65,7 @@ typedef struct ember_sampler_opts {
 				     a multiple of 8; 0 = EMBER_SAMPLER_STACK_DEFAULT */
 	unsigned ring_pages;      /* data pages per ring buffer (power of 2); 0 = sized by mode */
 	bool quiet;               /* no notices on stderr */
+	ember_cgroup_source cgroups;
 } ember_sampler_opts;
 
 /* Why an unwind failed; counted per reason. */
@@ -99,7 +108,9 @@ int ember_sampler_poll(ember_sampler *s, uint64_t deadline_ns, volatile sig_atom
 /* Hands over what was aggregated since the last call as a RAW profile and
  * starts a new window. Sample types samples/count and cpu/nanoseconds, period
  * type cpu/nanoseconds, time_nanos/duration_nanos set to the window; labels
- * pid, tid, comm (process name) and thread (thread name). */
+ * pid, tid, comm (process name) and thread (thread name), and where known
+ * cgroup (the cgroup2 path, "/system.slice/x.service"), container_id,
+ * pod_uid and systemd_unit. */
 int ember_sampler_take_window(ember_sampler *s, ember_profile **out, ember_error *err);
 
 void ember_sampler_get_stats(const ember_sampler *s, ember_sampler_stats *out);

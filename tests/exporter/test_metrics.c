@@ -50,7 +50,7 @@ static double near(double a, double b)
 
 static ember_metrics *registry(size_t top_n, const char *regex, size_t max_series)
 {
-	ember_metrics_opts o = {top_n, regex, max_series};
+	ember_metrics_opts o = {top_n, regex, max_series, NULL};
 	ember_metrics *m = NULL;
 	ember_error err;
 	CHECK(ember_metrics_new(&m, &o, &err) == 0);
@@ -183,7 +183,7 @@ static void test_other_folding(void)
 
 	ember_error err;
 	ember_metrics *bad = NULL;
-	ember_metrics_opts o = {0, "(", 0};
+	ember_metrics_opts o = {0, "(", 0, NULL};
 	CHECK(ember_metrics_new(&bad, &o, &err) == -EINVAL);
 	CHECK(strstr(err.msg, "regex") != NULL);
 }

@@ -5,7 +5,7 @@
  * from files and from /proc, and the window builder on top: mappings per
  * process plus one kernel mapping, caller addresses as given, [truncated],
  * labels. Pids above pid_max never collide with real processes. */
-#include "buildid.h"
+#include "ember/buildid.h"
 #include "proctab.h"
 #include "stacktab.h"
 #include "window.h"
@@ -124,9 +124,9 @@ static void test_build_ids_from_files(void)
 	CHECK(n > 0);
 	self[n > 0 ? n : 0] = '\0';
 	char want[EMBER_BUILD_ID_HEX];
-	CHECK_EQ_INT(buildid_read_file(self, want), 0);
+	CHECK_EQ_INT(ember_buildid_read_file(self, want), 0);
 	CHECK_EQ_INT(strlen(want), 40);
-	CHECK(buildid_read_file("/proc/self/status", want) < 0);   /* not ELF */
+	CHECK(ember_buildid_read_file("/proc/self/status", want) < 0);   /* not ELF */
 
 	proctab *pt;
 	proctab_new(&pt);
@@ -151,16 +151,16 @@ static void test_build_ids_from_files(void)
 
 	/* the running kernel's notes, when it has them */
 	char kbid[EMBER_BUILD_ID_HEX];
-	if (buildid_read_kernel(kbid) == 0)
+	if (ember_buildid_read_kernel(kbid) == 0)
 		CHECK(strlen(kbid) >= 2);
 	unsigned char notes[64] = { 0 };
 	uint32_t hdr[3] = { 4, 4, 3 };   /* namesz, descsz, NT_GNU_BUILD_ID */
 	memcpy(notes, hdr, 12);
 	memcpy(notes + 12, "GNU", 4);
 	memcpy(notes + 16, "\x01\x02\x03\xff", 4);
-	CHECK_EQ_INT(buildid_from_notes(notes, 20, kbid), 0);
+	CHECK_EQ_INT(ember_buildid_from_notes(notes, 20, kbid), 0);
 	CHECK(strcmp(kbid, "010203ff") == 0);
-	CHECK(buildid_from_notes(notes, 18, kbid) < 0);   /* truncated */
+	CHECK(ember_buildid_from_notes(notes, 18, kbid) < 0);   /* truncated */
 }
 
 static const ember_label *label(const ember_profile *p, const ember_sample *s, const char *k)

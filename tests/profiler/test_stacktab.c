@@ -4,7 +4,7 @@
  * checked against plain arrays. */
 #include "stacktab.h"
 #include "strpool.h"
-#include "u64map.h"
+#include "ember/u64map.h"
 
 #include <stdio.h>
 

@@ -27,6 +27,7 @@ typedef struct fake {
 	ember_expo_format last_format;
 	int64_t merge_start, merge_end;
 	char merge_regex[64];
+	char merge_labels[128];
 	int calls;
 } fake;
 
@@ -95,10 +96,14 @@ static int f_window(void *ctx, const char *id, ember_profile **out, ember_error 
 	return 0;
 }
 
-static int f_merge(void *ctx, int64_t start, int64_t end, const char *regex, ember_profile **out,
-		   ember_error *err)
+static int f_merge(void *ctx, int64_t start, int64_t end, const ember_focus *focus,
+		   ember_profile **out, ember_error *err)
 {
+	const char *regex = focus->function;
 	fake *x = ctx;
+	snprintf(x->merge_labels, sizeof x->merge_labels, "%s|%s|%s",
+		 focus->cgroup ? focus->cgroup : "-", focus->container_id ? focus->container_id : "-",
+		 focus->pod_uid ? focus->pod_uid : "-");
 	x->calls++;
 	x->merge_start = start;
 	x->merge_end = end;
@@ -280,6 +285,15 @@ static void test_routes(void)
 	CHECK(is_gzip_pprof(&r));
 	CHECK(F.merge_start == T0 && F.merge_end == T0 + 20 * S);
 	CHECK(strcmp(F.merge_regex, "split_a") == 0);
+	ember_http_response_free(&r);
+	CHECK(get(&r, "GET", "/api/v1/merge", NULL, "start", "1764032400000", "end",
+		  "1764032420000", "container_id", "^ab", "pod_uid", "x", "cgroup", "/k", NULL) ==
+	      200);
+	CHECK(strcmp(F.merge_labels, "/k|^ab|x") == 0);
+	ember_http_response_free(&r);
+	CHECK(get(&r, "GET", "/api/v1/merge", NULL, "start", "1764032400", "end", "1764032420",
+		  "pod_uid", "", NULL) == 400);
+	CHECK(is_json_error(&r, "pod_uid"));
 	ember_http_response_free(&r);
 	CHECK(get(&r, "GET", "/api/v1/merge", NULL, "start", "1764032400", NULL) == 400);
 	CHECK(is_json_error(&r, "missing 'end'"));

@@ -31,15 +31,15 @@ static int f_poll(void *ctx, uint64_t deadline, volatile sig_atomic_t *stop, emb
 {
 	(void)err;
 	fake *f = ctx;
-	int64_t start = serve_mono_ns();
+	int64_t start = ember_mono_ns();
 	if (f->last_poll_end && start - f->last_poll_end > f->max_poll_gap)
 		f->max_poll_gap = start - f->last_poll_end;
-	while ((uint64_t)serve_mono_ns() < deadline && !*stop) {
+	while ((uint64_t)ember_mono_ns() < deadline && !*stop) {
 		struct timespec ts = { 0, 200000 };
 		nanosleep(&ts, NULL);
 	}
 	f->polls++;
-	f->last_poll_end = serve_mono_ns();
+	f->last_poll_end = ember_mono_ns();
 	return 0;
 }
 
@@ -47,7 +47,7 @@ static int f_poll(void *ctx, uint64_t deadline, volatile sig_atomic_t *stop, emb
 static int f_take(void *ctx, ember_profile **out, ember_error *err)
 {
 	fake *f = ctx;
-	int64_t now = serve_mono_ns();
+	int64_t now = ember_mono_ns();
 	int64_t n = (now - f->last_take) / MS;
 	f->last_take += n * MS;   /* carry the remainder into the next slice */
 	ember_profile *p = ember_profile_new();
@@ -135,7 +135,7 @@ static void start(run *r, int64_t window_ns, int symbolize_ms)
 	memset(r, 0, sizeof *r);
 	serve_state_init(&r->st);
 	r->st.cfg.window_ns = (uint64_t)window_ns;
-	r->f.last_take = serve_mono_ns();
+	r->f.last_take = ember_mono_ns();
 	r->f.symbolize_ms = symbolize_ms;
 	r->st.ops = (serve_ops){ &r->f, f_poll, f_take, f_sampler_stats,
 				 &r->f, f_symbolize, f_sym_stats };
@@ -185,9 +185,9 @@ static void test_windows_and_profile(void)
 	serve_api_init(&r.st, &api);
 	ember_profile *p = NULL;
 	ember_error err = { 0 };
-	int64_t t0 = serve_mono_ns();
+	int64_t t0 = ember_mono_ns();
 	CHECK(api.profile(api.ctx, 500 * MS, &p, &err) == 0);
-	int64_t took = serve_mono_ns() - t0;
+	int64_t took = ember_mono_ns() - t0;
 	CHECK(took >= 500 * MS && took < 700 * MS);
 	if (p) {
 		/* exactly the samples between the two cuts: 1 per ms of ~500 ms */

@@ -2,6 +2,7 @@
  * rebuild, temp cleanup, retention by age and size, and ids that must never
  * reach the filesystem (path traversal). */
 #include "../check.h"
+#include "ember/clock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -35,13 +36,6 @@ static ember_profile *window(int64_t start_ns, int64_t dur_ns, int64_t samples)
 	int64_t v[2] = { samples, samples * 10101010 };
 	ember_profile_add_sample(p, &loc, 1, v, NULL, 0);
 	return p;
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * S + ts.tv_nsec;
 }
 
 static int count_files(const char *dir, const char *needle)
@@ -98,7 +92,7 @@ static void test_put_list_read_restart(const char *dir)
 	ember_store *s;
 	ember_error err = { 0 };
 	CHECK(ember_store_open(&s, &o, &err) == 0);
-	int64_t base = now_ns() / S * S - 60 * S;
+	int64_t base = ember_real_ns() / S * S - 60 * S;
 	ember_window_info info;
 	for (int i = 0; i < 5; i++) {
 		ember_profile *p = window(base + i * 10 * S, 10 * S, 10 + i);
@@ -203,7 +197,7 @@ static void test_retention(const char *dir)
 	ember_store *s;
 	ember_error err = { 0 };
 	CHECK(ember_store_open(&s, &o, &err) == 0);
-	int64_t now = now_ns() / S * S;
+	int64_t now = ember_real_ns() / S * S;
 	ember_profile *old = window(now - 48 * 3600 * S, 10 * S, 1);
 	ember_profile *fresh = window(now - 60 * S, 10 * S, 2);
 	CHECK(ember_store_put(s, old, NULL, &err) == 0);
@@ -345,12 +339,12 @@ static void test_concurrency(const char *dir)
 {
 	ember_buf enc = EMBER_BUF_INIT;
 	ember_error err = { 0 };
-	ember_profile *p = window(now_ns(), S, 1);
+	ember_profile *p = window(ember_real_ns(), S, 1);
 	CHECK(ember_pprof_encode(p, EMBER_COMPRESS_ZSTD, &enc, &err) == 0);
 	ember_profile_free(p);
 	ember_store_opts o = { .path = dir, .max_bytes = enc.len * 10, .no_fsync = true };
 	ember_buf_free(&enc);
-	race r = { .base = now_ns() / S * S - 300 * S };
+	race r = { .base = ember_real_ns() / S * S - 300 * S };
 	CHECK(ember_store_open(&r.s, &o, &err) == 0);
 	pthread_t w, rd[2];
 	pthread_create(&w, NULL, race_writer, &r);

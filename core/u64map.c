@@ -1,6 +1,6 @@
-/* profiler/u64map.c — the uint64 -> uint64 hash map of u64map.h. Owns its
+/* core/u64map.c — the uint64 -> uint64 hash map of ember/u64map.h. Owns its
  * slot array; never holds pointers into anything else. */
-#include "u64map.h"
+#include "ember/u64map.h"
 
 #include "ember/hash.h"
 

@@ -1,7 +1,8 @@
-/* profiler/buildid.c — reads NT_GNU_BUILD_ID notes (buildid.h) with libelf
- * from files and from /sys/kernel/notes. Owns no state; called once per
- * binary (the process table caches results), never per sample. */
-#include "buildid.h"
+/* core/buildid.c — reads NT_GNU_BUILD_ID notes (ember/buildid.h) with
+ * libelf from files, open ELF handles and /sys/kernel/notes. Owns no state;
+ * called once per binary (the process table and the symbolizer cache the
+ * results), never per sample. */
+#include "ember/buildid.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -12,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-void buildid_hex(const unsigned char *id, size_t n, char *out)
+void ember_buildid_hex(const unsigned char *id, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
 	if (n > EMBER_BUILD_ID_MAX)
@@ -29,7 +30,7 @@ static size_t align4(size_t n)
 	return (n + 3) & ~(size_t)3;
 }
 
-int buildid_from_notes(const void *notes, size_t len, char out[EMBER_BUILD_ID_HEX])
+int ember_buildid_from_notes(const void *notes, size_t len, char out[EMBER_BUILD_ID_HEX])
 {
 	const unsigned char *p = notes;
 	size_t off = 0;
@@ -45,7 +46,7 @@ int buildid_from_notes(const void *notes, size_t len, char out[EMBER_BUILD_ID_HE
 		const unsigned char *name = p + off, *desc = p + name_end;
 		if (type == NT_GNU_BUILD_ID && namesz == 4 && memcmp(name, "GNU", 4) == 0 &&
 		    descsz > 0 && descsz <= EMBER_BUILD_ID_MAX) {
-			buildid_hex(desc, descsz, out);
+			ember_buildid_hex(desc, descsz, out);
 			return 0;
 		}
 		off = name_end + align4(descsz);
@@ -55,7 +56,33 @@ int buildid_from_notes(const void *notes, size_t len, char out[EMBER_BUILD_ID_HE
 	return -ENOENT;
 }
 
-int buildid_read_file(const char *path, char out[EMBER_BUILD_ID_HEX])
+int ember_buildid_of_elf(struct Elf *elf, char out[EMBER_BUILD_ID_HEX])
+{
+	out[0] = '\0';
+	for (Elf_Scn *scn = NULL; elf && (scn = elf_nextscn(elf, scn));) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
+			continue;
+		Elf_Data *data = elf_getdata(scn, NULL);
+		if (!data)
+			continue;
+		size_t off = 0, name_off, desc_off;
+		GElf_Nhdr nh;
+		while ((off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) > 0) {
+			if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
+			    memcmp((const char *)data->d_buf + name_off, "GNU", 4) != 0)
+				continue;
+			if (nh.n_descsz == 0 || nh.n_descsz > EMBER_BUILD_ID_MAX)
+				return -ENOENT;
+			const unsigned char *desc = (const unsigned char *)data->d_buf + desc_off;
+			ember_buildid_hex(desc, nh.n_descsz, out);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int ember_buildid_read_file(const char *path, char out[EMBER_BUILD_ID_HEX])
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -76,17 +103,11 @@ int buildid_read_file(const char *path, char out[EMBER_BUILD_ID_HEX])
 			Elf_Data *d = elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz,
 							   ELF_T_BYTE);
 			if (d && d->d_buf)
-				rc = buildid_from_notes(d->d_buf, d->d_size, out);
+				rc = ember_buildid_from_notes(d->d_buf, d->d_size, out);
 		}
 	}
-	for (Elf_Scn *scn = NULL; rc < 0 && (scn = elf_nextscn(elf, scn));) {
-		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE)
-			continue;
-		Elf_Data *d = elf_rawdata(scn, NULL);
-		if (d && d->d_buf)
-			rc = buildid_from_notes(d->d_buf, d->d_size, out);
-	}
+	if (rc < 0)
+		rc = ember_buildid_of_elf(elf, out);
 out:
 	if (elf)
 		elf_end(elf);
@@ -94,7 +115,7 @@ out:
 	return rc;
 }
 
-int buildid_read_kernel(char out[EMBER_BUILD_ID_HEX])
+int ember_buildid_read_kernel(char out[EMBER_BUILD_ID_HEX])
 {
 	int fd = open("/sys/kernel/notes", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -104,5 +125,5 @@ int buildid_read_kernel(char out[EMBER_BUILD_ID_HEX])
 	close(fd);
 	if (n <= 0)
 		return n < 0 ? -errno : -ENOENT;
-	return buildid_from_notes(buf, (size_t)n, out);
+	return ember_buildid_from_notes(buf, (size_t)n, out);
 }

@@ -1,14 +1,15 @@
-/* profiler/u64map.h — an open-addressing hash map from uint64_t keys to
- * uint64_t values (linear probing, backward-shift deletion), private to
- * profiler/. The process table uses it for pid -> process and tid -> thread,
- * the window builder for per-window id tables.
+/* ember/u64map.h — an open-addressing hash map from uint64_t keys to
+ * uint64_t values (linear probing, backward-shift deletion), the one such
+ * map of every wing (core/u64map.c). The process table uses it for
+ * pid -> process and tid -> thread, the window builder for per-window id
+ * tables, the pprof decoder for a file's ids -> the model's ids.
  *
  * Invariants: capacity is a power of two; the load stays <= 1/2, so every
  * probe ends at an empty slot; a key appears at most once. Lookups never
  * allocate; inserts allocate only when the table grows.
  */
-#ifndef EMBER_PROFILER_U64MAP_H
-#define EMBER_PROFILER_U64MAP_H
+#ifndef EMBER_U64MAP_H
+#define EMBER_U64MAP_H
 
 #include <stdbool.h>
 #include <stddef.h>
