@@ -20,7 +20,8 @@ int ember_calltree_top_json(const ember_profile *p, size_t n, ember_buf *out, em
 	if (rc < 0)
 		return rc;
 	fnstat fs;
-	if ((rc = fnstat_build(&fs, p, &w, false, err)) < 0)
+	const fnstat_keys keys = { .binary = true, .function = true };
+	if ((rc = fnstat_build(&fs, p, &w, &keys, err)) < 0)
 		return rc;
 	size_t *rank = fnstat_rank(&fs);
 	if (!rank) {
