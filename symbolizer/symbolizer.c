@@ -236,7 +236,7 @@ typedef struct batch {
 	const uint64_t *locs; /* location ids needing lines */
 	size_t n;
 	const int64_t *loc_pid; /* by location index */
-	bool any_fn, any_file, any_line, any_inline;
+	bool any_fn, any_inline;
 } batch;
 
 /* Adds frames (innermost first) as lines of location id; 0 or -ENOMEM. */
@@ -257,8 +257,6 @@ static int add_frames(batch *b, uint64_t loc_id, const ember_frame *fr, size_t n
 		if (!fid || ember_profile_location_add_line(p, loc_id, fid, fr[i].line) < 0)
 			return -ENOMEM;
 		b->any_fn = true;
-		b->any_file |= fr[i].file != NULL;
-		b->any_line |= fr[i].line > 0;
 	}
 	return 0;
 }
@@ -311,7 +309,7 @@ static int symbolize_file(ember_symbolizer *s, batch *b)
 	warn_dwarf_error(s, e, name);
 	elf_index_info info; /* after the lookups: lazily indexed CUs count */
 	elf_index_get_info(e->ix, &info);
-	b->any_inline = b->any_fn && info.has_dwarf;
+	b->any_inline = b->any_fn && (info.has_dwarf || info.go_inline);
 	return 0;
 }
 
@@ -491,6 +489,52 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Each mapping's has_* flags, honestly: a flag holds only when every
+ * location of the mapping has what it claims (a function on each of its
+ * lines, a file, a line number), so `go tool pprof` resymbolizes any mapping
+ * ember could not fully answer. has_inline_frames also needs a source of
+ * inline information: DWARF or Go's inline trees, this run (inline_source,
+ * by mapping index) or an earlier one (the flag already set). */
+static int set_mapping_flags(ember_profile *p, const bool *inline_source)
+{
+	size_t nm = p->n_mappings;
+	enum { SEEN = 1, NO_FN = 2, NO_FILE = 4, NO_LINE = 8 };
+	uint8_t *st = calloc(nm + 1, 1); /* by mapping id (1..nm) */
+	if (!st)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_locations; i++) {
+		const ember_location *l = &p->locations[i];
+		if (l->mapping_id == 0 || l->mapping_id > nm)
+			continue;
+		uint8_t *f = &st[l->mapping_id];
+		*f |= SEEN;
+		if (l->n_lines == 0)
+			*f |= NO_FN;
+		for (size_t k = 0; k < l->n_lines; k++) {
+			const ember_function *fn = ember_profile_function(p, l->lines[k].function_id);
+			if (!fn)
+				*f |= NO_FN;
+			else if (!ember_profile_str(p, fn->filename)[0])
+				*f |= NO_FILE;
+			if (l->lines[k].line <= 0)
+				*f |= NO_LINE;
+		}
+	}
+	for (size_t mi = 0; mi < nm; mi++) {
+		ember_mapping *m = &p->mappings[mi];
+		uint8_t f = m->id >= 1 && m->id <= nm ? st[m->id] : 0;
+		if (!(f & SEEN))
+			continue;
+		bool fn = !(f & NO_FN);
+		m->has_functions = fn;
+		m->has_filenames = fn && !(f & NO_FILE);
+		m->has_line_numbers = fn && !(f & NO_LINE);
+		m->has_inline_frames = fn && (inline_source[mi] || m->has_inline_frames);
+	}
+	free(st);
+	return 0;
+}
+
 int ember_symbolizer_run(ember_symbolizer *s, ember_profile *p, ember_error *err)
 {
 	double t0 = now_seconds();
@@ -498,8 +542,9 @@ int ember_symbolizer_run(ember_symbolizer *s, ember_profile *p, ember_error *err
 	int64_t *loc_pid = calloc(nl + 1, sizeof *loc_pid);
 	size_t *count = calloc(nm + 2, sizeof *count);
 	uint64_t *order = malloc((nl + 1) * sizeof *order);
+	bool *inline_source = calloc(nm + 1, sizeof *inline_source);
 	int r = 0;
-	if (!loc_pid || !count || !order) {
+	if (!loc_pid || !count || !order || !inline_source) {
 		r = ember_errorf(err, ENOMEM, "out of memory");
 		goto out;
 	}
@@ -552,8 +597,6 @@ int ember_symbolizer_run(ember_symbolizer *s, ember_profile *p, ember_error *err
 		           count[m->id + 1] - count[m->id],
 		           loc_pid,
 		           false,
-		           false,
-		           false,
 		           false};
 		if (b.n == 0)
 			continue;
@@ -575,15 +618,15 @@ int ember_symbolizer_run(ember_symbolizer *s, ember_profile *p, ember_error *err
 		for (size_t i = 0; i < b.n; i++)
 			if (ember_profile_location(p, b.locs[i])->n_lines == 0)
 				s->stats.unsymbolized++;
-		m->has_functions |= b.any_fn;
-		m->has_filenames |= b.any_file;
-		m->has_line_numbers |= b.any_line;
-		m->has_inline_frames |= b.any_inline;
+		inline_source[mi] = b.any_inline;
 	}
+	if (r == 0 && set_mapping_flags(p, inline_source) < 0)
+		r = ember_errorf(err, ENOMEM, "out of memory while symbolizing");
 out:
 	free(loc_pid);
 	free(count);
 	free(order);
+	free(inline_source);
 	s->stats.seconds += now_seconds() - t0;
 	return r;
 }

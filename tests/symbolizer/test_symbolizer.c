@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "../check.h"
+#include "../rng.h"
 #include "ember/buf.h"
 #include "ember/pprof.h"
 #include "ember/profile.h"
@@ -356,9 +357,9 @@ static void test_cxx(const char *bin)
 static const uint64_t PIE_BASE = 0x5555550000ULL;
 
 /* A raw profile of bin as a process would have mapped it (PIE at PIE_BASE),
- * with one sample per address; *vaddrs gets the link-time addresses. */
-static ember_profile *raw_profile(const char *bin, const elf_facts *f, const char *build_id,
-                                  int64_t pid, uint64_t *vaddrs, size_t n)
+ * with one sample per link-time address of vaddrs. */
+static ember_profile *raw_profile_at(const char *bin, const elf_facts *f, const char *build_id,
+                                     int64_t pid, const uint64_t *vaddrs, size_t n)
 {
 	ember_profile *p = ember_profile_new();
 	ember_profile_add_sample_type(p, "samples", "count");
@@ -374,14 +375,54 @@ static ember_profile *raw_profile(const char *bin, const elf_facts *f, const cha
 	m.build_id = ember_profile_intern(p, build_id);
 	uint64_t mid = ember_profile_add_mapping(p, &m);
 	ember_label lab = {ember_profile_intern(p, "pid"), 0, pid, 0};
-	uint64_t span = f->text_hi - f->text_lo;
 	for (size_t i = 0; i < n; i++) {
-		vaddrs[i] = f->text_lo + span * i / n;
 		uint64_t loc = ember_profile_add_location(p, mid, base + vaddrs[i]);
 		int64_t v[2] = {1, 10000000};
 		ember_profile_add_sample(p, &loc, 1, v, &lab, 1);
 	}
 	return p;
+}
+
+/* The same, at n addresses spread evenly over .text (*vaddrs gets them). */
+static ember_profile *raw_profile(const char *bin, const elf_facts *f, const char *build_id,
+                                  int64_t pid, uint64_t *vaddrs, size_t n)
+{
+	uint64_t span = f->text_hi - f->text_lo;
+	for (size_t i = 0; i < n; i++)
+		vaddrs[i] = f->text_lo + span * i / n;
+	return raw_profile_at(bin, f, build_id, pid, vaddrs, n);
+}
+
+/* The mapping flags are honest (issue 13): each holds exactly when every
+ * location of its mapping has what it claims. */
+static bool flags_honest(const ember_profile *p)
+{
+	bool ok = true;
+	for (size_t mi = 0; mi < p->n_mappings; mi++) {
+		const ember_mapping *m = &p->mappings[mi];
+		bool fn = true, file = true, line = true, any = false;
+		for (size_t i = 0; i < p->n_locations; i++) {
+			const ember_location *l = &p->locations[i];
+			if (l->mapping_id != m->id)
+				continue;
+			any = true;
+			fn = fn && l->n_lines > 0;
+			for (size_t k = 0; k < l->n_lines; k++) {
+				ember_function *f = ember_profile_function(p, l->lines[k].function_id);
+				file = file && f && ember_profile_str(p, f->filename)[0];
+				line = line && l->lines[k].line > 0;
+			}
+		}
+		if (any && (m->has_functions != fn || m->has_filenames != (fn && file) ||
+		            m->has_line_numbers != (fn && line) ||
+		            (m->has_inline_frames && !fn))) {
+			fprintf(stderr, "mapping %zu: flags %d%d%d%d, locations say %d%d%d\n", mi,
+			        m->has_functions, m->has_filenames, m->has_line_numbers,
+			        m->has_inline_frames, fn, fn && file, fn && line);
+			ok = false;
+		}
+	}
+	return ok;
 }
 
 static bool bytes_equal(const ember_profile *a, const ember_profile *b)
@@ -443,11 +484,28 @@ static void test_profile(const char *bin, const char *out)
 	CHECK_EQ_INT(ember_profile_check(p, msg, sizeof msg), 0);
 	size_t with_line;
 	CHECK_EQ_INT(check_profile_lines(p, bin, &f, vaddrs, N, NULL, 0, &with_line), N);
-	ember_mapping *m = ember_profile_mapping(p, 1);
-	CHECK(m->has_functions && m->has_filenames && m->has_line_numbers && m->has_inline_frames);
+	CHECK(flags_honest(p));
 	ember_symbolizer_stats st;
 	ember_symbolizer_get_stats(s, &st);
 	CHECK_EQ_INT(st.binaries, 1);
+	/* only addresses with lines: every flag holds */
+	uint64_t lined[N];
+	size_t n_lined = 0;
+	ember_symbolizer *ref = new_symbolizer(true, NULL, 0);
+	for (size_t i = 0; i < N; i++) {
+		ember_frame fr[MAXF];
+		if (ember_symbolizer_addr2line(ref, bin, vaddrs[i], fr, MAXF, NULL) > 0 &&
+		    fr[0].line > 0 && fr[0].file && in_function(&f, vaddrs[i]))
+			lined[n_lined++] = vaddrs[i];
+	}
+	ember_symbolizer_free(ref);
+	CHECK(n_lined > N / 8);
+	ember_profile *pl = raw_profile_at(bin, &f, f.build_id, getpid(), lined, n_lined);
+	CHECK_EQ_INT(ember_symbolizer_run(s, pl, &err), 0);
+	ember_mapping *m = ember_profile_mapping(pl, 1);
+	CHECK(m->has_functions && m->has_filenames && m->has_line_numbers && m->has_inline_frames);
+	CHECK(flags_honest(pl));
+	ember_profile_free(pl);
 	/* all with DWARF lines, and sized symbols without (crt code) */
 	CHECK(with_line > N / 4 && N - st.unsymbolized >= with_line);
 	/* Twice is a no-op, with the same symbolizer and with a fresh one. */
@@ -637,13 +695,7 @@ static void test_debugdir(const char *bin, const char *other)
 /* ---- corrupt files ----------------------------------------------------------- */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-static uint64_t next_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
+#define next_rand() test_rng_next(&rng)
 
 static void symbolize_copy(const char *path, const elf_facts *f, bool quiet,
                            ember_symbolizer_stats *st)
@@ -860,8 +912,7 @@ static void test_compressed(const char *bin)
 	size_t with_line;
 	CHECK_EQ_INT(check_profile_lines(p, bin, &f, vaddrs, N, NULL, 0, &with_line), N);
 	CHECK(with_line > N / 4);
-	ember_mapping *m = ember_profile_mapping(p, 1);
-	CHECK(m->has_inline_frames);
+	CHECK(flags_honest(p));
 	ember_symbolizer_free(s);
 	ember_profile_free(p);
 
@@ -978,7 +1029,8 @@ static void test_tables(void)
 			CHECK(strcmp(ember_profile_str(p, fn->filename), "[mymod]") == 0);
 			CHECK(line_name(p, 4) == NULL); /* below the first symbol */
 			CHECK(line_name(p, 12) && strcmp(line_name(p, 12), "tail_fn") == 0);
-			CHECK(ember_profile_mapping(p, k)->has_functions);
+			/* location 4 has no name: the mapping cannot claim functions */
+			CHECK(!ember_profile_mapping(p, k)->has_functions);
 			CHECK_EQ_INT(st.unsymbolized, 3); /* 4, 7 and 9 */
 		} else {
 			/* kptr_restrict: no kernel names at all, never wrong ones */
@@ -1000,8 +1052,10 @@ static void test_tables(void)
 		CHECK(line_name(p, 10) && strcmp(line_name(p, 10), "core::fmt::write") == 0);
 		CHECK(line_name(p, 11) && strcmp(line_name(p, 11), "mycrate::util::bar") == 0);
 		CHECK(st.missing >= 1);
-		CHECK(ember_profile_mapping(p, an)->has_functions);
+		/* 7 and 9 have no name */
+		CHECK(!ember_profile_mapping(p, an)->has_functions);
 		CHECK(!ember_profile_mapping(p, an)->has_line_numbers);
+		CHECK(flags_honest(p));
 		ember_symbolizer_free(s);
 		ember_profile_free(p);
 	}
@@ -1638,9 +1692,24 @@ int main(int argc, char **argv)
 		/* a raw profile of BIN (for the CLI and go tool pprof tests) */
 		elf_facts f = {0};
 		CHECK(read_facts(argv[2], &f));
+		/* of code with debug info (a symbolized mapping then claims
+		 * every flag, so go tool pprof keeps ember's answers) */
 		enum { N = 300 };
-		uint64_t vaddrs[N];
+		uint64_t vaddrs[N], lined[N];
+		size_t n = 0;
 		ember_profile *p = raw_profile(argv[2], &f, f.build_id, getpid(), vaddrs, N);
+		ember_profile_free(p);
+		ember_symbolizer *s = new_symbolizer(true, NULL, 0);
+		for (size_t i = 0; i < N; i++) {
+			ember_frame fr[MAXF];
+			if (in_function(&f, vaddrs[i]) &&
+			    ember_symbolizer_addr2line(s, argv[2], vaddrs[i], fr, MAXF, NULL) > 0 &&
+			    fr[0].file && fr[0].line > 0)
+				lined[n++] = vaddrs[i];
+		}
+		ember_symbolizer_free(s);
+		CHECK(n > 20);
+		p = raw_profile_at(argv[2], &f, f.build_id, getpid(), lined, n);
 		CHECK_EQ_INT(ember_pprof_write_file(p, argv[3], NULL), 0);
 		ember_profile_free(p);
 		free(f.funcs);
