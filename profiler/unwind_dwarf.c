@@ -23,6 +23,7 @@
 #include "unwind.h"
 
 #include "debug_frame.h"
+#include "ember/gopclntab.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -100,6 +101,8 @@ typedef struct ud_binary {
 	uint64_t fde_count;
 	debug_frame_blob df; /* .debug_frame as .eh_frame, served at df_vaddr */
 	uint64_t df_vaddr;
+	ember_gopcln go; /* Go's .gopclntab (pcsp, top frames), into image */
+	bool has_go;
 } ud_binary;
 
 /* One mapping resolved during the current unwind. */
@@ -287,7 +290,12 @@ static int binary_parse(ud_binary *b)
 	if (have_hdr)
 		b->has_hdr = parse_eh_frame_hdr(b, hdr_off, hdr_size);
 	load_debug_frame(b, elf);
-	ret = b->has_hdr || b->df.n_fdes ? 0 : -ENOENT;
+	/* Go: the table must lie in the image (libelf hands out its bytes
+	 * in place), as it outlives this Elf */
+	b->has_go = ember_gopcln_from_elf(&b->go, elf) == 0 && b->go.data >= b->image &&
+	            b->go.size <= b->image_size - (size_t)(b->go.data - b->image);
+	b->go.ro = NULL; /* inline trees: the symbolizer's business */
+	ret = b->has_hdr || b->df.n_fdes || b->has_go ? 0 : -ENOENT;
 out:
 	elf_end(elf);
 	return ret;
@@ -833,6 +841,84 @@ static bool fp_step(ember_unwinder *u, uint64_t sp, uint64_t bp)
 	return true;
 }
 
+/* 8 bytes of the stack copy at addr; false and u->fail set outside it. */
+static bool stack_word(ember_unwinder *u, uint64_t addr, uint64_t *out)
+{
+	if (addr < u->sp || addr - u->sp > u->stack_size || u->stack_size - (addr - u->sp) < 8) {
+		u->fail = addr >= u->sp && addr - u->sp < STACK_REACH ? EMBER_UNWIND_STACK_TOO_SMALL
+		                                                      : EMBER_UNWIND_BAD_MEMORY;
+		return false;
+	}
+	memcpy(out, u->stack + (addr - u->sp), 8);
+	return true;
+}
+
+/* The Go function (by .gopclntab) holding pc, or false: not Go code. */
+static bool go_func(ember_unwinder *u, uint64_t pc, const ud_map **m, ember_gofunc *f)
+{
+	int fail = u->fail;
+	*m = map_for_ip(u, pc);
+	u->fail = fail; /* not Go is no failure: the tables may still know it */
+	return *m && (*m)->bin->has_go && ember_gopcln_find(&(*m)->bin->go, pc - (*m)->bias, f);
+}
+
+enum { GO_FAILED = -1, GO_STEPPED = 1, GO_ROOT = 2 };
+
+/* One step out of Go function f by its pcsp table: at pc the return address
+ * sits at SP + delta. The frame pointer, saved just below it once the
+ * frame is set up, is restored from there (a frameless function leaves it
+ * alone). leaf: pc is the sampled pc (else a return address - 1), where the
+ * frame may not be set up yet: the saved slot counts only when rbp points
+ * at it. */
+static int go_step(ember_unwinder *u, const ud_map *m, const ember_gofunc *f, uint64_t pc,
+                   bool leaf)
+{
+	const ember_gopcln *t = &m->bin->go;
+	if (ember_gopcln_is_top(t, f))
+		return GO_ROOT; /* runtime.goexit, mstart, rt0_go: nothing calls it */
+	int32_t d;
+	uint64_t sp = u->regs[UNW_X86_64_RSP], bp = u->regs[UNW_X86_64_RBP], ret, nbp = bp;
+	if (!ember_gopcln_sp_delta(t, f, pc - m->bias, &d)) {
+		u->fail = EMBER_UNWIND_NO_INFO;
+		return GO_FAILED;
+	}
+	if (!stack_word(u, sp + (uint64_t)d, &ret))
+		return GO_FAILED;
+	if (ret == 0)
+		return GO_ROOT;
+	if (d >= 8 && (!leaf || bp == sp + (uint64_t)d - 8) &&
+	    !stack_word(u, sp + (uint64_t)d - 8, &nbp))
+		return GO_FAILED;
+	u->regs[UNW_X86_64_RIP] = ret;
+	u->regs[UNW_X86_64_RSP] = sp + (uint64_t)d + 8;
+	u->regs[UNW_X86_64_RBP] = nbp;
+	return GO_STEPPED;
+}
+
+/* Takes libunwind's view of the current frame's registers. */
+static void sync_regs(ember_unwinder *u, unw_cursor_t *c)
+{
+	for (int r = 0; r < N_UNW_REGS; r++) {
+		unw_word_t v;
+		if (unw_get_reg(c, r, &v) == 0)
+			u->regs[r] = v;
+	}
+}
+
+/* Loads a sample's registers and stack copy as the current unwind. */
+static int begin_unwind(ember_unwinder *u, int32_t pid, const void *stack, size_t stack_size)
+{
+	bins_trim(u);
+	u->pid = pid;
+	u->sp = u->regs[UNW_X86_64_RSP];
+	u->stack = stack;
+	u->stack_size = stack ? stack_size : 0;
+	u->n_maps = 0;
+	u->next_map = 0;
+	u->fail = -1;
+	return 0;
+}
+
 static int unwind_stack(ember_unwinder *u, int32_t pid, const uint64_t *regs, size_t n_regs,
                         const void *stack, size_t stack_size, uint64_t *ips, size_t max_ips,
                         ember_unwind_reason *stopped)
@@ -845,14 +931,7 @@ static int unwind_stack(ember_unwinder *u, int32_t pid, const uint64_t *regs, si
 			return -EINVAL;
 		u->regs[r] = regs[u->reg_idx[r]];
 	}
-	bins_trim(u);
-	u->pid = pid;
-	u->sp = u->regs[UNW_X86_64_RSP];
-	u->stack = stack;
-	u->stack_size = stack ? stack_size : 0;
-	u->n_maps = 0;
-	u->next_map = 0;
-	u->fail = -1;
+	begin_unwind(u, pid, stack, stack_size);
 
 	size_t n = 0;
 	ips[n++] = u->regs[UNW_X86_64_RIP];
@@ -861,9 +940,35 @@ static int unwind_stack(ember_unwinder *u, int32_t pid, const uint64_t *regs, si
 		return (int)n; /* out of memory: stopped stays OTHER */
 
 	unw_cursor_t c;
-	bool restart = true;
-	uint64_t last_sp = u->sp;
+	bool restart = true, leaf = true;
+	uint64_t last_sp = u->sp, cur_ip = u->regs[UNW_X86_64_RIP];
 	while (n < max_ips) {
+		/* Go code: its own table (stripped Go binaries have no other) */
+		const ud_map *gm;
+		ember_gofunc gf;
+		uint64_t pc = leaf ? cur_ip : cur_ip - 1;
+		if (go_func(u, pc, &gm, &gf)) {
+			if (!restart)
+				sync_regs(u, &c);
+			int g = go_step(u, gm, &gf, pc, leaf);
+			if (g == GO_ROOT) {
+				*stopped = EMBER_UNWIND_N_REASONS;
+				return (int)n;
+			}
+			if (g == GO_FAILED)
+				break;
+			if (u->regs[UNW_X86_64_RSP] < last_sp) {
+				u->fail = EMBER_UNWIND_OTHER;
+				break;
+			}
+			last_sp = u->regs[UNW_X86_64_RSP];
+			cur_ip = u->regs[UNW_X86_64_RIP];
+			ips[n++] = cur_ip;
+			u->stats.go_steps++;
+			leaf = false;
+			restart = true;
+			continue;
+		}
 		if (restart) {
 			if (unw_init_remote(&c, as, u) < 0)
 				break;
@@ -890,6 +995,8 @@ static int unwind_stack(ember_unwinder *u, int32_t pid, const uint64_t *regs, si
 			}
 			last_sp = sp;
 			ips[n++] = ip;
+			cur_ip = ip;
+			leaf = false;
 			continue;
 		}
 		/* DWARF could not step: try the frame pointer where info is missing */
@@ -898,16 +1005,18 @@ static int unwind_stack(ember_unwinder *u, int32_t pid, const uint64_t *regs, si
 		if (unw_get_reg(&c, UNW_X86_64_RSP, &sp) < 0 ||
 		    unw_get_reg(&c, UNW_X86_64_RBP, &bp) < 0)
 			break;
-		for (int r = 0; r < N_UNW_REGS; r++) {
-			unw_word_t v;
-			if (unw_get_reg(&c, r, &v) == 0)
-				u->regs[r] = v;
+		sync_regs(u, &c);
+		if (bp == 0) { /* the ABI's end of the frame chain (_start, clone) */
+			*stopped = EMBER_UNWIND_N_REASONS;
+			return (int)n;
 		}
 		if (!fp_step(u, sp, bp))
 			break;
 		last_sp = u->regs[UNW_X86_64_RSP];
-		ips[n++] = u->regs[UNW_X86_64_RIP];
+		cur_ip = u->regs[UNW_X86_64_RIP];
+		ips[n++] = cur_ip;
 		u->stats.fp_steps++;
+		leaf = false;
 		restart = true;
 	}
 	if (n >= max_ips)
@@ -926,4 +1035,35 @@ int ember_unwinder_unwind(ember_unwinder *u, int32_t pid, const uint64_t *regs, 
 	int n = unwind_stack(u, pid, regs, n_regs, stack, stack_size, ips, max_ips, stopped);
 	in_unwind = false;
 	return n;
+}
+
+int ember_unwinder_leaf_return(ember_unwinder *u, int32_t pid, uint64_t ip, uint64_t sp,
+                               uint64_t bp, const void *stack, size_t stack_size, uint64_t *ret)
+{
+	assert(!in_unwind);
+	memset(u->regs, 0, sizeof u->regs);
+	u->regs[UNW_X86_64_RIP] = ip;
+	u->regs[UNW_X86_64_RSP] = sp;
+	u->regs[UNW_X86_64_RBP] = bp;
+	begin_unwind(u, pid, stack, stack_size);
+	const ud_map *gm;
+	ember_gofunc gf;
+	if (go_func(u, ip, &gm, &gf)) {
+		if (go_step(u, gm, &gf, ip, true) != GO_STEPPED)
+			return 0;
+		*ret = u->regs[UNW_X86_64_RIP];
+		u->stats.go_steps++;
+		return 1;
+	}
+	unw_addr_space_t as = proc_as(u, pid);
+	unw_cursor_t c;
+	unw_word_t r = 0;
+	if (!as)
+		return 0;
+	in_unwind = true;
+	int ok = unw_init_remote(&c, as, u) == 0 && unw_step(&c) > 0 &&
+	         unw_get_reg(&c, UNW_X86_64_RIP, &r) == 0 && r != 0;
+	in_unwind = false;
+	*ret = r;
+	return ok;
 }
