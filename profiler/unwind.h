@@ -90,6 +90,7 @@ typedef struct ember_unwinder_stats {
 	uint64_t cache_trims;       /* times the binary cache hit its cap and was emptied */
 	uint64_t debug_frame_lookups; /* procedures found through .debug_frame */
 	uint64_t go_steps;          /* frames stepped by Go's pcsp table */
+	uint64_t scan_steps;        /* frames found by scanning for a return address */
 } ember_unwinder_stats;
 
 void ember_unwinder_get_stats(const ember_unwinder *u, ember_unwinder_stats *out);

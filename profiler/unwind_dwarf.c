@@ -811,10 +811,66 @@ void ember_unwinder_get_stats(const ember_unwinder *u, ember_unwinder_stats *out
 
 /* ---- unwinding ---------------------------------------------------------- */
 
+static bool stack_word(ember_unwinder *u, uint64_t addr, uint64_t *out);
+
+/* Whether the 8 code bytes before ret (b's file, at ELF address vaddr)
+ * end in a call instruction: e8 rel32, or ff /2 through a register, [reg +
+ * disp8], [rip/reg + disp32] (REX and SIB forms included). */
+static bool ends_in_call(const uint8_t c[8])
+{
+	if (c[3] == 0xe8)
+		return true; /* call rel32 */
+	for (int len = 2; len <= 7; len++) {
+		const uint8_t *op = c + 8 - len;
+		int at = 0;
+		if (len >= 3 && (op[0] & 0xf0) == 0x40) /* REX */
+			at = 1;
+		if (op[at] != 0xff || ((op[at + 1] >> 3) & 7) != 2)
+			continue;
+		uint8_t modrm = op[at + 1], mod = modrm >> 6, rm = modrm & 7;
+		int want = at + 2 + (mod != 3 && rm == 4); /* opcode, modrm, SIB */
+		if (mod == 1)
+			want += 1;
+		else if (mod == 2 || (mod == 0 && rm == 5))
+			want += 4;
+		if (want == len)
+			return true;
+	}
+	return false;
+}
+
+/* Whether ret is a return address: in a mapped ELF whose text we hold, just
+ * after a call. Addresses in code without a file (JIT) cannot be checked
+ * and pass when unknown is true. */
+static bool is_return_address(ember_unwinder *u, uint64_t ret, bool unknown)
+{
+	int fail = u->fail;
+	const ud_map *m = ret > 8 ? map_for_ip(u, ret - 1) : NULL;
+	u->fail = fail;
+	if (!m) {
+		ember_unwind_mapping mm;
+		return unknown && ret > 8 && u->cb.find_mapping &&
+		       u->cb.find_mapping(u->cb.ctx, u->pid, ret - 1, &mm) == 0;
+	}
+	const ud_binary *b = m->bin;
+	uint64_t vaddr = ret - 8 - m->bias;
+	for (size_t i = 0; i < b->n_loads; i++) {
+		const ud_load *l = &b->loads[i];
+		if (!l->exec || vaddr < l->vaddr || vaddr - l->vaddr > l->filesz - 8 ||
+		    l->filesz < 8)
+			continue;
+		uint64_t off = l->offset + (vaddr - l->vaddr);
+		if (off > b->image_size || b->image_size - off < 8)
+			return false;
+		return ends_in_call(b->image + off);
+	}
+	return false;
+}
+
 /* One frame-pointer step from the frame (ip, sp, bp): the caller's frame is
  * at bp ([bp] = caller's bp, [bp + 8] = return address). Valid only when bp
- * lies in the stack copy at or above sp and the return address is in an
- * executable mapping. Updates u->regs; false and u->fail set otherwise. */
+ * lies in the stack copy at or above sp and [bp + 8] is a return address.
+ * Updates u->regs; false and u->fail set otherwise. */
 static bool fp_step(ember_unwinder *u, uint64_t sp, uint64_t bp)
 {
 	if (bp < sp || (bp & 7) != 0) {
@@ -829,9 +885,7 @@ static bool fp_step(ember_unwinder *u, uint64_t sp, uint64_t bp)
 	uint64_t next_bp, ret;
 	memcpy(&next_bp, u->stack + (bp - u->sp), 8);
 	memcpy(&ret, u->stack + (bp - u->sp) + 8, 8);
-	ember_unwind_mapping m;
-	if (ret == 0 || !u->cb.find_mapping ||
-	    u->cb.find_mapping(u->cb.ctx, u->pid, ret - 1, &m) != 0) {
+	if (!is_return_address(u, ret, true)) {
 		u->fail = EMBER_UNWIND_NO_INFO;
 		return false;
 	}
@@ -839,6 +893,29 @@ static bool fp_step(ember_unwinder *u, uint64_t sp, uint64_t bp)
 	u->regs[UNW_X86_64_RSP] = bp + 16;
 	u->regs[UNW_X86_64_RBP] = next_bp;
 	return true;
+}
+
+/* Code without unwind tables that keeps no frame pointer either (CPython's
+ * perf trampolines: `sub $8,%rsp; call *%rcx; add $8,%rsp; ret`): the
+ * nearest word above sp that is a return address into a mapped ELF, just
+ * after a call instruction there, is taken as the caller (stack scanning,
+ * the last resort of breakpad-style unwinders). rbp is left alone. */
+#define SCAN_WORDS 8
+
+static bool scan_step(ember_unwinder *u, uint64_t sp)
+{
+	for (uint64_t k = 0; k < SCAN_WORDS; k++) {
+		uint64_t ret;
+		if (!stack_word(u, sp + 8 * k, &ret))
+			return false;
+		if (is_return_address(u, ret, false)) {
+			u->regs[UNW_X86_64_RIP] = ret;
+			u->regs[UNW_X86_64_RSP] = sp + 8 * k + 8;
+			return true;
+		}
+	}
+	u->fail = EMBER_UNWIND_NO_INFO;
+	return false;
 }
 
 /* 8 bytes of the stack copy at addr; false and u->fail set outside it. */
@@ -1006,12 +1083,18 @@ static int unwind_stack(ember_unwinder *u, int32_t pid, const uint64_t *regs, si
 		    unw_get_reg(&c, UNW_X86_64_RBP, &bp) < 0)
 			break;
 		sync_regs(u, &c);
-		if (bp == 0) { /* the ABI's end of the frame chain (_start, clone) */
-			*stopped = EMBER_UNWIND_N_REASONS;
-			return (int)n;
+		if (!fp_step(u, sp, bp)) {
+			if (bp == 0 && map_for_ip(u, cur_ip - !leaf)) {
+				/* rbp 0 in a file's code: the ABI's end of
+				 * the frame chain (_start, clone) */
+				*stopped = EMBER_UNWIND_N_REASONS;
+				return (int)n;
+			}
+			u->fail = -1;
+			if (!scan_step(u, sp))
+				break;
+			u->stats.scan_steps++;
 		}
-		if (!fp_step(u, sp, bp))
-			break;
 		last_sp = u->regs[UNW_X86_64_RSP];
 		cur_ip = u->regs[UNW_X86_64_RIP];
 		ips[n++] = cur_ip;
