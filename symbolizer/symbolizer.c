@@ -36,10 +36,23 @@
 
 enum { MAX_FRAMES = 64 };
 
+/* A process's JIT symbols: its perf map and its jitdump. Looked at again
+ * (stat) once per run, reread when either file changed: an agent's
+ * symbolizer lives long and JITs keep writing. */
+typedef struct file_sig {
+	bool exists;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+} file_sig;
+
 typedef struct perfmap_slot {
 	int64_t pid;
-	int state; /* 1 loaded, <0 failed */
-	addrmap map;
+	uint64_t checked_run; /* the run that last looked at the files */
+	file_sig sig[2];      /* perf map, jitdump */
+	addrmap map[2];
+	bool warned;          /* "no JIT symbols" said once */
 } perfmap_slot;
 
 struct ember_symbolizer {
@@ -61,6 +74,7 @@ struct ember_symbolizer {
 	kcache kcore;     /* the core kernel's symbols from the cache */
 	perfmap_slot *perfmaps;
 	size_t n_perfmaps;
+	uint64_t run; /* ember_symbolizer_run calls so far */
 
 	/* addr2line's last file, to skip the cache lookup per address */
 	char *last_path;
@@ -147,7 +161,8 @@ void ember_symbolizer_free(ember_symbolizer *s)
 	free(s->cache_dir);
 	kcache_free(&s->kcore);
 	for (size_t i = 0; i < s->n_perfmaps; i++)
-		addrmap_free(&s->perfmaps[i].map);
+		for (int k = 0; k < 2; k++)
+			addrmap_free(&s->perfmaps[i].map[k]);
 	free(s->perfmaps);
 	free(s->last_path);
 	free(s);
@@ -392,28 +407,67 @@ const char *ember_default_cache_dir(char *buf, size_t len)
 	return n > 0 && (size_t)n < len ? buf : NULL;
 }
 
-static const addrmap *perfmap_for(ember_symbolizer *s, int64_t pid)
+static file_sig sig_of(const char *path)
 {
-	for (size_t i = 0; i < s->n_perfmaps; i++)
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return (file_sig){0};
+	return (file_sig){true, st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+}
+
+static bool sig_equal(const file_sig *a, const file_sig *b)
+{
+	return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
+	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+/* The JIT symbol tables of pid (perf map, jitdump), read or reread as their
+ * files changed; NULL when out of memory. A process with neither file is
+ * counted missing and said once. */
+static perfmap_slot *perfmap_for(ember_symbolizer *s, int64_t pid)
+{
+	perfmap_slot *slot = NULL;
+	for (size_t i = 0; i < s->n_perfmaps && !slot; i++)
 		if (s->perfmaps[i].pid == pid)
-			return s->perfmaps[i].state > 0 ? &s->perfmaps[i].map : NULL;
-	perfmap_slot *ns = realloc(s->perfmaps, (s->n_perfmaps + 1) * sizeof *ns);
-	if (!ns)
-		return NULL;
-	s->perfmaps = ns;
-	perfmap_slot *slot = &s->perfmaps[s->n_perfmaps++];
-	*slot = (perfmap_slot){pid, 0, {0}};
-	char path[4096];
-	snprintf(path, sizeof path, "%s/perf-%lld.map", s->perfmap_dir, (long long)pid);
-	ember_error err = {0};
-	int r = perfmap_load(path, &slot->map, &err);
-	slot->state = r < 0 ? r : 1;
-	if (r < 0) {
-		s->stats.missing++;
-		warn(s, "//anon of pid %lld: %s", (long long)pid, err.msg);
-		return NULL;
+			slot = &s->perfmaps[i];
+	if (!slot) {
+		perfmap_slot *ns = realloc(s->perfmaps, (s->n_perfmaps + 1) * sizeof *ns);
+		if (!ns)
+			return NULL;
+		s->perfmaps = ns;
+		slot = &s->perfmaps[s->n_perfmaps++];
+		*slot = (perfmap_slot){.pid = pid};
 	}
-	return &slot->map;
+	if (slot->checked_run == s->run)
+		return slot;
+	slot->checked_run = s->run;
+	static const char *const fmt[2] = {"%s/perf-%lld.map", "%s/jit-%lld.dump"};
+	static int (*const load[2])(const char *, addrmap *, ember_error *) = {perfmap_load,
+	                                                                     jitdump_load};
+	for (int k = 0; k < 2; k++) {
+		char path[4096];
+		snprintf(path, sizeof path, fmt[k], s->perfmap_dir, (long long)pid);
+		file_sig now = sig_of(path);
+		if (sig_equal(&now, &slot->sig[k]))
+			continue;
+		slot->sig[k] = now;
+		addrmap_free(&slot->map[k]);
+		ember_error err = {0};
+		if (now.exists && load[k](path, &slot->map[k], &err) < 0) {
+			if (err.code == ENOMEM)
+				return NULL;
+			warn(s, "%s", err.msg); /* once per change of the file */
+		}
+	}
+	if (!slot->sig[0].exists && !slot->sig[1].exists && !slot->warned) {
+		slot->warned = true;
+		s->stats.missing++;
+		warn(s, "//anon of pid %lld: no %s/perf-%lld.map or jit-%lld.dump: its JIT code "
+		        "shows as [jit]",
+		     (long long)pid, s->perfmap_dir, (long long)pid, (long long)pid);
+	}
+	return slot;
 }
 
 static int symbolize_anon(ember_symbolizer *s, batch *b)
@@ -421,9 +475,18 @@ static int symbolize_anon(ember_symbolizer *s, batch *b)
 	for (size_t i = 0; i < b->n; i++) {
 		ember_location *loc = ember_profile_location(b->p, b->locs[i]);
 		int64_t pid = b->loc_pid[loc->id - 1];
-		const addrmap *m = pid > 0 ? perfmap_for(s, pid) : NULL;
-		const addrmap_entry *e = m ? addrmap_find(m, loc->address) : NULL;
+		perfmap_slot *slot = pid > 0 ? perfmap_for(s, pid) : NULL;
+		if (pid > 0 && !slot)
+			return -ENOMEM;
+		const addrmap_entry *e = NULL;
+		for (int k = 1; slot && k >= 0 && !e; k--) /* jitdump, then perf map */
+			e = addrmap_find(&slot->map[k], loc->address);
 		if (e && add_named(s, b, loc->id, e->name, "") < 0)
+			return -ENOMEM;
+		/* executable anonymous memory with no JIT symbols at all: JIT
+		 * code nobody named, one [jit] function, not one per address */
+		if (!e && slot && !slot->sig[0].exists && !slot->sig[1].exists &&
+		    add_named(s, b, loc->id, "[jit]", "") < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -538,6 +601,7 @@ static int set_mapping_flags(ember_profile *p, const bool *inline_source)
 int ember_symbolizer_run(ember_symbolizer *s, ember_profile *p, ember_error *err)
 {
 	double t0 = now_seconds();
+	s->run++;
 	size_t nl = p->n_locations, nm = p->n_mappings;
 	int64_t *loc_pid = calloc(nl + 1, sizeof *loc_pid);
 	size_t *count = calloc(nm + 2, sizeof *count);
