@@ -1,8 +1,8 @@
 /* core/gopclntab.c — the reader of Go's .gopclntab bytes (ember/gopclntab.h):
  * header, function table, pc-value tables (pcsp, pcfile, pcln, pcdata),
  * names, files, inline trees. Layouts are Go's own (runtime/symtab.go,
- * runtime/runtime2.go of each release); docs/ARCHITECTURE.md says who uses
- * it. Owns only decoding: never opens files, allocates or writes, and every
+ * runtime/runtime2.go of each release); ember/gopclntab.h says who uses it.
+ * Owns only decoding: never opens files, allocates or writes, and every
  * read is checked against the bounds of what it was given.
  */
 #include "ember/gopclntab.h"

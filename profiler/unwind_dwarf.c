@@ -123,12 +123,25 @@ typedef struct ud_proc {
 
 #define N_PROCS 32
 
+/* fp mode's leaf rules by (pid, ip), learned from one libunwind step: the
+ * frame is set up (off < 0: the kernel's chain is right), else the return
+ * address sits at sp + off - 8. Direct-mapped; a process's entries go with
+ * ember_unwinder_forget. */
+#define LEAF_CACHE 1024
+
+typedef struct leaf_rule {
+	uint64_t ip;
+	int32_t pid;
+	int32_t off; /* 0: empty */
+} leaf_rule;
+
 struct ember_unwinder {
 	ember_unwind_callbacks cb;
 	/* binary cache: open addressing on the key, power-of-two capacity */
 	ud_binary **bins;
 	size_t bins_cap, n_bins;
 	ud_proc procs[N_PROCS];
+	leaf_rule leaf[LEAF_CACHE];
 	uint64_t clock;
 	ember_unwinder_stats stats;
 	/* where each libunwind register sits in a sample's regs: the sample
@@ -760,6 +773,9 @@ static unw_addr_space_t proc_as(ember_unwinder *u, int32_t pid)
 
 void ember_unwinder_forget(ember_unwinder *u, int32_t pid)
 {
+	for (size_t i = 0; i < LEAF_CACHE; i++)
+		if (u->leaf[i].pid == pid)
+			u->leaf[i].off = 0;
 	for (size_t i = 0; i < N_PROCS; i++) {
 		ud_proc *p = &u->procs[i];
 		if (p->live && p->pid == pid) {
@@ -1129,6 +1145,13 @@ int ember_unwinder_leaf_return(ember_unwinder *u, int32_t pid, uint64_t ip, uint
 	u->regs[UNW_X86_64_RSP] = sp;
 	u->regs[UNW_X86_64_RBP] = bp;
 	begin_unwind(u, pid, stack, stack_size);
+	/* C code seen before at ip (Go code is never cached: pcsp is cheap) */
+	leaf_rule *rule = &u->leaf[(ip ^ (ip >> 12) ^ (uint64_t)pid * 0x9e3779b1u) % LEAF_CACHE];
+	if (rule->off && rule->ip == ip && rule->pid == pid) {
+		if (rule->off < 0)
+			return 0; /* frame set up: nothing to fix */
+		return stack_word(u, sp + (uint64_t)rule->off - 8, ret) && *ret;
+	}
 	const ud_map *gm;
 	ember_gofunc gf;
 	if (go_func(u, ip, &gm, &gf)) {
@@ -1140,13 +1163,16 @@ int ember_unwinder_leaf_return(ember_unwinder *u, int32_t pid, uint64_t ip, uint
 	}
 	unw_addr_space_t as = proc_as(u, pid);
 	unw_cursor_t c;
-	unw_word_t r = 0;
+	unw_word_t r = 0, cfa = 0;
 	if (!as)
 		return 0;
 	in_unwind = true;
 	int ok = unw_init_remote(&c, as, u) == 0 && unw_step(&c) > 0 &&
-	         unw_get_reg(&c, UNW_X86_64_RIP, &r) == 0 && r != 0;
+	         unw_get_reg(&c, UNW_X86_64_RIP, &r) == 0 && r != 0 &&
+	         unw_get_reg(&c, UNW_X86_64_RSP, &cfa) == 0;
 	in_unwind = false;
+	if (ok && cfa > sp && cfa - sp < (1u << 20)) /* learn the rule at ip */
+		*rule = (leaf_rule){ip, pid, cfa == bp + 16 ? -1 : (int32_t)(cfa - sp)};
 	*ret = r;
 	return ok;
 }

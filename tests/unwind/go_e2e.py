@@ -6,10 +6,11 @@ same time: the referee.
 
 - main.alphaBurn/betaBurn/gammaBurn hold the shares Go's own profile gives
   them (cumulative, among the samples holding any of the three) within 3
-  points, widened to 2.5 standard errors of Go's estimate when Go took too
+  points, widened to 4 standard errors of Go's estimate when Go took too
   few samples for 3 points to mean anything (on a loaded machine Go's
-  SIGPROF profiler keeps a few hundred); and within 3 points of the truth by
-  construction, 50/30/20;
+  SIGPROF profiler keeps a few hundred, and its shares were seen 8 points
+  off the truth); and within 3 points of the truth by construction,
+  50/30/20, which is the sharp check;
 - the frameless leaf main.work keeps its callers: >= 97% of the samples
   holding it have one of the three right above it (the kernel's frame
   pointer chain alone skips them all);
@@ -102,7 +103,7 @@ with tempfile.TemporaryDirectory() as tmp:
             n_go = round(n_go / 2.0)  # samples: 2 ms each at 500 Hz
             for b in BURNS:
                 p = ref[b] / 100.0
-                tol = max(3.0, 2.5 * 100.0 * (p * (1 - p) / max(n_go, 1)) ** 0.5)
+                tol = max(3.0, 4.0 * 100.0 * (p * (1 - p) / max(n_go, 1)) ** 0.5)
                 ok = abs(mine[b] - ref[b]) <= tol and abs(mine[b] - TRUTH[b]) <= 3.0
                 print("  %-15s ember %5.1f%%  runtime/pprof %5.1f%% (%d samples, +-%.1f)  %s"
                       % (b, mine[b], ref[b], n_go, tol, "ok" if ok else "OFF"))
