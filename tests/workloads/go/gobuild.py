@@ -1,8 +1,10 @@
 """tests/workloads/go/gobuild.py — builds the Go workloads at test time with
 each Go toolchain the machine has (scripts/deps.sh installs Debian's
 golang-go, Go 1.19: the 1.18 .gopclntab layout, and bookworm-backports'
-golang-1.23-go: the 1.20+ layout). Binaries and Go's build cache live in the
-meson build directory, so a rebuild happens only when a source changes.
+golang-1.23-go: the 1.20+ layout). Binaries live in the meson build
+directory, so a rebuild happens only when a source changes; Go's own build
+cache is the user's (as `go build` always uses it), so a second build
+directory (the ASan one) links without compiling Go's runtime again.
 
 toolchains() -> [(name, go_binary)]; build(go, name, source, stripped) -> path
 """
@@ -25,9 +27,11 @@ def toolchains():
 
 def env():
     os.makedirs(OUT, exist_ok=True)
-    return dict(os.environ, GOCACHE=os.path.join(OUT, "gocache"), GO111MODULE="off",
-                GOPATH=os.path.join(OUT, "gopath"), GOFLAGS="", CGO_ENABLED="0",
-                HOME=OUT)
+    e = dict(os.environ, GO111MODULE="off", GOPATH=os.path.join(OUT, "gopath"), GOFLAGS="",
+             CGO_ENABLED="0")
+    if not e.get("GOCACHE") and not e.get("HOME"):
+        e["GOCACHE"] = os.path.join(OUT, "gocache")  # no home: the build's own
+    return e
 
 
 def build(go, name, source, stripped=False):
