@@ -8,7 +8,9 @@ steps with a return-address scan through each trampoline.
 - py::alpha_burn / beta_burn / gamma_burn hold 50/30/20 % (cumulative,
   among samples holding any of them) within 4 points;
 - >= 90% of the samples in py::work reach _start with no [truncated].
-Names come from `ember export --format folded` (the perf map).
+Names come from `ember export --format folded`: the perf map with `-X perf`,
+and, on 3.13 and later, also a run with `-X perf_jit`, whose names come
+from the jitdump file /tmp/jit-PID.dump alone (no perf map is written).
 
 usage: python_e2e.py   (env: EMBER)"""
 import glob
@@ -45,18 +47,24 @@ if not found:
     print("no CPython >= 3.12 under %s (the image's pyenv builds): cannot run" % PYENV)
     sys.exit(77)
 failures = []
-for version, exe in found:
-    before = set(glob.glob("/tmp/perf-*.map"))
+runs = [(v, exe, "perf") for v, exe in found]
+runs += [(v, exe, "perf_jit") for v, exe in found if int(v.split(".")[1]) >= 13]
+for version, exe, option in runs:
+    version = "%s -X %s" % (version, option)
+    left = ("/tmp/perf-*.map", "/tmp/jit-*.dump")
+    before = {p for g in left for p in glob.glob(g)}
     with tempfile.TemporaryDirectory() as tmp:
         prof = os.path.join(tmp, "py.pb.gz")
         r = subprocess.run([EMBER, "record", "--call-graph", "dwarf", "-F", "999", "-o", prof,
-                            "--", exe, "-X", "perf", SRC, "3"], capture_output=True, text=True,
+                            "--", exe, "-X", option, SRC, "3"], capture_output=True, text=True,
                            timeout=90)
         print(version, r.stdout.strip(), r.stderr.strip())
         folded = subprocess.run([EMBER, "export", prof, "--format", "folded"],
                                 capture_output=True, text=True)
-    for path in set(glob.glob("/tmp/perf-*.map")) - before:
-        os.unlink(path)  # -X perf leaves its map behind
+    for path in {p for g in left for p in glob.glob(g)} - before:
+        if option == "perf_jit":
+            assert not path.endswith(".map"), "-X perf_jit wrote a perf map: %s" % path
+        os.unlink(path)  # CPython leaves its map or dump behind
     assert r.returncode == 0 and folded.returncode == 0, (r.stderr, folded.stderr)
     cum = {k: 0 for k in WANT}
     work = rooted = 0
