@@ -207,7 +207,8 @@ static bool pcvalue(const ember_gopcln *t, const ember_gofunc *f, uint32_t off, 
 		if (!uvarint(p, len, &i, &uvdelta) || (uvdelta == 0 && step > 0) ||
 		    !uvarint(p, len, &i, &pcdelta))
 			return false;
-		val += (int32_t)(-(uvdelta & 1) ^ (uvdelta >> 1));
+		/* zig-zag; wraps (as Go's int32 does) on a corrupt table */
+		val = (int32_t)((uint32_t)val + (-(uvdelta & 1) ^ (uvdelta >> 1)));
 		cur += (uint64_t)pcdelta * t->quantum;
 		if (pc < cur) {
 			*out = val;
