@@ -15,7 +15,15 @@
  *    address, and addresses only mean the same code within one process.
  *  - the frame-pointer fallback: where a frame has no unwind info, a valid
  *    rbp chain inside the stack copy carries the unwind to the next frame
- *    that has, and DWARF unwinding resumes there.
+ *    that has, and DWARF unwinding resumes there. Where rbp leads nowhere
+ *    either (CPython's perf trampolines keep no frame pointer), the nearest
+ *    stack word that is a return address just after a call instruction of
+ *    a mapped ELF is the caller (a stack scan).
+ *  - Go frames, stepped by .gopclntab's pcsp table (ember/gopclntab.h; a
+ *    stripped Go binary has no other unwind info), and ended as the root at
+ *    Go's top frames (runtime.goexit, mstart), so they are not [truncated].
+ *  - fp mode's leaf rule (ember_unwinder_leaf_return, for unwind_leaf.c):
+ *    one step from the sampled pc, its C rules cached by (pid, ip).
  *
  * Never: reads the target's memory (only the stack copy and the ELF files),
  * allocates or does I/O per sample once a binary is cached, symbolizes.
