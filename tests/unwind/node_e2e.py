@@ -10,9 +10,12 @@ tables, and names it in /tmp/perf-PID.map.
 - >= 90% of the samples in them reach node::Start (fp mode: the kernel's
   rbp chain ends in glibc's __libc_start_call_main, built without frame
   pointers) or _start (dwarf mode), with no [truncated].
-Names come from `ember export --format folded`.
+Names come from `ember export --format folded`. Mode "jitdump" is fp mode
+with `--perf-prof` instead of `--perf-basic-prof`: V8 then writes a jitdump
+(jit-PID.dump, in its working directory: /tmp here) and no perf map, and
+the names must come from it.
 
-usage: node_e2e.py fp|dwarf   (env: EMBER)"""
+usage: node_e2e.py fp|dwarf|jitdump   (env: EMBER)"""
 import glob
 import os
 import re
@@ -23,6 +26,9 @@ import tempfile
 
 EMBER = os.environ["EMBER"]
 MODE = sys.argv[1]
+JITDUMP = MODE == "jitdump"
+if JITDUMP:
+    MODE = "fp"
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "workloads", "node",
                    "split.js")
 WANT = {"alphaBurn": 50.0, "betaBurn": 30.0, "gammaBurn": 20.0}
@@ -31,17 +37,22 @@ node = shutil.which("node")
 if not node:
     print("node is not installed: cannot run")
     sys.exit(77)
-before = set(glob.glob("/tmp/perf-*.map"))
+LEFT = ("/tmp/perf-*.map", "/tmp/jit-*.dump")
+before = {p for g in LEFT for p in glob.glob(g)}
 with tempfile.TemporaryDirectory() as tmp:
     prof = os.path.join(tmp, "node.pb.gz")
+    flag = "--perf-prof" if JITDUMP else "--perf-basic-prof"
     r = subprocess.run([EMBER, "record", "--call-graph", MODE, "-F", "999", "-o", prof, "--",
-                        node, "--perf-basic-prof", "--interpreted-frames-native-stack", SRC, "3"],
-                       capture_output=True, text=True, timeout=90)
+                        node, flag, "--interpreted-frames-native-stack", SRC, "3"],
+                       capture_output=True, text=True, timeout=90, cwd="/tmp")
     print(r.stdout.strip(), r.stderr.strip())
     folded = subprocess.run([EMBER, "export", prof, "--format", "folded"], capture_output=True,
                             text=True)
-for path in set(glob.glob("/tmp/perf-*.map")) - before:
-    os.unlink(path)  # --perf-basic-prof leaves its map behind
+new = {p for g in LEFT for p in glob.glob(g)} - before
+for path in new:
+    os.unlink(path)  # V8 leaves its map or dump behind
+if JITDUMP:
+    assert new and all(p.endswith(".dump") for p in new), ("want only a jitdump", new)
 assert r.returncode == 0 and folded.returncode == 0, (r.stderr, folded.stderr)
 
 cum = {k: 0 for k in WANT}
