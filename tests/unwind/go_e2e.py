@@ -4,15 +4,14 @@ with DWARF and stripped (-ldflags=-s -w), in one call-graph mode per run
 (fp or dwarf). The workload profiles itself with Go's runtime/pprof at the
 same time: the referee.
 
-- main.alphaBurn/betaBurn/gammaBurn hold the shares Go's own profile gives
-  them (cumulative, among the samples holding any of the three) within 3
-  points, widened to 4 standard errors of Go's estimate when Go took too
-  few samples for 3 points to mean anything (on a loaded machine Go's
-  SIGPROF profiler keeps a few hundred, and its shares were seen 8 points
-  off the truth); and within 6 points of the split by construction,
-  50/30/20 (on a VM whose host steals CPU, cpu-clock time is not the
-  iteration count: ember and runtime/pprof were seen agreeing at 46.7/34.7
-  and 47.6/35.0);
+- main.alphaBurn/betaBurn/gammaBurn hold 50/30/20 % (cumulative, among the
+  samples holding any of the three): within 3 points of that split by
+  construction, or, where the host's CPU steal moved cpu-clock time away
+  from it (ember and runtime/pprof were seen agreeing at 46.7/34.7 and
+  47.6/35.0), within 6 points of it and within 3 points of Go's own profile
+  of the run (widened to 4 standard errors of Go's estimate: on a loaded
+  machine Go's SIGPROF profiler keeps a few hundred samples, and was seen
+  13 points off both the split and ember, so it cannot be the only judge);
 - the frameless leaf main.work keeps its callers: >= 97% of the samples
   holding it have one of the three right above it (the kernel's frame
   pointer chain alone skips them all);
@@ -106,7 +105,8 @@ with tempfile.TemporaryDirectory() as tmp:
             for b in BURNS:
                 p = ref[b] / 100.0
                 tol = max(3.0, 4.0 * 100.0 * (p * (1 - p) / max(n_go, 1)) ** 0.5)
-                ok = abs(mine[b] - ref[b]) <= tol and abs(mine[b] - TRUTH[b]) <= 6.0
+                ok = abs(mine[b] - TRUTH[b]) <= 3.0 or (abs(mine[b] - ref[b]) <= tol and
+                                                      abs(mine[b] - TRUTH[b]) <= 6.0)
                 print("  %-15s ember %5.1f%%  runtime/pprof %5.1f%% (%d samples, +-%.1f)  %s"
                       % (b, mine[b], ref[b], n_go, tol, "ok" if ok else "OFF"))
                 if not ok:
