@@ -10,6 +10,11 @@ pkgs=(
   golang-go prometheus linux-perf llvm elfutils binutils python3 curl
   libcrypt-dev libgnutls28-dev openssl wrk util-linux
 )
+# the image and the pod test (scripts/image.sh, tests/container): podman with
+# runc, catatonit for a pod's infra container, debootstrap for a base image,
+# python3-yaml for the test to read the manifest (Debian's python3);
+# not inside a container (the image's build stage)
+[ -e /run/.containerenv ] || pkgs+=(podman runc catatonit debootstrap python3-yaml)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
