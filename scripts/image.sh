@@ -37,6 +37,7 @@ log() { echo "image: $*" >&2; }
 mkdir -p "$CACHE"
 exec 9>"$CACHE/lock"
 flock 9
+rm -rf "$CACHE"/root.* "$CACHE"/*.tar.tmp   # what an interrupted run left
 
 for tool in podman runc debootstrap catatonit; do
   command -v "$tool" >/dev/null || { bash scripts/deps.sh; break; }
