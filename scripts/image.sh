@@ -126,7 +126,8 @@ fi
 log "building $IMAGE from $base"
 # The build stage is tagged too ($IMAGE-build): a tagged image is not
 # dangling, so the prune below keeps it (and every layer under it) for the
-# next run, and removes only what earlier builds left untagged.
+# next run. What earlier builds left untagged goes after a week: kept until
+# then, another branch's layers (its deps.sh) stay cached.
 # podman build does not take containers.conf's default_ulimits.
 build=(podman build --network=host --layers --build-arg "BASE=$base"
   --ulimit "nofile=$nofile:$nofile" --ulimit "nproc=$nproc:$nproc"
@@ -134,6 +135,6 @@ build=(podman build --network=host --layers --build-arg "BASE=$base"
 { "${build[@]}" --target build -t "${IMAGE%:*}-build:latest" . &&
   "${build[@]}" -t "$IMAGE" .; } >"$CACHE/build.log" 2>&1 ||
   { tail -40 "$CACHE/build.log" >&2; exit 1; }
-podman image prune -f >/dev/null
+podman image prune -f --filter until=168h >/dev/null
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 echo "$IMAGE $((size / 1000000)) MB"
