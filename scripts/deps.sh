@@ -12,6 +12,11 @@ pkgs=(
   libcurl4-gnutls-dev                  # push to Pyroscope / OTLP (README: Push)
   protobuf-compiler python3-protobuf   # tests/push: receivers decode with the upstream schemas
 )
+# the image and the pod test (scripts/image.sh, tests/container): podman with
+# runc, catatonit for a pod's infra container, debootstrap for a base image,
+# python3-yaml for the test to read the manifest (Debian's python3);
+# not inside a container (the image's build stage)
+[ -e /run/.containerenv ] || pkgs+=(podman runc catatonit debootstrap python3-yaml)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
