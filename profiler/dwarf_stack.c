@@ -13,7 +13,7 @@ int dwarf_stack_new(ember_unwinder **out, proctab *pt, ember_error *err)
 	ember_unwind_callbacks cb = { .ctx = pt, .find_mapping = proctab_unwind_find_mapping };
 	int rc = ember_unwinder_new(out, &cb, err);
 	if (rc < 0)
-		ember_error_prefix(err, "--call-graph dwarf");
+		ember_error_prefix(err, "stack unwinder");
 	return rc;
 }
 

@@ -12,8 +12,9 @@
 #include "proctab.h"
 #include "unwind.h"
 
-/* Creates the unwinder, its mapping lookups backed by the process table.
- * Fails (with the unwinder's message) when dwarf unwinding is unavailable. */
+/* Creates the unwinder, its mapping lookups backed by the process table
+ * (dwarf mode's, and fp mode's leaf fix-up: unwind_leaf.h). Fails (with
+ * the unwinder's message) when unwinding is unavailable. */
 int dwarf_stack_new(ember_unwinder **out, proctab *pt, ember_error *err);
 
 /* Appends the user frames of a dwarf-mode sample to frames[n..max), leaf

@@ -39,6 +39,12 @@ void events_attr(struct perf_event_attr *a, unsigned freq_hz, bool dwarf, uint64
 		a->sample_regs_user = regs_mask;
 		a->sample_stack_user = stack_size;
 		a->exclude_callchain_user = 1;
+	} else if (regs_mask) {
+		/* fp mode's leaf fix-up (profiler/unwind_leaf.h): a few
+		 * registers and stack bytes next to the kernel's chain */
+		a->sample_type |= PERF_SAMPLE_REGS_USER | PERF_SAMPLE_STACK_USER;
+		a->sample_regs_user = regs_mask;
+		a->sample_stack_user = stack_size;
 	}
 }
 

@@ -16,6 +16,7 @@
 #include "ember/clock.h"
 #include "dwarf_stack.h"
 #include "cgroup.h"
+#include "unwind_leaf.h"
 #include "events.h"
 #include "perf_merge.h"
 #include "perf_ring.h"
@@ -58,7 +59,8 @@ struct ember_sampler {
 	cgroup_map *cgroups;        /* NULL: no cgroup labels */
 	bool cgroup_per_proc;       /* the process table's cgroup, not the sample's */
 	stacktab st;
-	ember_unwinder *unwinder;   /* --call-graph dwarf */
+	ember_unwinder *unwinder;   /* --call-graph dwarf, or fp mode's leaf fix-up */
+	bool leaf_fix;              /* fp mode: unwinder only fixes up leaves */
 
 	uint64_t *frames;           /* the hot path's scratch stack */
 	uint32_t max_frames;
@@ -119,20 +121,27 @@ static void on_sample(ember_sampler *s, const struct perf_event_header *h)
 		return;
 	}
 	uint64_t *f = s->frames;
-	uint32_t n = 0, max = s->max_frames - 1, chained = 0;
+	uint32_t n = 0, max = s->max_frames - 1, chained = 0, user_at = UINT32_MAX;
 	for (uint64_t i = 0; i < ps.n_chain && n < max; i++) {
 		uint64_t ip = ps.chain[i];
-		if (perf_chain_is_context(ip) || ip == 0)
+		if (perf_chain_is_context(ip) || ip == 0) {
+			if (ip == PERF_CONTEXT_USER)
+				user_at = n;   /* for the leaf fix-up */
 			continue;
+		}
 		f[n] = n == 0 ? ip : ip - 1;   /* callers: return address - 1 */
 		n++;
 		chained++;
 	}
-	if (s->unwinder)
+	if (s->unwinder && !s->leaf_fix) {
 		n = dwarf_stack_append(s->unwinder, &ps, f, n, s->max_frames,
 				       s->stats.unwind_errors);
-	else if (s->max_stack > 0 && chained >= (uint64_t)s->max_stack)
-		f[n++] = WINDOW_FRAME_TRUNCATED;   /* the kernel cut the callchain */
+	} else {
+		if (s->leaf_fix)   /* the caller a frameless leaf hides (issue 13) */
+			n = unwind_leaf_fix(s->unwinder, &ps, f, user_at, n, max);
+		if (s->max_stack > 0 && chained >= (uint64_t)s->max_stack)
+			f[n++] = WINDOW_FRAME_TRUNCATED;   /* the kernel cut the callchain */
+	}
 	if (n == 0)
 		f[n++] = ps.ip;
 	uint32_t proc = proctab_get(s->pt, (int32_t)ps.pid);
@@ -453,6 +462,12 @@ int ember_sampler_open(ember_sampler **out, const ember_sampler_opts *opts, embe
 		if ((rc = dwarf_stack_new(&s->unwinder, s->pt, err)) < 0)
 			goto fail;
 		s->regs_mask = ember_unwind_regs_mask();
+	} else {
+		if ((rc = dwarf_stack_new(&s->unwinder, s->pt, err)) < 0)
+			goto fail;
+		s->leaf_fix = true;
+		s->regs_mask = unwind_leaf_regs_mask();
+		stack_size = UNWIND_LEAF_STACK;
 	}
 	s->max_frames = (uint32_t)(s->max_stack > 0 ? s->max_stack : 127) + 8 +
 			(dwarf ? DWARF_MAX_FRAMES : 0);

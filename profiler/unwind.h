@@ -63,6 +63,16 @@ int ember_unwinder_unwind(ember_unwinder *u, int32_t pid, const uint64_t *regs, 
 			  const void *stack, size_t stack_size, uint64_t *ips, size_t max_ips,
 			  ember_unwind_reason *stopped);
 
+/* Frame-pointer mode's leaf fix-up (profiler/unwind_leaf.c): the return
+ * address of the sampled function at ip, by the unwind rule at ip (Go's
+ * pcsp table, else .eh_frame/.debug_frame through libunwind), reading the
+ * few bytes of user stack copied at sp. 1 and *ret set, or 0 when no rule
+ * or the copy is too short. Where the function has set up its frame the
+ * answer is what the kernel's frame-pointer chain gives; in a prologue, an
+ * epilogue or a frameless leaf it is the caller that chain skips. */
+int ember_unwinder_leaf_return(ember_unwinder *u, int32_t pid, uint64_t ip, uint64_t sp,
+                               uint64_t bp, const void *stack, size_t stack_size, uint64_t *ret);
+
 /* The process exited, exec'd or unmapped code: drop what is cached per
  * process (libunwind's register rules by instruction address). Cheap;
  * binaries stay cached. */
@@ -79,6 +89,8 @@ typedef struct ember_unwinder_stats {
 	uint64_t fp_steps;          /* frames recovered by the frame-pointer fallback */
 	uint64_t cache_trims;       /* times the binary cache hit its cap and was emptied */
 	uint64_t debug_frame_lookups; /* procedures found through .debug_frame */
+	uint64_t go_steps;          /* frames stepped by Go's pcsp table */
+	uint64_t scan_steps;        /* frames found by scanning for a return address */
 } ember_unwinder_stats;
 
 void ember_unwinder_get_stats(const ember_unwinder *u, ember_unwinder_stats *out);

@@ -15,7 +15,15 @@
  *    address, and addresses only mean the same code within one process.
  *  - the frame-pointer fallback: where a frame has no unwind info, a valid
  *    rbp chain inside the stack copy carries the unwind to the next frame
- *    that has, and DWARF unwinding resumes there.
+ *    that has, and DWARF unwinding resumes there. Where rbp leads nowhere
+ *    either (CPython's perf trampolines keep no frame pointer), the nearest
+ *    stack word that is a return address just after a call instruction of
+ *    a mapped ELF is the caller (a stack scan).
+ *  - Go frames, stepped by .gopclntab's pcsp table (ember/gopclntab.h; a
+ *    stripped Go binary has no other unwind info), and ended as the root at
+ *    Go's top frames (runtime.goexit, mstart), so they are not [truncated].
+ *  - fp mode's leaf rule (ember_unwinder_leaf_return, for unwind_leaf.c):
+ *    one step from the sampled pc, its C rules cached by (pid, ip).
  *
  * Never: reads the target's memory (only the stack copy and the ELF files),
  * allocates or does I/O per sample once a binary is cached, symbolizes.
@@ -23,6 +31,7 @@
 #include "unwind.h"
 
 #include "debug_frame.h"
+#include "ember/gopclntab.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -100,6 +109,8 @@ typedef struct ud_binary {
 	uint64_t fde_count;
 	debug_frame_blob df; /* .debug_frame as .eh_frame, served at df_vaddr */
 	uint64_t df_vaddr;
+	ember_gopcln go; /* Go's .gopclntab (pcsp, top frames), into image */
+	bool has_go;
 } ud_binary;
 
 /* One mapping resolved during the current unwind. */
@@ -120,12 +131,25 @@ typedef struct ud_proc {
 
 #define N_PROCS 32
 
+/* fp mode's leaf rules by (pid, ip), learned from one libunwind step: the
+ * frame is set up (off < 0: the kernel's chain is right), else the return
+ * address sits at sp + off - 8. Direct-mapped; a process's entries go with
+ * ember_unwinder_forget. */
+#define LEAF_CACHE 1024
+
+typedef struct leaf_rule {
+	uint64_t ip;
+	int32_t pid;
+	int32_t off; /* 0: empty */
+} leaf_rule;
+
 struct ember_unwinder {
 	ember_unwind_callbacks cb;
 	/* binary cache: open addressing on the key, power-of-two capacity */
 	ud_binary **bins;
 	size_t bins_cap, n_bins;
 	ud_proc procs[N_PROCS];
+	leaf_rule leaf[LEAF_CACHE];
 	uint64_t clock;
 	ember_unwinder_stats stats;
 	/* where each libunwind register sits in a sample's regs: the sample
@@ -287,7 +311,12 @@ static int binary_parse(ud_binary *b)
 	if (have_hdr)
 		b->has_hdr = parse_eh_frame_hdr(b, hdr_off, hdr_size);
 	load_debug_frame(b, elf);
-	ret = b->has_hdr || b->df.n_fdes ? 0 : -ENOENT;
+	/* Go: the table must lie in the image (libelf hands out its bytes
+	 * in place), as it outlives this Elf */
+	b->has_go = ember_gopcln_from_elf(&b->go, elf) == 0 && b->go.data >= b->image &&
+	            b->go.size <= b->image_size - (size_t)(b->go.data - b->image);
+	b->go.ro = NULL; /* inline trees: the symbolizer's business */
+	ret = b->has_hdr || b->df.n_fdes || b->has_go ? 0 : -ENOENT;
 out:
 	elf_end(elf);
 	return ret;
@@ -752,6 +781,9 @@ static unw_addr_space_t proc_as(ember_unwinder *u, int32_t pid)
 
 void ember_unwinder_forget(ember_unwinder *u, int32_t pid)
 {
+	for (size_t i = 0; i < LEAF_CACHE; i++)
+		if (u->leaf[i].pid == pid)
+			u->leaf[i].off = 0;
 	for (size_t i = 0; i < N_PROCS; i++) {
 		ud_proc *p = &u->procs[i];
 		if (p->live && p->pid == pid) {
@@ -803,10 +835,66 @@ void ember_unwinder_get_stats(const ember_unwinder *u, ember_unwinder_stats *out
 
 /* ---- unwinding ---------------------------------------------------------- */
 
+static bool stack_word(ember_unwinder *u, uint64_t addr, uint64_t *out);
+
+/* Whether the 8 code bytes before ret (b's file, at ELF address vaddr)
+ * end in a call instruction: e8 rel32, or ff /2 through a register, [reg +
+ * disp8], [rip/reg + disp32] (REX and SIB forms included). */
+static bool ends_in_call(const uint8_t c[8])
+{
+	if (c[3] == 0xe8)
+		return true; /* call rel32 */
+	for (int len = 2; len <= 7; len++) {
+		const uint8_t *op = c + 8 - len;
+		int at = 0;
+		if (len >= 3 && (op[0] & 0xf0) == 0x40) /* REX */
+			at = 1;
+		if (op[at] != 0xff || ((op[at + 1] >> 3) & 7) != 2)
+			continue;
+		uint8_t modrm = op[at + 1], mod = modrm >> 6, rm = modrm & 7;
+		int want = at + 2 + (mod != 3 && rm == 4); /* opcode, modrm, SIB */
+		if (mod == 1)
+			want += 1;
+		else if (mod == 2 || (mod == 0 && rm == 5))
+			want += 4;
+		if (want == len)
+			return true;
+	}
+	return false;
+}
+
+/* Whether ret is a return address: in a mapped ELF whose text we hold, just
+ * after a call. Addresses in code without a file (JIT) cannot be checked
+ * and pass when unknown is true. */
+static bool is_return_address(ember_unwinder *u, uint64_t ret, bool unknown)
+{
+	int fail = u->fail;
+	const ud_map *m = ret > 8 ? map_for_ip(u, ret - 1) : NULL;
+	u->fail = fail;
+	if (!m) {
+		ember_unwind_mapping mm;
+		return unknown && ret > 8 && u->cb.find_mapping &&
+		       u->cb.find_mapping(u->cb.ctx, u->pid, ret - 1, &mm) == 0;
+	}
+	const ud_binary *b = m->bin;
+	uint64_t vaddr = ret - 8 - m->bias;
+	for (size_t i = 0; i < b->n_loads; i++) {
+		const ud_load *l = &b->loads[i];
+		if (!l->exec || vaddr < l->vaddr || vaddr - l->vaddr > l->filesz - 8 ||
+		    l->filesz < 8)
+			continue;
+		uint64_t off = l->offset + (vaddr - l->vaddr);
+		if (off > b->image_size || b->image_size - off < 8)
+			return false;
+		return ends_in_call(b->image + off);
+	}
+	return false;
+}
+
 /* One frame-pointer step from the frame (ip, sp, bp): the caller's frame is
  * at bp ([bp] = caller's bp, [bp + 8] = return address). Valid only when bp
- * lies in the stack copy at or above sp and the return address is in an
- * executable mapping. Updates u->regs; false and u->fail set otherwise. */
+ * lies in the stack copy at or above sp and [bp + 8] is a return address.
+ * Updates u->regs; false and u->fail set otherwise. */
 static bool fp_step(ember_unwinder *u, uint64_t sp, uint64_t bp)
 {
 	if (bp < sp || (bp & 7) != 0) {
@@ -821,9 +909,7 @@ static bool fp_step(ember_unwinder *u, uint64_t sp, uint64_t bp)
 	uint64_t next_bp, ret;
 	memcpy(&next_bp, u->stack + (bp - u->sp), 8);
 	memcpy(&ret, u->stack + (bp - u->sp) + 8, 8);
-	ember_unwind_mapping m;
-	if (ret == 0 || !u->cb.find_mapping ||
-	    u->cb.find_mapping(u->cb.ctx, u->pid, ret - 1, &m) != 0) {
+	if (!is_return_address(u, ret, true)) {
 		u->fail = EMBER_UNWIND_NO_INFO;
 		return false;
 	}
@@ -831,6 +917,107 @@ static bool fp_step(ember_unwinder *u, uint64_t sp, uint64_t bp)
 	u->regs[UNW_X86_64_RSP] = bp + 16;
 	u->regs[UNW_X86_64_RBP] = next_bp;
 	return true;
+}
+
+/* Code without unwind tables that keeps no frame pointer either (CPython's
+ * perf trampolines: `sub $8,%rsp; call *%rcx; add $8,%rsp; ret`): the
+ * nearest word above sp that is a return address into a mapped ELF, just
+ * after a call instruction there, is taken as the caller (stack scanning,
+ * the last resort of breakpad-style unwinders). rbp is left alone. */
+#define SCAN_WORDS 8
+
+static bool scan_step(ember_unwinder *u, uint64_t sp)
+{
+	for (uint64_t k = 0; k < SCAN_WORDS; k++) {
+		uint64_t ret;
+		if (!stack_word(u, sp + 8 * k, &ret))
+			return false;
+		if (is_return_address(u, ret, false)) {
+			u->regs[UNW_X86_64_RIP] = ret;
+			u->regs[UNW_X86_64_RSP] = sp + 8 * k + 8;
+			return true;
+		}
+	}
+	u->fail = EMBER_UNWIND_NO_INFO;
+	return false;
+}
+
+/* 8 bytes of the stack copy at addr; false and u->fail set outside it. */
+static bool stack_word(ember_unwinder *u, uint64_t addr, uint64_t *out)
+{
+	if (addr < u->sp || addr - u->sp > u->stack_size || u->stack_size - (addr - u->sp) < 8) {
+		u->fail = addr >= u->sp && addr - u->sp < STACK_REACH ? EMBER_UNWIND_STACK_TOO_SMALL
+		                                                      : EMBER_UNWIND_BAD_MEMORY;
+		return false;
+	}
+	memcpy(out, u->stack + (addr - u->sp), 8);
+	return true;
+}
+
+/* The Go function (by .gopclntab) holding pc, or false: not Go code. */
+static bool go_func(ember_unwinder *u, uint64_t pc, const ud_map **m, ember_gofunc *f)
+{
+	int fail = u->fail;
+	*m = map_for_ip(u, pc);
+	u->fail = fail; /* not Go is no failure: the tables may still know it */
+	return *m && (*m)->bin->has_go && ember_gopcln_find(&(*m)->bin->go, pc - (*m)->bias, f);
+}
+
+enum { GO_FAILED = -1, GO_STEPPED = 1, GO_ROOT = 2 };
+
+/* One step out of Go function f by its pcsp table: at pc the return address
+ * sits at SP + delta. The frame pointer, saved just below it once the
+ * frame is set up, is restored from there (a frameless function leaves it
+ * alone). leaf: pc is the sampled pc (else a return address - 1), where the
+ * frame may not be set up yet: the saved slot counts only when rbp points
+ * at it. */
+static int go_step(ember_unwinder *u, const ud_map *m, const ember_gofunc *f, uint64_t pc,
+                   bool leaf)
+{
+	const ember_gopcln *t = &m->bin->go;
+	if (ember_gopcln_is_top(t, f))
+		return GO_ROOT; /* runtime.goexit, mstart, rt0_go: nothing calls it */
+	int32_t d;
+	uint64_t sp = u->regs[UNW_X86_64_RSP], bp = u->regs[UNW_X86_64_RBP], ret, nbp = bp;
+	if (!ember_gopcln_sp_delta(t, f, pc - m->bias, &d)) {
+		u->fail = EMBER_UNWIND_NO_INFO;
+		return GO_FAILED;
+	}
+	if (!stack_word(u, sp + (uint64_t)d, &ret))
+		return GO_FAILED;
+	if (ret == 0)
+		return GO_ROOT;
+	if (d >= 8 && (!leaf || bp == sp + (uint64_t)d - 8) &&
+	    !stack_word(u, sp + (uint64_t)d - 8, &nbp))
+		return GO_FAILED;
+	u->regs[UNW_X86_64_RIP] = ret;
+	u->regs[UNW_X86_64_RSP] = sp + (uint64_t)d + 8;
+	u->regs[UNW_X86_64_RBP] = nbp;
+	return GO_STEPPED;
+}
+
+/* Takes libunwind's view of the current frame's registers. */
+static void sync_regs(ember_unwinder *u, unw_cursor_t *c)
+{
+	for (int r = 0; r < N_UNW_REGS; r++) {
+		unw_word_t v;
+		if (unw_get_reg(c, r, &v) == 0)
+			u->regs[r] = v;
+	}
+}
+
+/* Loads a sample's registers and stack copy as the current unwind. */
+static int begin_unwind(ember_unwinder *u, int32_t pid, const void *stack, size_t stack_size)
+{
+	bins_trim(u);
+	u->pid = pid;
+	u->sp = u->regs[UNW_X86_64_RSP];
+	u->stack = stack;
+	u->stack_size = stack ? stack_size : 0;
+	u->n_maps = 0;
+	u->next_map = 0;
+	u->fail = -1;
+	return 0;
 }
 
 static int unwind_stack(ember_unwinder *u, int32_t pid, const uint64_t *regs, size_t n_regs,
@@ -845,14 +1032,7 @@ static int unwind_stack(ember_unwinder *u, int32_t pid, const uint64_t *regs, si
 			return -EINVAL;
 		u->regs[r] = regs[u->reg_idx[r]];
 	}
-	bins_trim(u);
-	u->pid = pid;
-	u->sp = u->regs[UNW_X86_64_RSP];
-	u->stack = stack;
-	u->stack_size = stack ? stack_size : 0;
-	u->n_maps = 0;
-	u->next_map = 0;
-	u->fail = -1;
+	begin_unwind(u, pid, stack, stack_size);
 
 	size_t n = 0;
 	ips[n++] = u->regs[UNW_X86_64_RIP];
@@ -861,9 +1041,35 @@ static int unwind_stack(ember_unwinder *u, int32_t pid, const uint64_t *regs, si
 		return (int)n; /* out of memory: stopped stays OTHER */
 
 	unw_cursor_t c;
-	bool restart = true;
-	uint64_t last_sp = u->sp;
+	bool restart = true, leaf = true;
+	uint64_t last_sp = u->sp, cur_ip = u->regs[UNW_X86_64_RIP];
 	while (n < max_ips) {
+		/* Go code: its own table (stripped Go binaries have no other) */
+		const ud_map *gm;
+		ember_gofunc gf;
+		uint64_t pc = leaf ? cur_ip : cur_ip - 1;
+		if (go_func(u, pc, &gm, &gf)) {
+			if (!restart)
+				sync_regs(u, &c);
+			int g = go_step(u, gm, &gf, pc, leaf);
+			if (g == GO_ROOT) {
+				*stopped = EMBER_UNWIND_N_REASONS;
+				return (int)n;
+			}
+			if (g == GO_FAILED)
+				break;
+			if (u->regs[UNW_X86_64_RSP] < last_sp) {
+				u->fail = EMBER_UNWIND_OTHER;
+				break;
+			}
+			last_sp = u->regs[UNW_X86_64_RSP];
+			cur_ip = u->regs[UNW_X86_64_RIP];
+			ips[n++] = cur_ip;
+			u->stats.go_steps++;
+			leaf = false;
+			restart = true;
+			continue;
+		}
 		if (restart) {
 			if (unw_init_remote(&c, as, u) < 0)
 				break;
@@ -890,6 +1096,8 @@ static int unwind_stack(ember_unwinder *u, int32_t pid, const uint64_t *regs, si
 			}
 			last_sp = sp;
 			ips[n++] = ip;
+			cur_ip = ip;
+			leaf = false;
 			continue;
 		}
 		/* DWARF could not step: try the frame pointer where info is missing */
@@ -898,16 +1106,24 @@ static int unwind_stack(ember_unwinder *u, int32_t pid, const uint64_t *regs, si
 		if (unw_get_reg(&c, UNW_X86_64_RSP, &sp) < 0 ||
 		    unw_get_reg(&c, UNW_X86_64_RBP, &bp) < 0)
 			break;
-		for (int r = 0; r < N_UNW_REGS; r++) {
-			unw_word_t v;
-			if (unw_get_reg(&c, r, &v) == 0)
-				u->regs[r] = v;
+		sync_regs(u, &c);
+		if (!fp_step(u, sp, bp)) {
+			if (bp == 0 && map_for_ip(u, cur_ip - !leaf)) {
+				/* rbp 0 in a file's code: the ABI's end of
+				 * the frame chain (_start, clone) */
+				*stopped = EMBER_UNWIND_N_REASONS;
+				return (int)n;
+			}
+			u->fail = -1;
+			if (!scan_step(u, sp))
+				break;
+			u->stats.scan_steps++;
 		}
-		if (!fp_step(u, sp, bp))
-			break;
 		last_sp = u->regs[UNW_X86_64_RSP];
-		ips[n++] = u->regs[UNW_X86_64_RIP];
+		cur_ip = u->regs[UNW_X86_64_RIP];
+		ips[n++] = cur_ip;
 		u->stats.fp_steps++;
+		leaf = false;
 		restart = true;
 	}
 	if (n >= max_ips)
@@ -926,4 +1142,45 @@ int ember_unwinder_unwind(ember_unwinder *u, int32_t pid, const uint64_t *regs, 
 	int n = unwind_stack(u, pid, regs, n_regs, stack, stack_size, ips, max_ips, stopped);
 	in_unwind = false;
 	return n;
+}
+
+int ember_unwinder_leaf_return(ember_unwinder *u, int32_t pid, uint64_t ip, uint64_t sp,
+                               uint64_t bp, const void *stack, size_t stack_size, uint64_t *ret)
+{
+	assert(!in_unwind);
+	memset(u->regs, 0, sizeof u->regs);
+	u->regs[UNW_X86_64_RIP] = ip;
+	u->regs[UNW_X86_64_RSP] = sp;
+	u->regs[UNW_X86_64_RBP] = bp;
+	begin_unwind(u, pid, stack, stack_size);
+	/* C code seen before at ip (Go code is never cached: pcsp is cheap) */
+	leaf_rule *rule = &u->leaf[(ip ^ (ip >> 12) ^ (uint64_t)pid * 0x9e3779b1u) % LEAF_CACHE];
+	if (rule->off && rule->ip == ip && rule->pid == pid) {
+		if (rule->off < 0)
+			return 0; /* frame set up: nothing to fix */
+		return stack_word(u, sp + (uint64_t)rule->off - 8, ret) && *ret;
+	}
+	const ud_map *gm;
+	ember_gofunc gf;
+	if (go_func(u, ip, &gm, &gf)) {
+		if (go_step(u, gm, &gf, ip, true) != GO_STEPPED)
+			return 0;
+		*ret = u->regs[UNW_X86_64_RIP];
+		u->stats.go_steps++;
+		return 1;
+	}
+	unw_addr_space_t as = proc_as(u, pid);
+	unw_cursor_t c;
+	unw_word_t r = 0, cfa = 0;
+	if (!as)
+		return 0;
+	in_unwind = true;
+	int ok = unw_init_remote(&c, as, u) == 0 && unw_step(&c) > 0 &&
+	         unw_get_reg(&c, UNW_X86_64_RIP, &r) == 0 && r != 0 &&
+	         unw_get_reg(&c, UNW_X86_64_RSP, &cfa) == 0;
+	in_unwind = false;
+	if (ok && cfa > sp && cfa - sp < (1u << 20)) /* learn the rule at ip */
+		*rule = (leaf_rule){ip, pid, cfa == bp + 16 ? -1 : (int32_t)(cfa - sp)};
+	*ret = r;
+	return ok;
 }

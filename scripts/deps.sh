@@ -13,6 +13,11 @@ pkgs=(
   libcurl4-gnutls-dev                  # push to Pyroscope / OTLP (README: Push)
   protobuf-compiler python3-protobuf   # tests/push: receivers decode with the upstream schemas
 )
+# the image and the pod test (scripts/image.sh, tests/container): podman with
+# runc, catatonit for a pod's infra container, debootstrap for a base image,
+# python3-yaml for the test to read the manifest (Debian's python3);
+# not inside a container (the image's build stage)
+[ -e /run/.containerenv ] || pkgs+=(podman runc catatonit debootstrap python3-yaml)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -35,4 +40,24 @@ if [ ! -f "$ui_node/node_modules/playwright-core/package.json" ]; then
   echo "deps: installing playwright-core into $ui_node" >&2
   mkdir -p "$ui_node"
   npm install --prefix "$ui_node" --no-audit --no-fund --silent playwright-core@1.65.2 >/dev/null
+fi
+
+# Go 1.20+ writes the newer .gopclntab layout (magic 0xfffffff1); bookworm
+# has Go 1.19 (the 1.18 layout). The Go tests (tests/symbolizer/go_addr2line.py,
+# tests/unwind/go_e2e.py) cover both, so Go 1.23 comes from bookworm-backports.
+if ! dpkg-query -W -f='${Status}' golang-1.23-go 2>/dev/null | grep -q "ok installed"; then
+  src=/etc/apt/sources.list.d/bookworm-backports.sources
+  if ! grep -rqs "bookworm-backports" /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    # the same mirror as the machine's bookworm suite
+    uri=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
+          grep -E '^(URIs:|deb )' | grep -v security | grep -m1 -oE 'https?://[^ ]+/debian/?' || true)
+    [ -n "$uri" ] || { echo "deps: no Debian mirror configured for bookworm-backports" >&2; exit 1; }
+    printf '%s\n' 'Types: deb' "URIs: $uri" \
+      'Suites: bookworm-backports' 'Components: main' \
+      'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' > "$src"
+  fi
+  echo "deps: installing golang-1.23-go (bookworm-backports)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends -t bookworm-backports golang-1.23-go >/dev/null
 fi

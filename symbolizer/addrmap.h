@@ -62,4 +62,8 @@ int kallsyms_load(const char *path, addrmap *out, ember_error *err);
 /* perfmap.c: parses a perf map file ("START SIZE NAME" per line, hex). */
 int perfmap_load(const char *path, addrmap *out, ember_error *err);
 
+/* jitdump.c: reads a jitdump file's code loads and moves (-EINVAL when it is
+ * no jitdump, -errno when unreadable). */
+int jitdump_load(const char *path, addrmap *out, ember_error *err);
+
 #endif

@@ -13,6 +13,7 @@
  * (elf_index.c does) or print (the caller warns once per mapping).
  */
 #include "debuginfo.h"
+#include "ember/elf_section.h"
 
 #include "ember/buildid.h"
 
@@ -54,22 +55,13 @@ int debuginfo_open_elf(const char *path, ei_file *out, ember_error *err)
 
 static bool has_section(Elf *elf, const char *want, Elf_Data **data)
 {
-	size_t shstrndx;
-	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+	Elf_Scn *scn = ember_elf_section(elf, want);
+	GElf_Shdr sh;
+	if (!scn || !gelf_getshdr(scn, &sh) || sh.sh_size == 0)
 		return false;
-	Elf_Scn *scn = NULL;
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS || sh.sh_size == 0)
-			continue;
-		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
-		if (name && strcmp(name, want) == 0) {
-			if (data)
-				*data = elf_getdata(scn, NULL);
-			return true;
-		}
-	}
-	return false;
+	if (data)
+		*data = elf_getdata(scn, NULL);
+	return true;
 }
 
 static bool has_debug_info(Elf *elf)

@@ -29,6 +29,8 @@
  * Must never: open files (debuginfo.c does), or crash on corrupt input.
  */
 #include "elf_index.h"
+#include "ember/elf_section.h"
+#include "ember/gopclntab.h"
 #include "ember/grow.h"
 #include "demangle.h"
 #include "dwarf_sections.h"
@@ -133,6 +135,9 @@ struct elf_index {
 	ei_cuspan *spans; /* sorted, non-overlapping */
 	size_t n_spans;
 	ds_buffers inflated; /* back dbg's decompressed sections */
+	/* Go's own table (ember/gopclntab.h), answering where DWARF does not */
+	ember_gopcln go;
+	bool has_go;
 };
 
 /* ---- building ---------------------------------------------------------- */
@@ -645,31 +650,13 @@ void ei_file_close(ei_file *f)
 	*f = (ei_file){-1, NULL, NULL};
 }
 
-/* The section of that name with contents, or NULL. */
-static Elf_Scn *named_section(Elf *elf, const char *want)
-{
-	size_t shstrndx;
-	if (!elf || elf_getshdrstrndx(elf, &shstrndx) != 0)
-		return NULL;
-	Elf_Scn *scn = NULL;
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS)
-			continue;
-		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
-		if (name && strcmp(name, want) == 0)
-			return scn;
-	}
-	return NULL;
-}
-
 /* The bytes of a named section, decompressed if need be (libdw usually
  * did that already when it opened the file). */
 static void debug_section(Elf *elf, const char *want, const uint8_t **data, size_t *len)
 {
 	*data = NULL;
 	*len = 0;
-	Elf_Scn *scn = named_section(elf, want);
+	Elf_Scn *scn = ember_elf_section(elf, want);
 	GElf_Shdr sh;
 	if (!scn || !gelf_getshdr(scn, &sh))
 		return;
@@ -684,7 +671,7 @@ static void debug_section(Elf *elf, const char *want, const uint8_t **data, size
 
 static bool has_dwarf_sections(Elf *elf)
 {
-	return named_section(elf, ".debug_info") || named_section(elf, ".zdebug_info");
+	return ember_elf_section(elf, ".debug_info") || ember_elf_section(elf, ".zdebug_info");
 }
 
 /* Indexes one CU (functions, inlines, line rows) into b. False on ENOMEM. */
@@ -938,6 +925,9 @@ int elf_index_new(elf_index **out, ei_file bin, ei_file dbg, unsigned flags, emb
 	}
 	read_symbols(ix, &b);
 	read_segments(ix);
+	ix->has_go = ember_gopcln_from_elf(&ix->go, main_elf) == 0 ||
+	             (ix->dbg.elf && ix->dbg.elf != main_elf &&
+	              ember_gopcln_from_elf(&ix->go, ix->dbg.elf) == 0);
 	ok = ok && finish_dwarf(ix, &b) && ember_buf_ok(&b.syms);
 	ix->syms = (ei_sym *)b.syms.data;
 	ix->n_syms = b.syms.len / sizeof(ei_sym);
@@ -1059,11 +1049,33 @@ static void fill_node(ember_frame *f, ei_node *n, bool demangle)
 	f->start_line = (int)n->decl_line;
 }
 
+/* Frames from .gopclntab (with its inlined calls); 0 when it has none. */
+static size_t go_lookup(elf_index *ix, uint64_t vaddr, ember_frame *out, size_t max)
+{
+	ember_gofunc fn;
+	ember_goframe gf[64];
+	if (!ember_gopcln_find(&ix->go, vaddr, &fn))
+		return 0;
+	size_t n = ember_gopcln_frames(&ix->go, &fn, vaddr, gf, max < 64 ? max : 64);
+	for (size_t i = 0; i < n; i++)
+		out[i] = (ember_frame){.function = gf[i].function,
+		                       .file = gf[i].file,
+		                       .line = gf[i].line,
+		                       .start_line = gf[i].start_line};
+	return n;
+}
+
 size_t elf_index_lookup(elf_index *ix, uint64_t vaddr, unsigned flags, ember_frame *out, size_t max)
 {
 	bool demangle = flags & EI_DEMANGLE;
 	if (max == 0)
 		return 0;
+	/* Go code: Go's own table first, as the runtime, pprof and `go tool
+	 * addr2line` read it (its inline trees name inlined calls that DWARF
+	 * readers such as binutils miss) */
+	size_t g = ix->has_go ? go_lookup(ix, vaddr, out, max) : 0;
+	if (g)
+		return g;
 	/* dx: where the DWARF answers come from (the CU's own index when
 	 * lazy); symbols always come from ix */
 	elf_index *dx = ix->lazy ? cu_index(ix, vaddr) : ix;
@@ -1156,6 +1168,8 @@ void elf_index_get_info(const elf_index *ix, elf_index_info *out)
 	    .lazy = ix->lazy,
 	    .has_lines = ix->n_rows > 0,
 	    .has_symbols = ix->n_syms > 0,
+	    .has_go = ix->has_go,
+	    .go_inline = ix->has_go && ix->go.ro != NULL,
 	    .dwarf_error = ix->dwarf_error,
 	    .n_functions = ix->n_nodes,
 	    .n_ranges = ix->n_ranges,

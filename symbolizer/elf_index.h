@@ -65,6 +65,8 @@ typedef struct elf_index_info {
 	bool has_dwarf;   /* function DIEs were found */
 	bool has_lines;   /* a line table was found */
 	bool has_symbols; /* .symtab or .dynsym */
+	bool has_go;      /* Go's .gopclntab: functions, files, lines */
+	bool go_inline;   /* ... and its inline trees */
 	bool dwarf_error; /* DWARF was present but (partly) unreadable */
 	bool lazy;        /* per-CU indexing; the has_* and n_* above then
 	                   * count only the CUs indexed so far */

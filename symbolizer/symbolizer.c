@@ -38,10 +38,23 @@
 
 enum { MAX_FRAMES = 64 };
 
+/* A process's JIT symbols: its perf map and its jitdump. Looked at again
+ * (stat) once per run, reread when either file changed: an agent's
+ * symbolizer lives long and JITs keep writing. */
+typedef struct file_sig {
+	bool exists;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+} file_sig;
+
 typedef struct perfmap_slot {
 	int64_t pid;
-	int state; /* 1 loaded, <0 failed */
-	addrmap map;
+	uint64_t checked_run; /* the run that last looked at the files */
+	file_sig sig[2];      /* perf map, jitdump */
+	addrmap map[2];
+	bool warned;          /* "no JIT symbols" said once */
 } perfmap_slot;
 
 struct ember_symbolizer {
@@ -63,6 +76,7 @@ struct ember_symbolizer {
 	kcache kcore;     /* the core kernel's symbols from the cache */
 	perfmap_slot *perfmaps;
 	size_t n_perfmaps;
+	uint64_t run; /* ember_symbolizer_run calls so far */
 
 	/* addr2line's last file, to skip the cache lookup per address */
 	char *last_path;
@@ -149,7 +163,8 @@ void ember_symbolizer_free(ember_symbolizer *s)
 	free(s->cache_dir);
 	kcache_free(&s->kcore);
 	for (size_t i = 0; i < s->n_perfmaps; i++)
-		addrmap_free(&s->perfmaps[i].map);
+		for (int k = 0; k < 2; k++)
+			addrmap_free(&s->perfmaps[i].map[k]);
 	free(s->perfmaps);
 	free(s->last_path);
 	free(s);
@@ -238,7 +253,7 @@ typedef struct batch {
 	const uint64_t *locs; /* location ids needing lines */
 	size_t n;
 	const int64_t *loc_pid; /* by location index */
-	bool any_fn, any_file, any_line, any_inline;
+	bool any_fn, any_inline;
 } batch;
 
 /* Adds frames (innermost first) as lines of location id; 0 or -ENOMEM. */
@@ -259,8 +274,6 @@ static int add_frames(batch *b, uint64_t loc_id, const ember_frame *fr, size_t n
 		if (!fid || ember_profile_location_add_line(p, loc_id, fid, fr[i].line) < 0)
 			return -ENOMEM;
 		b->any_fn = true;
-		b->any_file |= fr[i].file != NULL;
-		b->any_line |= fr[i].line > 0;
 	}
 	return 0;
 }
@@ -313,7 +326,7 @@ static int symbolize_file(ember_symbolizer *s, batch *b)
 	warn_dwarf_error(s, e, name);
 	elf_index_info info; /* after the lookups: lazily indexed CUs count */
 	elf_index_get_info(e->ix, &info);
-	b->any_inline = b->any_fn && info.has_dwarf;
+	b->any_inline = b->any_fn && (info.has_dwarf || info.go_inline);
 	return 0;
 }
 
@@ -396,28 +409,67 @@ const char *ember_default_cache_dir(char *buf, size_t len)
 	return n > 0 && (size_t)n < len ? buf : NULL;
 }
 
-static const addrmap *perfmap_for(ember_symbolizer *s, int64_t pid)
+static file_sig sig_of(const char *path)
 {
-	for (size_t i = 0; i < s->n_perfmaps; i++)
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return (file_sig){0};
+	return (file_sig){true, st.st_dev, st.st_ino, st.st_size, st.st_mtim};
+}
+
+static bool sig_equal(const file_sig *a, const file_sig *b)
+{
+	return a->exists == b->exists && a->dev == b->dev && a->ino == b->ino &&
+	       a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
+	       a->mtime.tv_nsec == b->mtime.tv_nsec;
+}
+
+/* The JIT symbol tables of pid (perf map, jitdump), read or reread as their
+ * files changed; NULL when out of memory. A process with neither file is
+ * counted missing and said once. */
+static perfmap_slot *perfmap_for(ember_symbolizer *s, int64_t pid)
+{
+	perfmap_slot *slot = NULL;
+	for (size_t i = 0; i < s->n_perfmaps && !slot; i++)
 		if (s->perfmaps[i].pid == pid)
-			return s->perfmaps[i].state > 0 ? &s->perfmaps[i].map : NULL;
-	perfmap_slot *ns = realloc(s->perfmaps, (s->n_perfmaps + 1) * sizeof *ns);
-	if (!ns)
-		return NULL;
-	s->perfmaps = ns;
-	perfmap_slot *slot = &s->perfmaps[s->n_perfmaps++];
-	*slot = (perfmap_slot){pid, 0, {0}};
-	char path[4096];
-	snprintf(path, sizeof path, "%s/perf-%lld.map", s->perfmap_dir, (long long)pid);
-	ember_error err = {0};
-	int r = perfmap_load(path, &slot->map, &err);
-	slot->state = r < 0 ? r : 1;
-	if (r < 0) {
-		s->stats.missing++;
-		warn(s, "//anon of pid %lld: %s", (long long)pid, err.msg);
-		return NULL;
+			slot = &s->perfmaps[i];
+	if (!slot) {
+		perfmap_slot *ns = realloc(s->perfmaps, (s->n_perfmaps + 1) * sizeof *ns);
+		if (!ns)
+			return NULL;
+		s->perfmaps = ns;
+		slot = &s->perfmaps[s->n_perfmaps++];
+		*slot = (perfmap_slot){.pid = pid};
 	}
-	return &slot->map;
+	if (slot->checked_run == s->run)
+		return slot;
+	slot->checked_run = s->run;
+	static const char *const fmt[2] = {"%s/perf-%lld.map", "%s/jit-%lld.dump"};
+	static int (*const load[2])(const char *, addrmap *, ember_error *) = {perfmap_load,
+	                                                                     jitdump_load};
+	for (int k = 0; k < 2; k++) {
+		char path[4096];
+		snprintf(path, sizeof path, fmt[k], s->perfmap_dir, (long long)pid);
+		file_sig now = sig_of(path);
+		if (sig_equal(&now, &slot->sig[k]))
+			continue;
+		slot->sig[k] = now;
+		addrmap_free(&slot->map[k]);
+		ember_error err = {0};
+		if (now.exists && load[k](path, &slot->map[k], &err) < 0) {
+			if (err.code == ENOMEM)
+				return NULL;
+			warn(s, "%s", err.msg); /* once per change of the file */
+		}
+	}
+	if (!slot->sig[0].exists && !slot->sig[1].exists && !slot->warned) {
+		slot->warned = true;
+		s->stats.missing++;
+		warn(s, "//anon of pid %lld: no %s/perf-%lld.map or jit-%lld.dump: its JIT code "
+		        "shows as [jit]",
+		     (long long)pid, s->perfmap_dir, (long long)pid, (long long)pid);
+	}
+	return slot;
 }
 
 static int symbolize_anon(ember_symbolizer *s, batch *b)
@@ -425,9 +477,18 @@ static int symbolize_anon(ember_symbolizer *s, batch *b)
 	for (size_t i = 0; i < b->n; i++) {
 		ember_location *loc = ember_profile_location(b->p, b->locs[i]);
 		int64_t pid = b->loc_pid[loc->id - 1];
-		const addrmap *m = pid > 0 ? perfmap_for(s, pid) : NULL;
-		const addrmap_entry *e = m ? addrmap_find(m, loc->address) : NULL;
+		perfmap_slot *slot = pid > 0 ? perfmap_for(s, pid) : NULL;
+		if (pid > 0 && !slot)
+			return -ENOMEM;
+		const addrmap_entry *e = NULL;
+		for (int k = 1; slot && k >= 0 && !e; k--) /* jitdump, then perf map */
+			e = addrmap_find(&slot->map[k], loc->address);
 		if (e && add_named(s, b, loc->id, e->name, "") < 0)
+			return -ENOMEM;
+		/* executable anonymous memory with no JIT symbols at all: JIT
+		 * code nobody named, one [jit] function, not one per address */
+		if (!e && slot && !slot->sig[0].exists && !slot->sig[1].exists &&
+		    add_named(s, b, loc->id, "[jit]", "") < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -491,15 +552,63 @@ static double now_seconds(void)
 	return (double)ember_mono_ns() / 1e9;
 }
 
+/* Each mapping's has_* flags, honestly: a flag holds only when every
+ * location of the mapping has what it claims (a function on each of its
+ * lines, a file, a line number), so `go tool pprof` resymbolizes any mapping
+ * ember could not fully answer. has_inline_frames also needs a source of
+ * inline information: DWARF or Go's inline trees, this run (inline_source,
+ * by mapping index) or an earlier one (the flag already set). */
+static int set_mapping_flags(ember_profile *p, const bool *inline_source)
+{
+	size_t nm = p->n_mappings;
+	enum { SEEN = 1, NO_FN = 2, NO_FILE = 4, NO_LINE = 8 };
+	uint8_t *st = calloc(nm + 1, 1); /* by mapping id (1..nm) */
+	if (!st)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->n_locations; i++) {
+		const ember_location *l = &p->locations[i];
+		if (l->mapping_id == 0 || l->mapping_id > nm)
+			continue;
+		uint8_t *f = &st[l->mapping_id];
+		*f |= SEEN;
+		if (l->n_lines == 0)
+			*f |= NO_FN;
+		for (size_t k = 0; k < l->n_lines; k++) {
+			const ember_function *fn = ember_profile_function(p, l->lines[k].function_id);
+			if (!fn)
+				*f |= NO_FN;
+			else if (!ember_profile_str(p, fn->filename)[0])
+				*f |= NO_FILE;
+			if (l->lines[k].line <= 0)
+				*f |= NO_LINE;
+		}
+	}
+	for (size_t mi = 0; mi < nm; mi++) {
+		ember_mapping *m = &p->mappings[mi];
+		uint8_t f = m->id >= 1 && m->id <= nm ? st[m->id] : 0;
+		if (!(f & SEEN))
+			continue;
+		bool fn = !(f & NO_FN);
+		m->has_functions = fn;
+		m->has_filenames = fn && !(f & NO_FILE);
+		m->has_line_numbers = fn && !(f & NO_LINE);
+		m->has_inline_frames = fn && (inline_source[mi] || m->has_inline_frames);
+	}
+	free(st);
+	return 0;
+}
+
 int ember_symbolizer_run(ember_symbolizer *s, ember_profile *p, ember_error *err)
 {
 	double t0 = now_seconds();
+	s->run++;
 	size_t nl = p->n_locations, nm = p->n_mappings;
 	int64_t *loc_pid = calloc(nl + 1, sizeof *loc_pid);
 	size_t *count = calloc(nm + 2, sizeof *count);
 	uint64_t *order = malloc((nl + 1) * sizeof *order);
+	bool *inline_source = calloc(nm + 1, sizeof *inline_source);
 	int r = 0;
-	if (!loc_pid || !count || !order) {
+	if (!loc_pid || !count || !order || !inline_source) {
 		r = ember_errorf(err, ENOMEM, "out of memory");
 		goto out;
 	}
@@ -552,8 +661,6 @@ int ember_symbolizer_run(ember_symbolizer *s, ember_profile *p, ember_error *err
 		           count[m->id + 1] - count[m->id],
 		           loc_pid,
 		           false,
-		           false,
-		           false,
 		           false};
 		if (b.n == 0)
 			continue;
@@ -575,15 +682,15 @@ int ember_symbolizer_run(ember_symbolizer *s, ember_profile *p, ember_error *err
 		for (size_t i = 0; i < b.n; i++)
 			if (ember_profile_location(p, b.locs[i])->n_lines == 0)
 				s->stats.unsymbolized++;
-		m->has_functions |= b.any_fn;
-		m->has_filenames |= b.any_file;
-		m->has_line_numbers |= b.any_line;
-		m->has_inline_frames |= b.any_inline;
+		inline_source[mi] = b.any_inline;
 	}
+	if (r == 0 && set_mapping_flags(p, inline_source) < 0)
+		r = ember_errorf(err, ENOMEM, "out of memory while symbolizing");
 out:
 	free(loc_pid);
 	free(count);
 	free(order);
+	free(inline_source);
 	s->stats.seconds += now_seconds() - t0;
 	return r;
 }

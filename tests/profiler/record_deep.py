@@ -29,7 +29,9 @@ with tempfile.TemporaryDirectory() as tmp:
     deep = [s for s in stacks if len(s) >= max_stack]
     assert deep, "no stack reached max_stack (%d)" % max_stack
     for s in deep:
-        assert s[-1] == tid and len(s) == max_stack + 1, (len(s), s[-3:])
+        # max_stack frames from the kernel, the marker, and one more where the
+        # leaf fix-up restored a caller the chain skipped (profiler/unwind_leaf.h)
+        assert s[-1] == tid and len(s) in (max_stack + 1, max_stack + 2), (len(s), s[-3:])
     shallow = [s for s in stacks if len(s) < max_stack]
     assert all(tid not in s for s in shallow), "short stacks marked truncated"
     print("%d of %d stacks cut at %d frames and marked" % (len(deep), len(stacks), max_stack))

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "../check.h"
+#include "../rng.h"
 #include "ember/buf.h"
 #include "ember/pprof.h"
 #include "ember/profile.h"
@@ -367,9 +368,9 @@ static void test_cxx(const char *bin)
 static const uint64_t PIE_BASE = 0x5555550000ULL;
 
 /* A raw profile of bin as a process would have mapped it (PIE at PIE_BASE),
- * with one sample per address; *vaddrs gets the link-time addresses. */
-static ember_profile *raw_profile(const char *bin, const elf_facts *f, const char *build_id,
-                                  int64_t pid, uint64_t *vaddrs, size_t n)
+ * with one sample per link-time address of vaddrs. */
+static ember_profile *raw_profile_at(const char *bin, const elf_facts *f, const char *build_id,
+                                     int64_t pid, const uint64_t *vaddrs, size_t n)
 {
 	ember_profile *p = ember_profile_new();
 	ember_profile_add_sample_type(p, "samples", "count");
@@ -385,14 +386,54 @@ static ember_profile *raw_profile(const char *bin, const elf_facts *f, const cha
 	m.build_id = ember_profile_intern(p, build_id);
 	uint64_t mid = ember_profile_add_mapping(p, &m);
 	ember_label lab = {ember_profile_intern(p, "pid"), 0, pid, 0};
-	uint64_t span = f->text_hi - f->text_lo;
 	for (size_t i = 0; i < n; i++) {
-		vaddrs[i] = f->text_lo + span * i / n;
 		uint64_t loc = ember_profile_add_location(p, mid, base + vaddrs[i]);
 		int64_t v[2] = {1, 10000000};
 		ember_profile_add_sample(p, &loc, 1, v, &lab, 1);
 	}
 	return p;
+}
+
+/* The same, at n addresses spread evenly over .text (*vaddrs gets them). */
+static ember_profile *raw_profile(const char *bin, const elf_facts *f, const char *build_id,
+                                  int64_t pid, uint64_t *vaddrs, size_t n)
+{
+	uint64_t span = f->text_hi - f->text_lo;
+	for (size_t i = 0; i < n; i++)
+		vaddrs[i] = f->text_lo + span * i / n;
+	return raw_profile_at(bin, f, build_id, pid, vaddrs, n);
+}
+
+/* The mapping flags are honest (issue 13): each holds exactly when every
+ * location of its mapping has what it claims. */
+static bool flags_honest(const ember_profile *p)
+{
+	bool ok = true;
+	for (size_t mi = 0; mi < p->n_mappings; mi++) {
+		const ember_mapping *m = &p->mappings[mi];
+		bool fn = true, file = true, line = true, any = false;
+		for (size_t i = 0; i < p->n_locations; i++) {
+			const ember_location *l = &p->locations[i];
+			if (l->mapping_id != m->id)
+				continue;
+			any = true;
+			fn = fn && l->n_lines > 0;
+			for (size_t k = 0; k < l->n_lines; k++) {
+				ember_function *f = ember_profile_function(p, l->lines[k].function_id);
+				file = file && f && ember_profile_str(p, f->filename)[0];
+				line = line && l->lines[k].line > 0;
+			}
+		}
+		if (any && (m->has_functions != fn || m->has_filenames != (fn && file) ||
+		            m->has_line_numbers != (fn && line) ||
+		            (m->has_inline_frames && !fn))) {
+			fprintf(stderr, "mapping %zu: flags %d%d%d%d, locations say %d%d%d\n", mi,
+			        m->has_functions, m->has_filenames, m->has_line_numbers,
+			        m->has_inline_frames, fn, fn && file, fn && line);
+			ok = false;
+		}
+	}
+	return ok;
 }
 
 static bool bytes_equal(const ember_profile *a, const ember_profile *b)
@@ -454,11 +495,28 @@ static void test_profile(const char *bin, const char *out)
 	CHECK_EQ_INT(ember_profile_check(p, msg, sizeof msg), 0);
 	size_t with_line;
 	CHECK_EQ_INT(check_profile_lines(p, bin, &f, vaddrs, N, NULL, 0, &with_line), N);
-	ember_mapping *m = ember_profile_mapping(p, 1);
-	CHECK(m->has_functions && m->has_filenames && m->has_line_numbers && m->has_inline_frames);
+	CHECK(flags_honest(p));
 	ember_symbolizer_stats st;
 	ember_symbolizer_get_stats(s, &st);
 	CHECK_EQ_INT(st.binaries, 1);
+	/* only addresses with lines: every flag holds */
+	uint64_t lined[N];
+	size_t n_lined = 0;
+	ember_symbolizer *ref = new_symbolizer(true, NULL, 0);
+	for (size_t i = 0; i < N; i++) {
+		ember_frame fr[MAXF];
+		if (ember_symbolizer_addr2line(ref, bin, vaddrs[i], fr, MAXF, NULL) > 0 &&
+		    fr[0].line > 0 && fr[0].file && in_function(&f, vaddrs[i]))
+			lined[n_lined++] = vaddrs[i];
+	}
+	ember_symbolizer_free(ref);
+	CHECK(n_lined > N / 8);
+	ember_profile *pl = raw_profile_at(bin, &f, f.build_id, getpid(), lined, n_lined);
+	CHECK_EQ_INT(ember_symbolizer_run(s, pl, &err), 0);
+	ember_mapping *m = ember_profile_mapping(pl, 1);
+	CHECK(m->has_functions && m->has_filenames && m->has_line_numbers && m->has_inline_frames);
+	CHECK(flags_honest(pl));
+	ember_profile_free(pl);
 	/* all with DWARF lines, and sized symbols without (crt code) */
 	CHECK(with_line > N / 4 && N - st.unsymbolized >= with_line);
 	/* Twice is a no-op, with the same symbolizer and with a fresh one. */
@@ -648,13 +706,7 @@ static void test_debugdir(const char *bin, const char *other)
 /* ---- corrupt files ----------------------------------------------------------- */
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-static uint64_t next_rand(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
+#define next_rand() test_rng_next(&rng)
 
 static void symbolize_copy(const char *path, const elf_facts *f, bool quiet,
                            ember_symbolizer_stats *st)
@@ -871,8 +923,7 @@ static void test_compressed(const char *bin)
 	size_t with_line;
 	CHECK_EQ_INT(check_profile_lines(p, bin, &f, vaddrs, N, NULL, 0, &with_line), N);
 	CHECK(with_line > N / 4);
-	ember_mapping *m = ember_profile_mapping(p, 1);
-	CHECK(m->has_inline_frames);
+	CHECK(flags_honest(p));
 	ember_symbolizer_free(s);
 	ember_profile_free(p);
 
@@ -989,8 +1040,9 @@ static void test_tables(void)
 			CHECK(strcmp(ember_profile_str(p, fn->filename), "[mymod]") == 0);
 			CHECK(line_name(p, 4) == NULL); /* below the first symbol */
 			CHECK(line_name(p, 12) && strcmp(line_name(p, 12), "tail_fn") == 0);
-			CHECK(ember_profile_mapping(p, k)->has_functions);
-			CHECK_EQ_INT(st.unsymbolized, 3); /* 4, 7 and 9 */
+			/* location 4 has no name: the mapping cannot claim functions */
+			CHECK(!ember_profile_mapping(p, k)->has_functions);
+			CHECK_EQ_INT(st.unsymbolized, 2); /* 4 and 7 */
 		} else {
 			/* kptr_restrict: no kernel names at all, never wrong ones */
 			for (uint64_t id = 1; id <= 4; id++)
@@ -1006,16 +1058,109 @@ static void test_tables(void)
 		}
 		CHECK(line_name(p, 7) == NULL); /* past jit_beta's 0x80 bytes */
 		CHECK(line_name(p, 8) && strcmp(line_name(p, 8), "LazyCompile:*foo bar.js:1") == 0);
-		CHECK(line_name(p, 9) == NULL); /* pid 9999: no perf map */
+		/* pid 9999: no perf map, no jitdump: its JIT code is [jit] */
+		CHECK(line_name(p, 9) && strcmp(line_name(p, 9), "[jit]") == 0);
 		/* Rust, legacy and v0 manglings */
 		CHECK(line_name(p, 10) && strcmp(line_name(p, 10), "core::fmt::write") == 0);
 		CHECK(line_name(p, 11) && strcmp(line_name(p, 11), "mycrate::util::bar") == 0);
 		CHECK(st.missing >= 1);
-		CHECK(ember_profile_mapping(p, an)->has_functions);
+		/* 7 has no name */
+		CHECK(!ember_profile_mapping(p, an)->has_functions);
 		CHECK(!ember_profile_mapping(p, an)->has_line_numbers);
+		CHECK(flags_honest(p));
 		ember_symbolizer_free(s);
 		ember_profile_free(p);
 	}
+}
+
+/* A jitdump record: header (id, total size, timestamp) then body. */
+static void jd_record(FILE *f, uint32_t id, const void *body, size_t len)
+{
+	uint32_t h[2] = {id, (uint32_t)(16 + len)};
+	uint64_t ts = 1;
+	fwrite(h, 4, 2, f);
+	fwrite(&ts, 8, 1, f);
+	fwrite(body, 1, len, f);
+}
+
+static void jd_load(FILE *f, uint64_t addr, uint64_t size, uint64_t index, const char *name)
+{
+	unsigned char b[256] = {0};
+	uint64_t v[4] = {addr, addr, size, index}; /* vma, code_addr, size, index */
+	memcpy(b + 8, v, sizeof v);
+	size_t n = strlen(name) + 1;
+	memcpy(b + 40, name, n);
+	jd_record(f, 0, b, 40 + n + 16); /* 16 bytes of "code" */
+}
+
+/* jitdump files, [jit] for processes without JIT symbols, and perf maps
+ * reread when they change (a long-lived symbolizer, as ember serve's). */
+static void test_jit(void)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/jit-5151.dump", tmpdir);
+	FILE *f = fopen(path, "w");
+	uint32_t hdr[10] = {0x4a695444, 1, 40, 62, 0, 5151};
+	fwrite(hdr, 4, 10, f);
+	jd_load(f, 0x7f0000005000, 0x100, 7, "jd_alpha");
+	jd_load(f, 0x7f0000005100, 0x100, 8, "jd_beta");
+	unsigned char dbg[24] = {0};
+	jd_record(f, 2, dbg, sizeof dbg); /* debug info: skipped */
+	uint64_t mv[6] = {0, 0x7f0000005100, 0x7f0000009000, 0x100, 8};
+	unsigned char move[48] = {0};
+	memcpy(move + 8, mv, 40); /* pid/tid, vma, old, new, size, index */
+	jd_record(f, 1, move, sizeof move);
+	uint32_t cut[4] = {0, 500, 0, 0}; /* a record still being written */
+	fwrite(cut, 4, 4, f);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/jit-5252.dump", tmpdir);
+	write_file(path, "not a jitdump at all, longer than its header would be");
+	char pm[600];
+	snprintf(pm, sizeof pm, "%s/perf-5353.map", tmpdir);
+	write_file(pm, "7f0000001000 100 first_fn\n");
+
+	ember_symbolizer_opts o = {.perfmap_dir = tmpdir, .quiet = true};
+	ember_symbolizer *s = NULL;
+	CHECK_EQ_INT(ember_symbolizer_new(&s, &o, NULL), 0);
+	for (int round = 0; round < 2; round++) {
+		ember_profile *p = ember_profile_new();
+		ember_profile_add_sample_type(p, "samples", "count");
+		ember_mapping am = {.memory_start = 0x7f0000000000ULL,
+		                    .memory_limit = 0x7f0000100000ULL,
+		                    .filename = ember_profile_intern(p, "//anon")};
+		uint64_t an = ember_profile_add_mapping(p, &am);
+		struct {
+			int64_t pid;
+			uint64_t addr;
+		} at[] = {{5151, 0x7f0000005010}, {5151, 0x7f0000009010}, {5151, 0x7f0000005110},
+		          {5252, 0x7f0000005010}, {5353, 0x7f0000001010}, {5353, 0x7f0000002010},
+		          {5454, 0x7f0000001010}};
+		ember_label lab = {ember_profile_intern(p, "pid"), 0, 0, 0};
+		for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+			uint64_t id = ember_profile_add_location(p, an, at[i].addr);
+			int64_t v = 1;
+			lab.num = at[i].pid;
+			ember_profile_add_sample(p, &id, 1, &v, &lab, 1);
+		}
+		CHECK_EQ_INT(ember_symbolizer_run(s, p, NULL), 0);
+		CHECK(line_name(p, 1) && strcmp(line_name(p, 1), "jd_alpha") == 0);
+		CHECK(line_name(p, 2) && strcmp(line_name(p, 2), "jd_beta") == 0); /* moved */
+		CHECK(line_name(p, 3) && strcmp(line_name(p, 3), "jd_beta") == 0); /* old place */
+		CHECK(line_name(p, 4) == NULL); /* a corrupt dump names nothing, not [jit] */
+		CHECK(line_name(p, 5) && strcmp(line_name(p, 5), "first_fn") == 0);
+		if (round == 0)
+			CHECK(line_name(p, 6) == NULL);
+		else /* the map grew between the runs: read again */
+			CHECK(line_name(p, 6) && strcmp(line_name(p, 6), "second_fn") == 0);
+		CHECK(line_name(p, 7) && strcmp(line_name(p, 7), "[jit]") == 0);
+		CHECK(flags_honest(p));
+		ember_profile_free(p);
+		write_file(pm, "7f0000001000 100 first_fn\n7f0000002000 100 second_fn\n");
+	}
+	ember_symbolizer_stats st;
+	ember_symbolizer_get_stats(s, &st);
+	CHECK_EQ_INT(st.missing, 1); /* pid 5454, counted once over both runs */
+	ember_symbolizer_free(s);
 }
 
 /* The real /proc/kallsyms: every 997th text symbol's own address names it
@@ -1642,6 +1787,7 @@ int main(int argc, char **argv)
 		test_kcache();
 	} else if (strcmp(mode, "tables") == 0) {
 		test_tables();
+		test_jit();
 		test_vdso();
 	} else if (strcmp(mode, "real-kallsyms") == 0) {
 		test_real_kallsyms();
@@ -1649,9 +1795,24 @@ int main(int argc, char **argv)
 		/* a raw profile of BIN (for the CLI and go tool pprof tests) */
 		elf_facts f = {0};
 		CHECK(read_facts(argv[2], &f));
+		/* of code with debug info (a symbolized mapping then claims
+		 * every flag, so go tool pprof keeps ember's answers) */
 		enum { N = 300 };
-		uint64_t vaddrs[N];
+		uint64_t vaddrs[N], lined[N];
+		size_t n = 0;
 		ember_profile *p = raw_profile(argv[2], &f, f.build_id, getpid(), vaddrs, N);
+		ember_profile_free(p);
+		ember_symbolizer *s = new_symbolizer(true, NULL, 0);
+		for (size_t i = 0; i < N; i++) {
+			ember_frame fr[MAXF];
+			if (in_function(&f, vaddrs[i]) &&
+			    ember_symbolizer_addr2line(s, argv[2], vaddrs[i], fr, MAXF, NULL) > 0 &&
+			    fr[0].file && fr[0].line > 0)
+				lined[n++] = vaddrs[i];
+		}
+		ember_symbolizer_free(s);
+		CHECK(n > 20);
+		p = raw_profile_at(argv[2], &f, f.build_id, getpid(), lined, n);
 		CHECK_EQ_INT(ember_pprof_write_file(p, argv[3], NULL), 0);
 		ember_profile_free(p);
 		free(f.funcs);
