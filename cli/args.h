@@ -33,6 +33,7 @@ int cmd_export(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_addr2line(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_view(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 
 #endif

@@ -17,6 +17,7 @@ static const struct {
 	{ "merge", cmd_merge, "merge profiles into one" },
 	{ "addr2line", cmd_addr2line, "resolve addresses of an ELF file (binutils-compatible)" },
 	{ "serve", cmd_serve, "profile continuously; serve /metrics and profiles over HTTP" },
+	{ "view", cmd_view, "open profiles in the UI (flame graph, table, diff) in a browser" },
 	{ "push", cmd_push, "send profiles to Grafana Pyroscope or an OpenTelemetry Collector" },
 };
 

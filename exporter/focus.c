@@ -122,3 +122,17 @@ int ember_profile_focus(const ember_profile *src, const char *regex, ember_profi
 	ember_focus f = { .function = regex };
 	return ember_profile_focus_by(src, &f, out, err);
 }
+
+int ember_merger_result_focus(ember_merger *m, const ember_focus *focus, ember_profile **out,
+                              ember_error *err)
+{
+	ember_profile *merged = NULL;
+	int rc = ember_merger_result(m, &merged, err);
+	if (rc < 0 || ember_focus_empty(focus)) {
+		*out = merged;
+		return rc;
+	}
+	rc = ember_profile_focus_by(merged, focus, out, err);
+	ember_profile_free(merged);
+	return rc;
+}

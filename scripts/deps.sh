@@ -9,6 +9,7 @@ pkgs=(
   libc6-dbg   # detached libc symbols: thread roots resolve to start_thread, not a nearby .dynsym name
   golang-go prometheus linux-perf llvm elfutils binutils python3 curl
   libcrypt-dev libgnutls28-dev openssl wrk util-linux
+  chromium    # the UI's browser tests (tests/ui), driven headless
   libcurl4-gnutls-dev                  # push to Pyroscope / OTLP (README: Push)
   protobuf-compiler python3-protobuf   # tests/push: receivers decode with the upstream schemas
 )
@@ -26,6 +27,19 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# The UI's browser tests drive chromium with playwright-core from npm (test
+# tooling only: the product needs nothing from npm), installed into
+# tests/ui/node, pinned. Node and npm: Debian's when none is on PATH.
+if ! command -v npm >/dev/null; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+ui_node="$(cd "$(dirname "$0")/.." && pwd)/tests/ui/node"
+if [ ! -f "$ui_node/node_modules/playwright-core/package.json" ]; then
+  echo "deps: installing playwright-core into $ui_node" >&2
+  mkdir -p "$ui_node"
+  npm install --prefix "$ui_node" --no-audit --no-fund --silent playwright-core@1.65.2 >/dev/null
 fi
 
 # Go 1.20+ writes the newer .gopclntab layout (magic 0xfffffff1); bookworm

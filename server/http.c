@@ -9,7 +9,7 @@
  * body.
  */
 #include "server/http.h"
-#include "ember/utf8.h"
+#include "ember/json.h"
 
 #include <errno.h>
 #include <microhttpd.h>
@@ -26,11 +26,13 @@
 #include "ember/pprof.h"
 #include "server/timeparse.h"
 #include "server/http_deadline.h"
+#include "server/ui.h"
 
 #define MAX_ARGS 32
 #define MAX_REGEX 1024
 #define MAX_REGEX_COST 4096
 #define NS_PER_S 1000000000LL
+#define UI_CACHE_ENTRIES 16384   /* timeline entries kept: ~2 days of 10 s windows */
 
 static const char CT_JSON[] = "application/json";
 static const char CT_PPROF[] = "application/octet-stream";
@@ -38,29 +40,6 @@ static const char CT_HTML[] = "text/html; charset=utf-8";
 static const char CT_TEXT[] = "text/plain; charset=utf-8";
 
 /* ---- small writers ------------------------------------------------------ */
-
-static void json_string(ember_buf *b, const char *s)
-{
-	ember_buf_putc(b, '"');
-	/* strict JSON: invalid UTF-8 (an echoed query byte such as %ff)
-	 * becomes U+FFFD, never raw bytes a client's decoder rejects */
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t k = ember_utf8_seq((const char *)p);
-		if (k == 0) {
-			ember_buf_puts(b, EMBER_UTF8_REPLACEMENT);
-			p++;
-			continue;
-		}
-		if (*p == '"' || *p == '\\')
-			ember_buf_printf(b, "\\%c", *p);
-		else if (*p < 0x20)
-			ember_buf_printf(b, "\\u%04x", *p);
-		else
-			ember_buf_append(b, p, k);
-		p += k;
-	}
-	ember_buf_putc(b, '"');
-}
 
 static void html_text(ember_buf *b, const char *s)
 {
@@ -81,7 +60,7 @@ static void reply_error(ember_http_response *r, int status, const char *msg)
 	r->status = status;
 	r->content_type = CT_JSON;
 	ember_buf_puts(&r->body, "{\"error\":");
-	json_string(&r->body, msg);
+	ember_json_string(&r->body, msg);
 	ember_buf_puts(&r->body, "}\n");
 }
 
@@ -277,7 +256,7 @@ static void window_json(ember_buf *b, const ember_window_info *w)
 	ember_time_format(w->start_ns, s, sizeof s);
 	ember_time_format(w->end_ns, e, sizeof e);
 	ember_buf_puts(b, "{\"id\":");
-	json_string(b, w->id);
+	ember_json_string(b, w->id);
 	ember_buf_printf(b,
 			 ",\"start\":\"%s\",\"end\":\"%s\",\"start_ms\":%lld,\"end_ms\":%lld,"
 			 "\"samples\":%llu,\"bytes\":%llu}",
@@ -446,6 +425,42 @@ static int regex_arg(const ember_http_request *req, const char *key, const char 
 	return 0;
 }
 
+/* ---- helpers for the handlers of other files (server/http.h) ------------ */
+
+int ember_http_query_arg(const ember_http_request *req, const char *key, const char **out,
+			 ember_http_response *r)
+{
+	return arg(req, key, out, r);
+}
+
+int ember_http_query_time(const ember_http_request *req, const char *key, bool required,
+			  int64_t *out, ember_http_response *r)
+{
+	return time_arg(req, key, *out, required, out, r);
+}
+
+int ember_http_query_range(const ember_http_request *req, bool required, int64_t *start,
+			   int64_t *end, ember_http_response *r)
+{
+	return range_args(req, required, start, end, r);
+}
+
+int ember_http_query_regex(const ember_http_request *req, const char *key, const char **out,
+			   ember_http_response *r)
+{
+	return regex_arg(req, key, out, r);
+}
+
+void ember_http_reply_error(ember_http_response *r, int status, const char *msg)
+{
+	reply_error(r, status, msg);
+}
+
+void ember_http_reply_rc(ember_http_response *r, int rc, const ember_error *err)
+{
+	reply_rc(r, rc, err);
+}
+
 static void route_merge(const ember_http_api *api, const ember_http_opts *opts,
 			const ember_http_request *req, const char *rest, ember_http_response *r)
 {
@@ -522,6 +537,14 @@ static const http_route routes[] = {
 	{ "/api/v1/merge", false, route_merge, "/api/v1/merge?start=T&end=T&function=REGEX",
 	  "stored windows in a range merged into one pprof (also cgroup=, container_id=, "
 	  "pod_uid= regexes)", false },
+	{ "/ui/", true, ember_ui_route_page, "/ui/",
+	  "the UI: timeline, flame graphs (/ui/profile?id=ID), diffs (/ui/diff?base=ID&id=ID)",
+	  false },
+	{ "/api/v1/calltree", false, ember_ui_route_calltree,
+	  "/api/v1/calltree?start=T&end=T&function=REGEX",
+	  "call tree and function table as JSON (id= or a range; base= to diff)", false },
+	{ "/api/v1/timeline", false, ember_ui_route_timeline, "/api/v1/timeline?start=T&end=T",
+	  "stored windows with their CPU and top functions as JSON", false },
 	{ "/healthz", false, route_health, "/healthz", "200 when sampling works", true },
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
@@ -565,7 +588,9 @@ static void route_index(const ember_http_api *api, const ember_http_opts *opts,
 	(void)rest;
 	ember_buf *b = &r->body;
 	ember_buf_puts(b, "<!DOCTYPE html>\n<html><head><title>ember</title></head><body>\n"
-			  "<h1>ember serve</h1>\n<h2>Endpoints</h2>\n<ul>\n");
+			  "<h1>ember serve</h1>\n<p><a href=\"/ui/\">Open the UI</a>: the "
+			  "timeline of stored windows and their flame graphs.</p>\n"
+			  "<h2>Endpoints</h2>\n<ul>\n");
 	for (size_t i = 1; i < N_ROUTES; i++) {   /* all but this page */
 		ember_buf_puts(b, "<li><a href=\"");
 		html_text(b, routes[i].example);
@@ -584,9 +609,9 @@ static void route_index(const ember_http_api *api, const ember_http_opts *opts,
 		for (size_t i = n, shown = 0; i-- > 0 && shown < 20; shown++) {
 			char s[40];
 			ember_time_format(v[i].start_ns, s, sizeof s);
-			ember_buf_printf(b, "<li><a href=\"/api/v1/profiles/%s\">%s</a> %s, %llu "
-					    "samples</li>\n",
-					 v[i].id, v[i].id, s, (unsigned long long)v[i].samples);
+			ember_buf_printf(b, "<li><a href=\"/ui/profile?id=%s\">%s</a> %s, %llu "
+					    "samples (<a href=\"/api/v1/profiles/%s\">pprof</a>)</li>\n",
+					 v[i].id, v[i].id, s, (unsigned long long)v[i].samples, v[i].id);
 		}
 		if (n == 0)
 			ember_buf_puts(b, "<li>none stored yet</li>\n");
@@ -730,6 +755,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (r.allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r.allow);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	/* the UI's pages load only ember's own scripts and styles */
+	MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'self'");
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	enum MHD_Result ok = MHD_queue_response(conn, (unsigned)r.status, resp);
 	MHD_destroy_response(resp);
@@ -864,11 +891,17 @@ int ember_http_start(ember_http_server **out, const ember_http_opts *opts,
 		free(s);
 		return -ENOMEM;
 	}
+	if (ember_ui_cache_new(&s->opts.ui_cache, UI_CACHE_ENTRIES) < 0) {
+		ember_gate_free(s->opts.heavy);
+		free(s);
+		return ember_errorf(err, ENOMEM, "http: out of memory");
+	}
 	s->api = api;
 	const ember_webconfig *web = opts->web;
 	bool tls = web && web->cert_pem;
 	if (web && ember_basicauth_new(&s->auth, web, err) < 0) {
 		ember_gate_free(s->opts.heavy);
+		ember_ui_cache_free(s->opts.ui_cache);
 		free(s);
 		return -EIO;
 	}
@@ -886,6 +919,7 @@ int ember_http_start(ember_http_server **out, const ember_http_opts *opts,
 		http_deadline_free(s->deadline);
 		ember_basicauth_free(s->auth);
 		ember_gate_free(s->opts.heavy);
+		ember_ui_cache_free(s->opts.ui_cache);
 		free(s);
 		return rc;
 	}
@@ -911,6 +945,7 @@ int ember_http_start(ember_http_server **out, const ember_http_opts *opts,
 		http_deadline_free(s->deadline);
 		ember_basicauth_free(s->auth);
 		ember_gate_free(s->opts.heavy);
+		ember_ui_cache_free(s->opts.ui_cache);
 		free(s);
 		if (tls)
 			return ember_errorf(err, EIO,
@@ -936,5 +971,6 @@ void ember_http_stop(ember_http_server *s)
 	close(s->fd);
 	ember_basicauth_free(s->auth);
 	ember_gate_free(s->opts.heavy);
+	ember_ui_cache_free(s->opts.ui_cache);
 	free(s);
 }

@@ -81,6 +81,8 @@ typedef struct ember_http_opts {
 	const ember_webconfig *web;     /* TLS and basic auth, or NULL; read at start only */
 	unsigned max_heavy;             /* merges at once, others queue; default: online CPUs */
 	struct ember_gate *heavy;       /* set by ember_http_start (NULL: no limit) */
+	struct ember_ui_cache *ui_cache;   /* the timeline's entries; set by ember_http_start
+					      (NULL: nothing kept) */
 } ember_http_opts;
 
 /* One query argument, already percent-decoded; value NULL for "?key". */
@@ -118,6 +120,24 @@ void ember_http_describe_routes(FILE *f);
 
 /* Which exposition format an Accept header asks for. */
 ember_expo_format ember_http_negotiate(const char *accept);
+
+/* For route handlers outside server/http.c (server/ui.c): query parsing
+ * that answers 400 itself (with the reason) and returns -EINVAL, and the
+ * JSON error replies. A value absent from the query is NULL (time: *out
+ * untouched unless required, which is a 400 when absent). */
+int ember_http_query_arg(const ember_http_request *req, const char *key, const char **out,
+			 ember_http_response *r);
+int ember_http_query_time(const ember_http_request *req, const char *key, bool required,
+			  int64_t *out, ember_http_response *r);
+/* start=T&end=T: both required, or 0 and INT64_MAX when absent; start < end. */
+int ember_http_query_range(const ember_http_request *req, bool required, int64_t *start,
+			   int64_t *end, ember_http_response *r);
+/* A regex value: length and expansion bounded as /api/v1/merge's function. */
+int ember_http_query_regex(const ember_http_request *req, const char *key, const char **out,
+			   ember_http_response *r);
+void ember_http_reply_error(ember_http_response *r, int status, const char *msg);
+/* The status of a callback's rc (see ember_http_api) with err's message. */
+void ember_http_reply_rc(ember_http_response *r, int rc, const ember_error *err);
 
 typedef struct ember_http_server ember_http_server;
 

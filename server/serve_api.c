@@ -221,20 +221,9 @@ static int api_merge(void *ctx, int64_t start, int64_t end, const ember_focus *f
 	if (rc == 0 && used == 0)
 		rc = ember_errorf(err, ENOENT, "no stored windows in that range (see "
 					       "/api/v1/profiles)");
-	ember_profile *merged = NULL;
 	if (rc == 0)
-		rc = ember_merger_result(m, &merged, err);
+		rc = ember_merger_result_focus(m, focus, out, err);
 	ember_merger_free(m);
-	if (rc == 0 && !ember_focus_empty(focus)) {
-		ember_profile *focused = NULL;
-		rc = ember_profile_focus_by(merged, focus, &focused, err);
-		ember_profile_free(merged);
-		merged = focused;
-	}
-	if (rc == 0)
-		*out = merged;
-	else
-		ember_profile_free(merged);
 	return rc;
 }
 

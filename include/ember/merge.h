@@ -49,4 +49,9 @@ bool ember_focus_empty(const ember_focus *f);
 int ember_profile_focus_by(const ember_profile *src, const ember_focus *f, ember_profile **out,
 			   ember_error *err);
 
+/* The merged profile, focused as ember_profile_focus_by unless focus is
+ * NULL or empty; the merger stays usable. */
+int ember_merger_result_focus(ember_merger *m, const ember_focus *focus, ember_profile **out,
+			      ember_error *err);
+
 #endif

@@ -2,8 +2,8 @@
 Prometheus config and every PromQL expression of the Grafana dashboard (as
 recording rules, template variables filled in), systemd-analyze accepts the
 unit, and the dashboard and the Kubernetes manifest carry what they promise
-(rate(ember_function_self_seconds_total[1m]), exemplars on, the merge data
-link; shared process namespace, capabilities, scrape annotations)."""
+(rate(ember_function_self_seconds_total[1m]), exemplars on, the data links
+to the UI and to the merged pprof; shared process namespace, capabilities, scrape annotations)."""
 import json
 import os
 import re
@@ -34,6 +34,13 @@ assert any("/api/v1/merge?start=${__from}&end=${__to}&function=${__field.labels.
 ds = open(f"{D}/grafana/datasource.yml").read()
 assert "exemplarTraceIdDestinations" in ds and "name: profile_id" in ds
 assert "/api/v1/profiles/${__value.raw}" in ds
+# exemplars and data links land in the UI; the pprof downloads stay
+assert "/ui/profile?id=${__value.raw}" in ds
+assert ds.index("/ui/profile?id=") < ds.index("/api/v1/profiles/"), "the UI link comes first"
+assert all(any("/ui/profile?start=${__from}&end=${__to}&function=${__field.labels.function"
+               in l["url"] for l in p["fieldConfig"]["defaults"]["links"])
+           for p in dash["panels"] if p["fieldConfig"]["defaults"].get("links")), "UI data links"
+assert any(l["url"] == "${ember_url}/ui/" for l in dash["links"])
 
 tmp = tempfile.mkdtemp(prefix="ember-deploy-")
 try:

@@ -235,16 +235,28 @@ scrape_configs:
     # the Grafana dashboard's data link, filled in as Grafana does (ms times)
     dash = json.load(open(os.path.join(os.environ["EMBER_SOURCE_ROOT"], "deploy", "grafana",
                                        "ember-dashboard.json")))
-    link = next(l["url"] for l in dash["panels"][0]["fieldConfig"]["defaults"]["links"]
-                if "function=" in l["url"])
-    url = (link.replace("${ember_url}", base).replace("${__from}", str(start_ms))
-           .replace("${__to}", str(end_ms))
-           .replace("${__field.labels.function:percentencode}", urllib.parse.quote("split_c")))
+    links = dash["panels"][0]["fieldConfig"]["defaults"]["links"]
+
+    def filled(link):
+        return (link.replace("${ember_url}", base).replace("${__from}", str(start_ms))
+                .replace("${__to}", str(end_ms))
+                .replace("${__field.labels.function:percentencode}", urllib.parse.quote("split_c")))
+    url = filled(next(l["url"] for l in links
+                      if "/api/v1/merge" in l["url"] and "function=" in l["url"]))
     status, gz = fetch(url)
     assert status == 200 and gz[:2] == b"\x1f\x8b", (url, status)
     with open(path, "wb") as f:
         f.write(gz)
     assert all("split_c" in b for b in traces(pprof(env, "-traces", path)))
+    # ... and the one to the UI: the page, and its JSON holds only split_c's stacks
+    url = filled(next(l["url"] for l in links if "/ui/profile?" in l["url"]))
+    status, page = fetch(url)
+    assert status == 200 and b"/ui/profile.js" in page, (url, status)
+    status, body = fetch(url.replace("/ui/profile?", "/api/v1/calltree?"))
+    tree = json.loads(body)
+    cum = {tree["names"][f[0]]: f[2] for f in tree["functions"]}
+    assert status == 200 and tree["total"] > 0 and cum["split_c"] == tree["total"], (url, cum)
+    assert "split_a" not in cum, cum
 
     # bad requests
     for url, want, needle in (

@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""bench/ui_load.py — how fast the UI shows an hour: a store of 360
+synthetic windows of 10 s (bench/ui_store.c: 1,500 sample records each, a
+call tree of ~60,000 nodes over the hour), served by `ember serve`, and
+
+  - the time from request to the flame graph drawn, measured by the page
+    itself in Debian's chromium (navigation start to the draw), for
+    /ui/profile?start=..&end=.. over the hour (cold: every round decodes
+    the 360 windows);
+  - the JSON endpoint alone (/api/v1/calltree, curl), its size, and the CPU
+    seconds ember serve spent on it (the machine's load does not change
+    those; wall times on a busy machine do);
+  - the peer in the same run: what a user did before the UI, `go tool pprof
+    -top` of /api/v1/merge over the same hour (download, parse, report);
+  - a redraw of the whole tree and a search highlight, in the page;
+  - the timeline page /ui/ of the 360 windows (the first round reads them,
+    later rounds come from the timeline's memory);
+  - the size of the page's assets.
+
+Medians over rounds, the tools alternating. With --readme the table goes
+into bench/README.md between "<!-- bench/ui:begin -->" and
+"<!-- bench/ui:end -->".
+
+usage: bench/ui_load.py [--build DIR] [--rounds N] [--readme]
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BEGIN, END = "<!-- bench/ui:begin -->", "<!-- bench/ui:end -->"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def timed(args, **kw):
+    t = time.monotonic()
+    r = subprocess.run(args, capture_output=True, timeout=600, **kw)
+    if r.returncode != 0:
+        sys.exit(f"{args[0]} failed: {r.stderr.decode(errors='replace')[-2000:]}")
+    return time.monotonic() - t, r.stdout
+
+
+def serve(ember, store, procs):
+    """`ember serve` over store (sampling a sleeping process: it adds nothing)."""
+    target = subprocess.Popen(["sleep", "3600"])
+    procs.append(target)
+    port = free_port()
+    p = subprocess.Popen([ember, "serve", "-p", str(target.pid), "--listen", f"127.0.0.1:{port}",
+                          "--storage.path", store, "--storage.retention", "0",
+                          "--storage.max-bytes", "0"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(p)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(base + "/healthz", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.1)
+    return base, p, target
+
+
+def cpu_of(pid):
+    """CPU seconds (user + system) process pid has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def measure(ember, store, start, end, rounds, tmp, procs):
+    base, p, target = serve(ember, store, procs)
+    rng = f"start={start}&end={end}"
+    api_s, pprof_s, api_cpu, pprof_cpu, json_bytes = [], [], [], [], 0
+    for _ in range(rounds):
+        c = cpu_of(p.pid)
+        t, body = timed(["curl", "-sSf", f"{base}/api/v1/calltree?{rng}"])
+        api_cpu.append(cpu_of(p.pid) - c)
+        api_s.append(t)
+        json_bytes = len(body)
+        c, g = cpu_of(p.pid), children_cpu()
+        t, _ = timed(["go", "tool", "pprof", "-symbolize=none", "-top", "-nodecount=20",
+                      f"{base}/api/v1/merge?{rng}"],
+                     env=dict(os.environ, PPROF_TMPDIR=tmp))
+        pprof_cpu.append(cpu_of(p.pid) - c + children_cpu() - g)
+        pprof_s.append(t)
+    conf = {"profile": f"{base}/ui/profile?{rng}", "timeline": f"{base}/ui/", "rounds": rounds}
+    _, out = timed(["node", os.path.join(HERE, "ui_load.mjs"), json.dumps(conf)])
+    p.terminate()
+    target.terminate()
+    b = json.loads(out)
+    b.update(api_s=api_s, pprof_s=pprof_s, api_cpu=api_cpu, pprof_cpu=pprof_cpu,
+             json_bytes=json_bytes,
+             store_mb=sum(os.path.getsize(os.path.join(store, f)) for f in os.listdir(store)) / 1e6)
+    return b
+
+
+def rows_of(name, b):
+    med = statistics.median
+    prof = med(b["profile_ms"]) / 1000
+    return [
+        (f"{name}: flame graph of 1 h drawn, request to canvas (cold: 360 windows decoded)",
+         f"{prof:.2f} s", f"{med(b['pprof_s']):.2f} s", f"{prof / med(b['pprof_s']):.2f}x"),
+        (f"{name}: CPU seconds to answer: ember serve for /api/v1/calltree; serve + go for "
+         f"the peer", f"{med(b['api_cpu']):.2f} s", f"{med(b['pprof_cpu']):.2f} s",
+         f"{med(b['api_cpu']) / med(b['pprof_cpu']):.2f}x"),
+        (f"{name}: /api/v1/calltree of that hour alone (curl, wall)",
+         f"{med(b['api_s']):.2f} s, {b['json_bytes'] / 1e6:.2f} MB JSON, {b['nodes']:,} nodes", "", ""),
+        (f"{name}: redraw of the whole tree; search highlight",
+         f"{med(b['redraw_ms']):.0f} ms; {med(b['search_ms']):.0f} ms", "", ""),
+        (f"{name}: timeline /ui/ of the 360 windows, first visit / later visits",
+         f"{b['timeline_ms'][0] / 1000:.2f} s / {med(b['timeline_ms'][1:] or b['timeline_ms']) / 1000:.2f} s",
+         "", ""),
+    ]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--readme", action="store_true")
+    a = ap.parse_args()
+    ember = os.path.join(a.build, "cli", "ember")
+    gen = os.path.join(a.build, "bench", "ui_store")
+    d = tempfile.mkdtemp(prefix="ember-ui-bench-")
+    procs = []
+    try:
+        # real: windows `ember serve -a` stored on this machine (whatever it
+        # ran meanwhile), repeated over the hour
+        rec = os.path.join(d, "rec")
+        r = subprocess.Popen([ember, "serve", "-a", "--window", "10s", "--listen", "127.0.0.1:0",
+                              "--storage.path", rec], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        procs.append(r)
+        time.sleep(32)
+        r.terminate()
+        r.wait(timeout=60)
+        full = sorted(os.path.join(rec, f) for f in os.listdir(rec) if "Z-10s." in f)
+        if not full:
+            sys.exit("ember serve -a stored no full window in 32 s")
+        real = os.path.join(d, "real")
+        _, out = timed([gen, real, "360", *full])
+        rs, re_ = out.decode().split()
+        heavy = os.path.join(d, "heavy")
+        gen_s, out = timed([gen, heavy, "360"])
+        hs, he = out.decode().split()
+        b_real = measure(ember, real, rs, re_, a.rounds, d, procs)
+        b_heavy = measure(ember, heavy, hs, he, a.rounds, d, procs)
+        web = os.path.join(ROOT, "web")
+        assets = {f: os.path.getsize(os.path.join(web, f)) for f in os.listdir(web)
+                  if f.endswith((".html", ".js", ".css", ".svg"))}
+        page = sum(assets[f] for f in ("profile.html", "ember.css", "favicon.svg", "common.js",
+                                       "flame.js", "profile.js"))
+        rows = rows_of("real", b_real) + rows_of("heavy", b_heavy) + [
+            ("assets: all of web/ / what a profile page loads",
+             f"{sum(assets.values()) / 1024:.1f} KiB / {page / 1024:.1f} KiB", "", "(bar 200 KB)")]
+        load = os.getloadavg()
+        lines = [
+            f"Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node()} "
+            f"({os.cpu_count()} CPUs, load average {load[0]:.1f} at the end), medians of "
+            f"{a.rounds} rounds; `bench/ui_load.py --rounds {a.rounds}`. real: {len(full)} windows "
+            f"`ember serve -a` stored here, repeated to 360 ({b_real['store_mb']:.1f} MB zstd); "
+            f"heavy: bench/ui_store.c's synthetic windows, 1,500 sample records each "
+            f"({b_heavy['store_mb']:.0f} MB zstd, generated in {gen_s:.1f} s).",
+            "",
+            "| what | ember UI | peer: `go tool pprof -top` of /api/v1/merge, same hour | ratio |",
+            "| --- | --- | --- | --- |",
+        ] + [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} |" for r in rows]
+        text = "\n".join(lines) + "\n"
+        print(text)
+        print(json.dumps({"real": b_real, "heavy": b_heavy}), file=sys.stderr)
+        if a.readme:
+            p = os.path.join(HERE, "README.md")
+            s = open(p).read()
+            if BEGIN in s:
+                s = s[:s.index(BEGIN) + len(BEGIN)] + "\n" + text + s[s.index(END):]
+            else:
+                s += f"\n## UI (bench/ui_load.py)\n\n{BEGIN}\n{text}{END}\n"
+            open(p, "w").write(s)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait(timeout=30)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+main()

@@ -1,0 +1,184 @@
+/* tests/exporter/test_calltree.c — the UI's call tree (exporter/calltree.c):
+ * tree values with inline frames and recursion, the function table (cum
+ * once per sample), a diff base, anchored label filters, the label
+ * summary, the function focus, merging trees built apart, bad regexes,
+ * units that do not mix, and the timeline summary. */
+#include "../check.h"
+#include "synth.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ember/calltree.h"
+
+static const char *const KEYS[] = { "comm", "pid" };
+
+/* main -> a -> b -> inl (inl inlined into b) x3, main -> a x1,
+ * main -> r -> r (recursion) x2; 10 ms per sample. */
+static ember_profile *profile(const char *comm)
+{
+	ember_profile *p = synth_new();
+	uint64_t m = synth_mapping(p, "/usr/bin/app", "b1d", 0x400000, 0x500000, 0);
+	uint64_t lmain = synth_loc(p, m, 0x401000, 1, "main");
+	uint64_t la = synth_loc(p, m, 0x401100, 1, "a");
+	uint64_t linl = synth_loc(p, m, 0x401200, 2, "inl", "b");
+	uint64_t lr = synth_loc(p, m, 0x401300, 1, "r");
+	synth_sample(p, comm, 3, 3, linl, la, lmain);
+	synth_sample(p, comm, 1, 2, la, lmain);
+	synth_sample(p, comm, 2, 3, lr, lr, lmain);
+	return p;
+}
+
+static ember_buf JB;   /* the last JSON */
+
+static char *json(ember_calltree *t)
+{
+	ember_buf_reset(&JB);
+	ember_error err = { 0 };
+	CHECK(ember_calltree_json(t, &JB, &err) == 0);
+	return JB.data;
+}
+
+static void test_tree(void)
+{
+	ember_profile *p = profile("app");
+	ember_calltree *t;
+	ember_error err = { 0 };
+	CHECK(ember_calltree_new(&t, NULL, NULL, 0, KEYS, 2, &err) == 0);
+	CHECK(ember_calltree_add(t, p, false, &err) == 0);
+	CHECK_EQ_INT(ember_calltree_nodes(t), 7);
+	const char *j = json(t);
+	CHECK(strstr(j, "\"unit\":\"cpu_ns\",\"total\":60000000,\"base_total\":null"));
+	CHECK(strstr(j, "\"names\":[\"all\",\"main\",\"a\",\"b\",\"inl\",\"r\"]"));
+	/* preorder, children by name; (name, depth, total, self, base total, base self) */
+	CHECK(strstr(j, "\"nodes\":[0,0,60000000,0,0,0,1,1,60000000,0,0,0,2,2,40000000,10000000,0,0,"
+			"3,3,30000000,0,0,0,4,4,30000000,30000000,0,0,5,2,20000000,0,0,0,"
+			"5,3,20000000,20000000,0,0]"));
+	/* r counts once per sample under recursion; by self, then cum */
+	CHECK(strstr(j, "\"functions\":[[4,30000000,30000000,0,0],[5,20000000,20000000,0,0],"
+			"[2,10000000,40000000,0,0],[1,0,60000000,0,0],[3,0,30000000,0,0]]"));
+	CHECK(strstr(j, "\"labels\":{\"comm\":[[\"app\",60000000]],\"pid\":[[\"100\",60000000]]}"));
+
+	/* the same profile as a base: equal values side by side */
+	ember_profile *q = profile("app");
+	CHECK(ember_calltree_add(t, q, true, &err) == 0);
+	j = json(t);
+	CHECK(strstr(j, "\"base_total\":60000000"));
+	CHECK(strstr(j, "[4,30000000,30000000,30000000,30000000]"));
+	CHECK(strstr(j, "\"nodes\":[0,0,60000000,0,60000000,0,"));
+	ember_calltree_free(t);
+
+	/* a profile of sample counts only does not mix with CPU time */
+	ember_profile *c = synth_new_kind("wall", "seconds");
+	c->period = 0;
+	uint64_t m = synth_mapping(c, "/usr/bin/app", "b1d", 0x400000, 0x500000, 0);
+	synth_sample(c, "app", 4, 1, synth_loc(c, m, 0x401000, 1, "main"));
+	CHECK(ember_calltree_new(&t, NULL, NULL, 0, NULL, 0, &err) == 0);
+	CHECK(ember_calltree_add(t, c, false, &err) == 0);
+	CHECK(strstr(json(t), "\"unit\":\"samples\",\"total\":4,"));
+	CHECK(ember_calltree_add(t, p, true, &err) == -EINVAL && strstr(err.msg, "cannot be combined"));
+	ember_calltree_free(t);
+	ember_profile_free(c);
+	ember_profile_free(p);
+	ember_profile_free(q);
+}
+
+static void test_filters(void)
+{
+	ember_profile *p = profile("app");
+	ember_profile *o = profile("other");
+	ember_error err = { 0 };
+	struct {
+		ember_label_filter f[2];
+		size_t n;
+		int64_t total;
+	} cases[] = {
+		{ { { "comm", "app" } }, 1, 60000000 },
+		{ { { "comm", "ap" } }, 1, 0 },               /* anchored */
+		{ { { "comm", "app|other" } }, 1, 120000000 },
+		{ { { "pid", "10" } }, 1, 0 },                 /* numeric, anchored */
+		{ { { "pid", "1[0-9]+" }, { "comm", "oth.*" } }, 2, 60000000 },
+		{ { { "thread", "" } }, 1, 120000000 },        /* absent label: "" */
+		{ { { "thread", "x" } }, 1, 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ember_calltree *t;
+		CHECK(ember_calltree_new(&t, NULL, cases[i].f, cases[i].n, KEYS, 1, &err) == 0);
+		CHECK(ember_calltree_add(t, p, false, &err) == 0);
+		CHECK(ember_calltree_add(t, o, false, &err) == 0);
+		char want[64];
+		snprintf(want, sizeof want, "\"total\":%lld,", (long long)cases[i].total);
+		const char *j = json(t);
+		if (!strstr(j, want))
+			fprintf(stderr, "filter case %zu: want %s in %.80s\n", i, want, j);
+		CHECK(strstr(j, want));
+		/* the label summary lists every value, filtered or not */
+		CHECK(strstr(j, "\"comm\":[[\"app\",60000000],[\"other\",60000000]]"));
+		ember_calltree_free(t);
+	}
+	ember_calltree *t = NULL;
+	ember_label_filter bad = { "comm", "(" };
+	CHECK(ember_calltree_new(&t, NULL, &bad, 1, KEYS, 2, &err) == -EINVAL && !t);
+	CHECK(strstr(err.msg, "comm: bad regex '('"));
+	ember_profile_free(p);
+	ember_profile_free(o);
+}
+
+/* trees built apart (threads) and merged equal the tree built at once */
+static void test_merge(void)
+{
+	ember_profile *p = profile("app"), *q = profile("other");
+	ember_error err = { 0 };
+	ember_calltree *all, *a, *b;
+	CHECK(ember_calltree_new(&all, "inl|r", NULL, 0, KEYS, 2, &err) == 0);
+	CHECK(ember_calltree_new(&a, "inl|r", NULL, 0, KEYS, 2, &err) == 0);
+	CHECK(ember_calltree_new(&b, "inl|r", NULL, 0, KEYS, 2, &err) == 0);
+	CHECK(ember_calltree_add(all, p, false, &err) == 0 && ember_calltree_add(all, q, false, &err) == 0);
+	CHECK(ember_calltree_add(all, q, true, &err) == 0);
+	CHECK(ember_calltree_add(a, p, false, &err) == 0);
+	CHECK(ember_calltree_add(b, q, false, &err) == 0 && ember_calltree_add(b, q, true, &err) == 0);
+	CHECK(ember_calltree_merge(a, b, &err) == 0);
+	char *want = strdup(json(all));
+	/* focus "inl|r": the sample main -> a (no match) is left out */
+	CHECK(strstr(want, "\"total\":100000000,\"base_total\":50000000,\"profiles\":2,"
+			   "\"base_profiles\":1,\"stacks\":6,"));
+	CHECK(strcmp(json(a), want) == 0);
+	free(want);
+	ember_calltree *c;
+	CHECK(ember_calltree_new(&c, NULL, NULL, 0, KEYS, 1, &err) == 0);
+	CHECK(ember_calltree_merge(c, b, &err) == -EINVAL);
+	ember_calltree_free(c);
+	ember_calltree_free(all);
+	ember_calltree_free(a);
+	ember_calltree_free(b);
+	ember_profile_free(p);
+	ember_profile_free(q);
+}
+
+static void test_top(void)
+{
+	ember_profile *p = profile("app");
+	ember_buf b = EMBER_BUF_INIT;
+	ember_error err = { 0 };
+	CHECK(ember_calltree_top_json(p, 2, &b, &err) == 0);
+	CHECK(strcmp(b.data, "\"cpu\":60000000,\"top\":[[\"inl\",30000000],[\"r\",20000000]]") == 0);
+	ember_buf_free(&b);
+	ember_profile *e = synth_new();
+	CHECK(ember_calltree_top_json(e, 5, &b, &err) == 0);
+	CHECK(strcmp(b.data, "\"cpu\":0,\"top\":[]") == 0);
+	ember_buf_free(&b);
+	ember_profile_free(e);
+	ember_profile_free(p);
+}
+
+int main(void)
+{
+	test_tree();
+	test_filters();
+	test_merge();
+	test_top();
+	ember_buf_free(&JB);
+	return check_exit();
+}
