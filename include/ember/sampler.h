@@ -45,6 +45,22 @@ typedef enum ember_callgraph {
 #define EMBER_SAMPLER_STACK_DEFAULT 32768u
 #define EMBER_SAMPLER_STACK_ALIGN 8u
 
+/* How the sampling interval is chosen (docs/ARCHITECTURE.md, "Randomized
+ * sampling periods"). RANDOM: each event's period is redrawn uniformly in
+ * [0.5, 1.5] / F about every 100 ms, so work that repeats at a rate near F
+ * (or a multiple) is not sampled at the same phase for seconds; weights stay
+ * the period each sample stood for. FIXED: every interval is 1 / F. */
+typedef enum ember_sampling {
+	EMBER_SAMPLING_RANDOM = 0,
+	EMBER_SAMPLING_FIXED,
+} ember_sampling;
+
+/* "random" or "fixed", as the flag spells them. */
+static inline const char *ember_sampling_name(ember_sampling m)
+{
+	return m == EMBER_SAMPLING_FIXED ? "fixed" : "random";
+}
+
 typedef struct ember_sampler_opts {
 	ember_target_kind kind;
 	const pid_t *pids;        /* EMBER_TARGET_PIDS */
@@ -53,6 +69,7 @@ typedef struct ember_sampler_opts {
 	char *const *argv;        /* EMBER_TARGET_COMMAND: NULL-terminated */
 	unsigned freq_hz;         /* cpu-clock sampling frequency */
 	ember_callgraph callgraph;
+	ember_sampling sampling;  /* default (0): random */
 	uint32_t stack_size;      /* DWARF: bytes of user stack copied, EMBER_SAMPLER_STACK_MIN..MAX,
 				     a multiple of 8; 0 = EMBER_SAMPLER_STACK_DEFAULT */
 	unsigned ring_pages;      /* data pages per ring buffer (power of 2); 0 = sized by mode */
