@@ -5,6 +5,7 @@
 #include "period.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -19,6 +20,13 @@ static uint64_t mono_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
@@ -44,6 +52,7 @@ void period_init(period_tab *t, bool random, unsigned freq_hz)
 		t->rng = mono_ns();
 	t->rng |= 1;   /* xorshift's state must not be 0 */
 	t->by_key = (u64map)U64MAP_INIT;
+	t->budget_pct = PERIOD_BUDGET_PCT;
 }
 
 void period_fini(period_tab *t)
@@ -71,7 +80,7 @@ int period_add(period_tab *t, int fd, pid_t tid, int cpu, bool wall)
 	uint64_t key = slot_key(tid < 0 ? PER_CPU_TID : (uint32_t)tid, (uint32_t)cpu);
 	if (u64map_put(&t->by_key, key, t->n) < 0)
 		return -ENOMEM;
-	t->slots[t->n++] = (period_slot){ .fd = fd, .wall = wall, .cur = t->mean,
+	t->slots[t->n++] = (period_slot){ .fd = fd, .cpu = cpu, .wall = wall, .cur = t->mean,
 					  .prev = t->mean };
 	return 0;
 }
@@ -117,6 +126,7 @@ void period_start(period_tab *t, uint64_t now_ns)
 		s->changed = mono_ns();
 	}
 	t->next_change = now_ns + PERIOD_CHANGE_NS;
+	t->cpu0 = thread_cpu_ns();
 }
 
 uint64_t period_weight(period_tab *t, const perf_sample *ps)
@@ -145,32 +155,54 @@ uint64_t period_weight(period_tab *t, const perf_sample *ps)
 	return w;
 }
 
+/* A new draw for s, in force from now. */
+static void change_slot(period_tab *t, period_slot *s)
+{
+	s->dirty = false;
+	uint64_t v = draw(t);
+	if (set_period(s->fd, v) < 0) {
+		t->change_errors++;
+		return;
+	}
+	uint64_t at = mono_ns();   /* after the restart: earlier samples are old */
+	t->changes++;
+	/* the restart discards the time since the last fire: known on a
+	 * wall-clock timer, half a period in expectation otherwise */
+	s->credit = s->wall && at > s->last ? (at - s->last) % s->cur : s->cur / 2;
+	s->pending = true;
+	s->prev = s->cur;
+	s->cur = v;
+	s->changed = at;
+}
+
 uint64_t period_change(period_tab *t, uint64_t now_ns)
 {
 	if (!t->random)
 		return UINT64_MAX;
 	if (now_ns < t->next_change)
 		return t->next_change;
-	for (size_t i = 0; i < t->n; i++) {
-		period_slot *s = &t->slots[i];
-		if (!s->dirty)
-			continue;   /* idle, or gone: nothing to re-draw */
-		s->dirty = false;
-		uint64_t v = draw(t);
-		if (set_period(s->fd, v) < 0) {
-			t->change_errors++;
-			continue;
-		}
-		uint64_t at = mono_ns();   /* after the restart: earlier samples are old */
-		t->changes++;
-		/* the restart discards the time since the last fire: known on a
-		 * wall-clock timer, half a period in expectation otherwise */
-		s->credit = s->wall && at > s->last ? (at - s->last) % s->cur : s->cur / 2;
-		s->pending = true;
-		s->prev = s->cur;
-		s->cur = v;
-		s->changed = at;
-	}
 	t->next_change = now_ns + PERIOD_CHANGE_NS;
+	int here = sched_getcpu();   /* vDSO / rseq: no system call */
+	uint64_t cpu = thread_cpu_ns();
+	/* pass 0: this CPU's slots; pass 1: the others, round-robin */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t k = 0; k < t->n; k++) {
+			size_t i = pass ? (t->rr + k) % t->n : k;
+			period_slot *s = &t->slots[i];
+			if (!s->dirty || (s->cpu == here) == pass)
+				continue;   /* idle or gone, or not this pass's */
+			/* spent <= pct % of the rest: spent (100 + pct) <= pct total */
+			if (t->budget_pct && t->spent * (100 + t->budget_pct) >
+						     (cpu - t->cpu0) * t->budget_pct) {
+				t->over_budget++;
+				t->rr = i;
+				return t->next_change;
+			}
+			change_slot(t, s);
+			uint64_t c = thread_cpu_ns();
+			t->spent += c - cpu;
+			cpu = c;
+		}
+	}
 	return t->next_change;
 }

@@ -42,15 +42,27 @@
 #include "perf_sample.h"
 #include "u64map.h"
 
-/* How often, at most, a slot gets a new period. Measured in
- * bench/fidelity.sh: 100 ms keeps the share error of 2 s windows at the
- * counting noise, and costs one ioctl per slot per 0.1 s of its sampling. */
+/* How often, at most, a slot gets a new period: at 99 Hz 100 ms is 10
+ * samples of a busy thread, which keeps the share error of 2 s windows at
+ * the counting noise (docs/ARCHITECTURE.md; bench/fidelity.py). */
 #define PERIOD_CHANGE_NS 100000000ULL
+/* The ioctl runs where the event runs: for an event of another CPU, or of
+ * a task running on another CPU, it is an IPI the caller waits for, 24 us
+ * to milliseconds of its CPU in the busy VM of bench/README.md, against 1.3
+ * to 1.7 us for an event of the caller's CPU or of a task that is not
+ * running. So the changes have a budget: the CPU they take (measured around
+ * each ioctl) stays under PERIOD_BUDGET_PCT % of the rest of the sampling
+ * thread's CPU since start. Within a round, slots of the CPU the thread runs
+ * on (cheap: their task, if any, is not running) go first, then the others
+ * from where the last round stopped. When IPIs are dear, changes get rarer
+ * and the cost stays bounded. */
+#define PERIOD_BUDGET_PCT 2
 /* The kernel's hrtimer floor for cpu-clock periods (10 us). */
 #define PERIOD_MIN_NS 10000ULL
 
 typedef struct period_slot {
 	int fd;
+	int cpu;
 	bool wall;           /* per-CPU event of -a: its timer runs on wall time */
 	bool dirty;          /* sampled since the last change */
 	bool pending;        /* credit not yet given to a sample */
@@ -71,7 +83,12 @@ typedef struct period_tab {
 	size_t n, cap;
 	u64map by_key;       /* (tid << 32 | cpu), or cpu for per-CPU events -> slot */
 	uint64_t next_change;
+	unsigned budget_pct; /* PERIOD_BUDGET_PCT; 0: none (tests) */
+	uint64_t cpu0;       /* the owner thread's CPU time (ns) at period_start */
+	uint64_t spent;      /* ns of it spent in period_change's ioctls */
+	size_t rr;           /* where the last round's pass over other CPUs stopped */
 	uint64_t changes, change_errors;   /* ioctls made / failed (tests, bench) */
+	uint64_t over_budget;              /* rounds cut short by the budget */
 } period_tab;
 
 /* A table for freq_hz; random false: no slots, weights are ps->period. */
@@ -92,8 +109,10 @@ void period_start(period_tab *t, uint64_t now_ns);
 uint64_t period_weight(period_tab *t, const perf_sample *ps);
 
 /* New periods for the slots that sampled since their last change, when
- * PERIOD_CHANGE_NS has passed; returns the time of the next change (or
- * UINT64_MAX in fixed mode) so the caller can wake for it. */
+ * PERIOD_CHANGE_NS has passed and the budget allows; returns the time of
+ * the next round (or UINT64_MAX in fixed mode) so the caller can wake for
+ * it. Call from the thread that called period_start (its CPU time is the
+ * budget's measure). */
 uint64_t period_change(period_tab *t, uint64_t now_ns);
 
 #endif

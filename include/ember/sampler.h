@@ -46,10 +46,11 @@ typedef enum ember_callgraph {
 #define EMBER_SAMPLER_STACK_ALIGN 8u
 
 /* How the sampling interval is chosen (docs/ARCHITECTURE.md, "Randomized
- * sampling periods"). RANDOM: each event's period is redrawn uniformly in
- * [0.5, 1.5] / F about every 100 ms, so work that repeats at a rate near F
- * (or a multiple) is not sampled at the same phase for seconds; weights stay
- * the period each sample stood for. FIXED: every interval is 1 / F. */
+ * sampling periods"). RANDOM: each event's rate is redrawn uniformly in
+ * [F/2, 3F/2] about every 100 ms (within a CPU budget), so work that
+ * repeats at a rate near F (or a multiple) is not sampled at the same phase
+ * for seconds; the average rate stays F and each sample weighs the period
+ * it stood for. FIXED: every interval is 1 / F. */
 typedef enum ember_sampling {
 	EMBER_SAMPLING_RANDOM = 0,
 	EMBER_SAMPLING_FIXED,
