@@ -99,7 +99,10 @@ int main(void)
 	CHECK_EQ_INT(parse(&s, ARGV("-G", "system.slice"), false, &err), 0);
 	CHECK_EQ_INT(s.opts.kind, EMBER_TARGET_CGROUP);
 	cli_sampling_free(&s);
-	CHECK_EQ_INT(parse(&s, ARGV("--", "sleep", "1"), false, &err), 0);
+	/* the command's argv is read after parse: it must outlive the CHECK's
+	 * block (a compound literal there dies with it) */
+	char **cmd = ARGV("--", "sleep", "1");
+	CHECK_EQ_INT(parse(&s, cmd, false, &err), 0);
 	CHECK_EQ_INT(s.opts.kind, EMBER_TARGET_COMMAND);
 	CHECK(strcmp(s.opts.argv[0], "sleep") == 0);
 	cli_sampling_free(&s);
