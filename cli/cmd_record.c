@@ -32,7 +32,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ember record [TARGET] [-F HZ] [--call-graph fp|dwarf] [--stack-size BYTES]\n"
-		"                    [-d DURATION] [--raw] [-o FILE] [-q]\n"
+		"                    [--sampling random|fixed] [-d DURATION] [--raw] [-o FILE] [-q]\n"
 		"\n"
 		"Samples the stacks of TARGET on the cpu-clock and writes a pprof profile.\n"
 		"\n"
@@ -51,6 +51,10 @@ static void usage(FILE *f)
 		"  --call-graph fp|dwarf  fp: kernel callchains by frame pointers (default);\n"
 		"                         dwarf: unwind a copy of the user stack with DWARF CFI\n"
 		"  --stack-size BYTES     dwarf: user stack bytes copied per sample (default 32K)\n"
+		"  --sampling random|fixed\n"
+		"                         random (default): intervals vary around 1/F (rate\n"
+		"                         drawn in [F/2, 3F/2]), so work that repeats near F\n"
+		"                         is not sampled at one phase; fixed: every 1/F\n"
 		"  -d, --duration DUR     stop after DUR (10s, 500ms, 2m); default: until the\n"
 		"                         command exits, or SIGINT/SIGTERM\n"
 		"  --raw                  do not symbolize (addresses and build ids only)\n"
@@ -190,8 +194,9 @@ int cmd_record(int argc, char **argv)
 			strcat(why, ")");
 		fprintf(stderr,
 			"ember record: %" PRIu64 " samples, lost %" PRIu64 " of %" PRIu64
-			", %" PRIu64 " throttles, %" PRIu64 " unwind errors%s -> %s\n",
-			st.samples, st.lost, st.samples + st.lost, st.throttled, unwind, why, output);
+			", %" PRIu64 " throttles, %" PRIu64 " unwind errors%s, %s sampling -> %s\n",
+			st.samples, st.lost, st.samples + st.lost, st.throttled, unwind, why,
+			ember_sampling_name(opts.sampling), output);
 	}
 	rc = EXIT_OK;
 	if (child >= 0)

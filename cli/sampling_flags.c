@@ -27,6 +27,7 @@ bool cli_sampling_take(cli_sampling *s, int c, const char *arg)
 	case 'F': s->freq = arg; return true;
 	case CLI_OPT_CALL_GRAPH: s->call_graph = arg; return true;
 	case CLI_OPT_STACK_SIZE: s->stack_size = arg; return true;
+	case CLI_OPT_SAMPLING: s->sampling = arg; return true;
 	default: return false;
 	}
 }
@@ -39,6 +40,8 @@ void cli_sampling_env(cli_sampling *s, bool have_command)
 		s->call_graph = cli_env_flag("call-graph");
 	if (!s->stack_size)
 		s->stack_size = cli_env_flag("stack-size");
+	if (!s->sampling)
+		s->sampling = cli_env_flag("sampling");
 	if (s->n_targets || have_command)
 		return;
 	s->pid_arg = cli_env_flag("pid");
@@ -57,6 +60,18 @@ static int bad(ember_error *err, const char *flag, const char *name, const char 
 		return ember_errorf(err, EINVAL, "%s='%s' (from the environment, for %s): %s", env,
 				    val, flag, want);
 	return ember_errorf(err, EINVAL, "%s '%s': %s", flag, val, want);
+}
+
+/* A flag of two words: *which is 0 for the first, 1 for the second. */
+static int one_of(ember_error *err, const char *flag, const char *name, const char *val,
+		  const char *w0, const char *w1, int *which)
+{
+	*which = strcmp(val, w1) == 0;
+	if (*which || strcmp(val, w0) == 0)
+		return 0;
+	char want[64];
+	snprintf(want, sizeof want, "want %s or %s", w0, w1);
+	return bad(err, flag, name, val, want);
 }
 
 static int finish_target(cli_sampling *s, int argc, char **argv, int optind, ember_error *err)
@@ -102,14 +117,18 @@ static int finish_sampling(cli_sampling *s, ember_error *err)
 		}
 		s->opts.freq_hz = (unsigned)v;
 	}
+	int rc, which;
 	if (s->call_graph) {
-		if (strcmp(s->call_graph, "fp") == 0)
-			s->opts.callgraph = EMBER_CALLGRAPH_FP;
-		else if (strcmp(s->call_graph, "dwarf") == 0)
-			s->opts.callgraph = EMBER_CALLGRAPH_DWARF;
-		else
-			return bad(err, "--call-graph", "call-graph", s->call_graph,
-				   "want fp or dwarf");
+		if ((rc = one_of(err, "--call-graph", "call-graph", s->call_graph, "fp", "dwarf",
+				 &which)) < 0)
+			return rc;
+		s->opts.callgraph = which ? EMBER_CALLGRAPH_DWARF : EMBER_CALLGRAPH_FP;
+	}
+	if (s->sampling) {
+		if ((rc = one_of(err, "--sampling", "sampling", s->sampling, "random", "fixed",
+				 &which)) < 0)
+			return rc;
+		s->opts.sampling = which ? EMBER_SAMPLING_FIXED : EMBER_SAMPLING_RANDOM;
 	}
 	if (s->stack_size) {
 		if (cli_parse_bytes(s->stack_size, &v) < 0 || v < EMBER_SAMPLER_STACK_MIN ||

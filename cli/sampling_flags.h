@@ -2,7 +2,8 @@
  * sample and how, shared by `ember record` and `ember serve` (cli/ only):
  *
  *   TARGET   -a | -p PID[,PID...] | -G CGROUP | -- COMMAND [ARGS...]
- *   sampling -F HZ, --call-graph fp|dwarf, --stack-size BYTES
+ *   sampling -F HZ, --call-graph fp|dwarf, --stack-size BYTES,
+ *            --sampling random|fixed
  *
  * Each subcommand puts CLI_SAMPLING_SHORTOPTS and CLI_SAMPLING_LONGOPTS in
  * its getopt tables, hands every option to cli_sampling_take, and calls
@@ -26,6 +27,7 @@
 enum {
 	CLI_OPT_CALL_GRAPH = 0x100,
 	CLI_OPT_STACK_SIZE,
+	CLI_OPT_SAMPLING,
 	CLI_OPT_FIRST_FREE,
 };
 
@@ -34,13 +36,14 @@ enum {
 	{ "all-cpus", no_argument, NULL, 'a' }, { "pid", required_argument, NULL, 'p' },          \
 	{ "cgroup", required_argument, NULL, 'G' }, { "freq", required_argument, NULL, 'F' },     \
 	{ "call-graph", required_argument, NULL, CLI_OPT_CALL_GRAPH },                            \
-	{ "stack-size", required_argument, NULL, CLI_OPT_STACK_SIZE }
+	{ "stack-size", required_argument, NULL, CLI_OPT_STACK_SIZE },                            \
+	{ "sampling", required_argument, NULL, CLI_OPT_SAMPLING }
 
 typedef struct cli_sampling {
 	ember_sampler_opts opts;   /* the result, valid after cli_sampling_finish */
 	pid_t *pids;               /* owned; opts.pids points here */
 	/* values as given, checked by cli_sampling_finish */
-	const char *pid_arg, *cgroup, *freq, *call_graph, *stack_size;
+	const char *pid_arg, *cgroup, *freq, *call_graph, *stack_size, *sampling;
 	bool all;
 	unsigned n_targets;        /* target flags given on the command line */
 } cli_sampling;
@@ -52,7 +55,7 @@ void cli_sampling_init(cli_sampling *s, unsigned default_hz);
 bool cli_sampling_take(cli_sampling *s, int c, const char *arg);
 
 /* The EMBER_* variables (EMBER_FREQ, EMBER_CALL_GRAPH, EMBER_STACK_SIZE,
- * EMBER_PID, EMBER_CGROUP, EMBER_ALL_CPUS=1) for what the command line did
+ * EMBER_SAMPLING, EMBER_PID, EMBER_CGROUP, EMBER_ALL_CPUS=1) for what the command line did
  * not give (serve). Call after getopt, before cli_sampling_finish. */
 void cli_sampling_env(cli_sampling *s, bool have_command);
 

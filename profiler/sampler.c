@@ -21,6 +21,7 @@
 #include "perf_merge.h"
 #include "perf_ring.h"
 #include "perf_sample.h"
+#include "period.h"
 #include "proctab.h"
 #include "stacktab.h"
 #include "target.h"
@@ -66,6 +67,7 @@ struct ember_sampler {
 	uint32_t max_frames;
 	long max_stack;             /* kernel.perf_event_max_stack */
 	uint64_t period_ns;
+	period_tab per;             /* random periods and sample weights (period.c) */
 
 	char kernel_build_id[EMBER_BUILD_ID_HEX];
 	uint64_t kernel_start;
@@ -148,8 +150,9 @@ static void on_sample(ember_sampler *s, const struct perf_event_header *h)
 	uint64_t cgroup = ps.cgroup;
 	if (s->cgroup_per_proc && proc != PROCTAB_NONE)
 		cgroup = proctab_proc(s->pt, proc)->cgroup;
+	uint64_t weight = period_weight(&s->per, &ps);
 	if (proc == PROCTAB_NONE ||
-	    stacktab_add_cgroup(&s->st, proc, ps.tid, cgroup, f, n, ps.period) < 0) {
+	    stacktab_add_cgroup(&s->st, proc, ps.tid, cgroup, f, n, weight) < 0) {
 		stat_add(&s->stats.lost, 1);   /* out of memory: counted, not hidden */
 		return;
 	}
@@ -297,8 +300,14 @@ static int open_per_cpu(ember_sampler *s, pid_t pid, unsigned long flags, bool i
 	int rc = events_online_cpus(&cpus, &n, err);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < n && rc == 0; i++)
+	/* per CPU (-a, -G) or per task; -a's timers run on wall time */
+	pid_t tid = pid < 0 || (flags & PERF_FLAG_PID_CGROUP) ? -1 : pid;
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		rc = evset_open(&s->ev, pid, cpus[i], flags, inherit, err);
+		if (rc == 0 && period_add(&s->per, s->ev.fds[s->ev.n_fds - 1], tid, cpus[i],
+					  pid < 0) < 0)
+			rc = ember_errorf(err, ENOMEM, "out of memory");
+	}
 	free(cpus);
 	return rc;
 }
@@ -451,6 +460,7 @@ int ember_sampler_open(ember_sampler **out, const ember_sampler_opts *opts, embe
 	s->cgroup_fd = -1;
 	s->child_status = -1;
 	s->period_ns = 1000000000ULL / opts->freq_hz;
+	period_init(&s->per, opts->sampling == EMBER_SAMPLING_RANDOM, opts->freq_hz);
 	int rc = check_limits(s, err);
 	if (rc < 0)
 		goto fail;
@@ -478,6 +488,7 @@ int ember_sampler_open(ember_sampler **out, const ember_sampler_opts *opts, embe
 	}
 	struct perf_event_attr attr;
 	events_attr(&attr, opts->freq_hz, dwarf, s->regs_mask, stack_size);
+	period_attr(&s->per, &attr);
 	if ((rc = open_cgroups(s, &attr, err)) < 0)
 		goto fail;
 	s->sample_type = attr.sample_type;
@@ -531,6 +542,7 @@ fail:
 int ember_sampler_start(ember_sampler *s, ember_error *err)
 {
 	int rc;
+	period_start(&s->per, clock_ns(CLOCK_MONOTONIC));   /* before the events run */
 	if (s->opts.kind != EMBER_TARGET_COMMAND && (rc = evset_enable(&s->ev, err)) < 0)
 		return rc;
 	/* what existed before the events: from /proc (records keep it current) */
@@ -618,7 +630,11 @@ int ember_sampler_poll(ember_sampler *s, uint64_t deadline_ns, volatile sig_atom
 		uint64_t now = clock_ns(CLOCK_MONOTONIC);
 		if (now >= deadline_ns)
 			return 0;
-		uint64_t ms = (deadline_ns - now) / 1000000 + 1;
+		/* random periods: new ones for the events that sampled, and a
+		 * wake-up in time for the next change */
+		uint64_t wake = period_change(&s->per, now);
+		wake = wake < deadline_ns ? wake : deadline_ns;
+		uint64_t ms = (wake > now ? wake - now : 0) / 1000000 + 1;
 		int timeout = ms < POLL_MAX_MS ? (int)ms : POLL_MAX_MS;
 		int r = poll(s->pfds, s->n_pfds, timeout);
 		if (r < 0 && errno != EINTR)
@@ -725,5 +741,6 @@ void ember_sampler_close(ember_sampler *s)
 	proctab_free(s->pt);
 	cgroup_map_free(s->cgroups);
 	stacktab_fini(&s->st);
+	period_fini(&s->per);
 	free(s);
 }

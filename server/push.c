@@ -20,6 +20,7 @@
  */
 #include "server/push.h"
 
+#include "ember/clock.h"
 #include "ember/pprof.h"
 
 #include <errno.h>
@@ -83,20 +84,6 @@ struct push_agent {
 	int64_t drain_deadline;    /* (mu) CLOCK_MONOTONIC */
 };
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int64_t real_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static int wkey_cmp(wkey a, wkey b)
 {
 	if (a.start != b.start)
@@ -118,9 +105,8 @@ static int info_cmp(const void *a, const void *b)
 static bool wait_ns(pusher *p, int64_t ns)
 {
 	struct push_agent *pa = p->pa;
+	int64_t t = ember_mono_ns() + ns;
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	int64_t t = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec + ns;
 	ts.tv_sec = t / 1000000000LL;
 	ts.tv_nsec = t % 1000000000LL;
 	pthread_mutex_lock(&pa->mu);
@@ -290,7 +276,7 @@ static bool finished(pusher *p)
 		return true;
 	pthread_mutex_lock(&pa->mu);
 	bool done = pa->draining && (p->n_pending == 0 || p->attempts > 0 ||
-				     mono_ns() >= pa->drain_deadline);
+				     ember_mono_ns() >= pa->drain_deadline);
 	pthread_mutex_unlock(&pa->mu);
 	return done;
 }
@@ -339,7 +325,7 @@ int push_agent_start(push_agent **out, push_dests *dests, ember_store *store, em
 		pusher *p = &pa->p[pa->n++];
 		p->pa = pa;
 		p->d = &dests->d[i];
-		p->rand_state = (unsigned)(real_ns() ^ (int64_t)i);
+		p->rand_state = (unsigned)(ember_real_ns() ^ (int64_t)i);
 		p->last_logged_status = -1;
 		snprintf(p->cursor_path, sizeof p->cursor_path, "%s/push-%s.cursor",
 			 ember_store_path(store), p->d->name);
@@ -361,7 +347,7 @@ void push_agent_stop(push_agent *pa, int64_t grace_ns)
 		return;
 	pthread_mutex_lock(&pa->mu);
 	pa->draining = true;
-	pa->drain_deadline = mono_ns() + grace_ns;
+	pa->drain_deadline = ember_mono_ns() + grace_ns;
 	pthread_cond_broadcast(&pa->cv);
 	pthread_mutex_unlock(&pa->mu);
 	/* a transfer still running at the deadline is aborted */
@@ -374,7 +360,7 @@ void push_agent_stop(push_agent *pa, int64_t grace_ns)
 		}
 		if (!running)
 			break;
-		if (mono_ns() >= pa->drain_deadline)
+		if (ember_mono_ns() >= pa->drain_deadline)
 			atomic_store(&pa->stop, true);
 		struct timespec ts = { 0, 20 * MS };
 		nanosleep(&ts, NULL);
@@ -414,7 +400,7 @@ static double v_bytes(const pusher *p, int k)
 static double v_lag(const pusher *p, int k)
 {
 	(void)k;
-	int64_t end = atomic_load(&p->oldest_unsent_end), now = real_ns();
+	int64_t end = atomic_load(&p->oldest_unsent_end), now = ember_real_ns();
 	return end && now > end ? (double)(now - end) / 1e9 : 0.0;
 }
 

@@ -53,6 +53,23 @@ typedef enum ember_cgroup_source {
 #define EMBER_SAMPLER_STACK_DEFAULT 32768u
 #define EMBER_SAMPLER_STACK_ALIGN 8u
 
+/* How the sampling interval is chosen (docs/ARCHITECTURE.md, "Randomized
+ * sampling periods"). RANDOM: each event's rate is redrawn uniformly in
+ * [F/2, 3F/2] about every 100 ms (within a CPU budget), so work that
+ * repeats at a rate near F (or a multiple) is not sampled at the same phase
+ * for seconds; the average rate stays F and each sample weighs the period
+ * it stood for. FIXED: every interval is 1 / F. */
+typedef enum ember_sampling {
+	EMBER_SAMPLING_RANDOM = 0,
+	EMBER_SAMPLING_FIXED,
+} ember_sampling;
+
+/* "random" or "fixed", as the flag spells them. */
+static inline const char *ember_sampling_name(ember_sampling m)
+{
+	return m == EMBER_SAMPLING_FIXED ? "fixed" : "random";
+}
+
 typedef struct ember_sampler_opts {
 	ember_target_kind kind;
 	const pid_t *pids;        /* EMBER_TARGET_PIDS */
@@ -61,6 +78,7 @@ typedef struct ember_sampler_opts {
 	char *const *argv;        /* EMBER_TARGET_COMMAND: NULL-terminated */
 	unsigned freq_hz;         /* cpu-clock sampling frequency */
 	ember_callgraph callgraph;
+	ember_sampling sampling;  /* default (0): random */
 	uint32_t stack_size;      /* DWARF: bytes of user stack copied, EMBER_SAMPLER_STACK_MIN..MAX,
 				     a multiple of 8; 0 = EMBER_SAMPLER_STACK_DEFAULT */
 	unsigned ring_pages;      /* data pages per ring buffer (power of 2); 0 = sized by mode */

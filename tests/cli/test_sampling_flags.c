@@ -71,6 +71,23 @@ int main(void)
 	CHECK_EQ_INT(parse(&s, ARGV("--call-graph", "lbr"), false, &err), -EINVAL);
 	cli_sampling_free(&s);
 
+	/* --sampling: random by default, fixed on request, nothing else */
+	CHECK_EQ_INT(parse(&s, (char *[]){ "t", NULL }, false, &err), 0);
+	CHECK_EQ_INT(s.opts.sampling, EMBER_SAMPLING_RANDOM);
+	CHECK(strcmp(ember_sampling_name(s.opts.sampling), "random") == 0);
+	cli_sampling_free(&s);
+	CHECK_EQ_INT(parse(&s, ARGV("--sampling", "fixed"), false, &err), 0);
+	CHECK_EQ_INT(s.opts.sampling, EMBER_SAMPLING_FIXED);
+	CHECK(strcmp(ember_sampling_name(s.opts.sampling), "fixed") == 0);
+	cli_sampling_free(&s);
+	CHECK_EQ_INT(parse(&s, ARGV("--sampling", "random"), false, &err), 0);
+	CHECK_EQ_INT(s.opts.sampling, EMBER_SAMPLING_RANDOM);
+	cli_sampling_free(&s);
+	CHECK_EQ_INT(parse(&s, ARGV("--sampling", "jitter"), false, &err), -EINVAL);
+	CHECK(strstr(err.msg, "--sampling 'jitter'") != NULL);
+	CHECK(strstr(err.msg, "random or fixed") != NULL);
+	cli_sampling_free(&s);
+
 	/* targets */
 	CHECK_EQ_INT(parse(&s, ARGV("-p", "12,34"), false, &err), 0);
 	CHECK_EQ_INT(s.opts.kind, EMBER_TARGET_PIDS);
@@ -108,6 +125,18 @@ int main(void)
 	CHECK_EQ_INT(s.opts.freq_hz, 50);
 	cli_sampling_free(&s);
 	unsetenv("EMBER_FREQ");
+	setenv("EMBER_SAMPLING", "fixed", 1);
+	CHECK_EQ_INT(parse(&s, (char *[]){ "t", NULL }, true, &err), 0);
+	CHECK_EQ_INT(s.opts.sampling, EMBER_SAMPLING_FIXED);
+	cli_sampling_free(&s);
+	CHECK_EQ_INT(parse(&s, ARGV("--sampling", "random"), true, &err), 0);   /* the flag wins */
+	CHECK_EQ_INT(s.opts.sampling, EMBER_SAMPLING_RANDOM);
+	cli_sampling_free(&s);
+	setenv("EMBER_SAMPLING", "often", 1);
+	CHECK_EQ_INT(parse(&s, (char *[]){ "t", NULL }, true, &err), -EINVAL);
+	CHECK(strstr(err.msg, "EMBER_SAMPLING='often'") != NULL);
+	cli_sampling_free(&s);
+	unsetenv("EMBER_SAMPLING");
 	setenv("EMBER_PID", "77", 1);
 	CHECK_EQ_INT(parse(&s, (char *[]){ "t", NULL }, true, &err), 0);
 	CHECK_EQ_INT(s.opts.kind, EMBER_TARGET_PIDS);

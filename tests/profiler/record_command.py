@@ -1,5 +1,8 @@
 """`ember record --raw -F 999 -- split 2`: the profile go tool pprof reads
-has about F x CPU-seconds samples, the split functions in 50/30/20 shares,
+has cpu/nanoseconds about the CPU time (random periods, the default: each
+sample weighs the period it stood for), about F x CPU-seconds samples
+(with --sampling fixed every sample weighs exactly 1/F), the split
+functions in 50/30/20 shares,
 labels, a mapping with the binary's build id; without --raw the functions
 are named in the file; record exits with the command's status, and ends
 the command when -d ends the recording first."""
@@ -20,18 +23,26 @@ with tempfile.TemporaryDirectory() as tmp:
     print(r.stdout, r.stderr)
     assert r.returncode == 0, r.returncode
     cpu = float(re.search(r"cpu=([0-9.]+)", r.stdout).group(1))
-    summary = re.search(r"(\d+) samples, lost (\d+) of (\d+)", r.stderr)
+    summary = re.search(r"(\d+) samples, lost (\d+) of (\d+).*, random sampling ->", r.stderr)
     assert summary, "no summary line"
     prof = pprof_raw(out, tmp)
     assert prof["period"] == 1000000000 // F, prof["period"]
     n = sum(s[0] for s in prof["samples"])
     assert n == int(summary.group(1)), (n, summary.group(0))
+    # the main thread's rate is redrawn every 100 ms, averaging F; the
+    # second thread's event is inherited and keeps one draw, a rate in
+    # [F/2, 3F/2] (docs/ARCHITECTURE.md): the count is F x CPU within
+    # 25 % (a half, at 1/2 or 3/2 F), plus the host's 15 %
     want = F * cpu
     print("samples %d, want %.0f (cpu %.3f s)" % (n, want, cpu))
-    assert abs(n - want) <= 0.15 * want, "sample count %d not within 15%% of %.0f" % (n, want)
-    # cpu/nanoseconds = samples x period
+    assert abs(n - want) <= 0.4 * want, "sample count %d not within 40%% of %.0f" % (n, want)
+    # cpu/nanoseconds: the periods the samples stood for, about the CPU time
+    # (as the count: the host may steal time the timer cannot see); the
+    # period in the header is the mean, 1/F
     ns = sum(s[1] for s in prof["samples"])
-    assert abs(ns - n * prof["period"]) <= n, (ns, n)
+    print("cpu/nanoseconds %.3f s, getrusage %.3f s" % (ns / 1e9, cpu))
+    assert abs(ns - cpu * 1e9) <= 0.15 * cpu * 1e9, (ns, cpu)
+    assert ns != n * prof["period"], "every sample weighs 1/F: not random"
 
     counts, total = split_counts(prof)
     print("shares", counts, total)
@@ -53,9 +64,16 @@ with tempfile.TemporaryDirectory() as tmp:
     # a command's children are followed (inherit): the shell forks and execs
     # split, whose samples carry split's name, pid and mappings
     out = os.path.join(tmp, "sh.pb.gz")
-    r = run([EMBER, "record", "--raw", "-q", "-o", out, "--", "sh", "-c", SPLIT + " 1; true"])
+    # (--sampling fixed: every sample weighs 1/F exactly)
+    r = run([EMBER, "record", "--raw", "--sampling", "fixed", "-o", out, "--", "sh", "-c",
+             SPLIT + " 1; true"])
     assert r.returncode == 0, r.stderr
+    assert ", fixed sampling ->" in r.stderr, r.stderr
     prof = pprof_raw(out, tmp)
+    n = sum(s[0] for s in prof["samples"])
+    assert sum(s[1] for s in prof["samples"]) == n * prof["period"], "fixed: n x 1/F"
+    want = 999 * float(re.search(r"cpu=([0-9.]+)", r.stdout).group(1))
+    assert abs(n - want) <= 0.15 * want, "fixed: %d samples, not within 15%% of %.0f" % (n, want)
     by_comm = {}
     for s in prof["samples"]:
         by_comm[s[3].get("comm")] = by_comm.get(s[3].get("comm"), 0) + s[0]

@@ -4,7 +4,10 @@
  * 50% / 30% / 20% whatever the machine's load. Two threads (main and one
  * started with pthread_create), so stacks end in main and start_thread.
  *
- * usage: split [SECONDS] [THREADS]   (default 2 s of wall time, 2 threads)
+ * usage: split [SECONDS] [THREADS] [ROUND_MS]
+ *   (default 2 s of wall time, 2 threads, 10 ms rounds: 5, 3 and 2 ms; a
+ *   ROUND_MS of 20 makes them 10, 6 and 4 ms, the same shares at another
+ *   period, for the aliasing tests of tests/profiler/fidelity.py)
  * It prints "split: ops=N cpu=S" at the end: N slices completed (throughput
  * for benchmarks) and S the process CPU seconds from getrusage.
  */
@@ -16,6 +19,7 @@
 #include <time.h>
 
 static double wall_seconds = 2.0;
+static double round_ms = 10.0;
 static atomic_ulong ops;
 static _Thread_local volatile unsigned long sink; /* per thread: no shared writes */
 
@@ -35,9 +39,9 @@ static __attribute__((noinline)) void spin_cpu(double ms)
 			sink += (unsigned long)i * 7;
 }
 
-__attribute__((noinline)) void split_a(void) { spin_cpu(5.0); }
-__attribute__((noinline)) void split_b(void) { spin_cpu(3.0); }
-__attribute__((noinline)) void split_c(void) { spin_cpu(2.0); }
+__attribute__((noinline)) void split_a(void) { spin_cpu(0.5 * round_ms); }
+__attribute__((noinline)) void split_b(void) { spin_cpu(0.3 * round_ms); }
+__attribute__((noinline)) void split_c(void) { spin_cpu(0.2 * round_ms); }
 
 static __attribute__((noinline)) void run_slices(double until)
 {
@@ -60,8 +64,10 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		wall_seconds = atof(argv[1]);
 	int threads = argc > 2 ? atoi(argv[2]) : 2;
-	if (wall_seconds <= 0 || threads < 1 || threads > 64) {
-		fprintf(stderr, "usage: split [SECONDS] [THREADS]\n");
+	if (argc > 3)
+		round_ms = atof(argv[3]);
+	if (wall_seconds <= 0 || threads < 1 || threads > 64 || !(round_ms > 0 && round_ms <= 1000)) {
+		fprintf(stderr, "usage: split [SECONDS] [THREADS] [ROUND_MS]\n");
 		return 2;
 	}
 	double until = now(CLOCK_MONOTONIC) + wall_seconds;

@@ -1,0 +1,199 @@
+/* tests/profiler/test_period.c — randomized periods and the weight of each
+ * sample (profiler/period.c), against a real cpu-clock event (the ioctl
+ * must succeed) fed with hand-made samples: draws are rates uniform in
+ * [F/2, 3F/2], so periods in [2P/3, 2P] whose rates average F, and never
+ * equal P (the mark of an fd event's samples); a sample
+ * weighs the period in force at its time; the first sample after a change
+ * also carries the part of the interval the restart cut off; inherited
+ * events and fixed mode weigh what the kernel reports. */
+#include "period.h"
+
+#include "../check.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static int open_event(uint64_t period)
+{
+	struct perf_event_attr a;
+	memset(&a, 0, sizeof a);
+	a.size = sizeof a;
+	a.type = PERF_TYPE_SOFTWARE;
+	a.config = PERF_COUNT_SW_CPU_CLOCK;
+	a.sample_period = period;
+	a.disabled = 1;
+	a.exclude_kernel = 1;
+	return (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+static perf_sample sample(uint32_t tid, uint32_t cpu, uint64_t time, uint64_t period)
+{
+	return (perf_sample){ .pid = tid, .tid = tid, .cpu = cpu, .time = time, .period = period };
+}
+
+int main(void)
+{
+	/* changes are made from the slot's CPU (an IPI otherwise): stay on one */
+	unsigned here = (unsigned)sched_getcpu(), other = here ^ 1;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(here, &set);
+	CHECK_EQ_INT(sched_setaffinity(0, sizeof set, &set), 0);
+	period_tab t;
+	period_init(&t, true, 99);
+	CHECK_EQ_INT(t.budget_pct, PERIOD_BUDGET_PCT);
+	t.budget_pct = 0;   /* this test makes nothing but ioctls */
+	const uint64_t mean = 1000000000ULL / 99;
+	CHECK(t.random);
+	CHECK_EQ_INT(t.lo, (uint64_t)(1e9 / (1.5 * 99) + 0.5));
+	CHECK_EQ_INT(t.hi, (uint64_t)(1e9 / (0.5 * 99) + 0.5));
+	int fd = open_event(mean);
+	if (fd < 0) {
+		printf("SKIP: perf_event_open: %s (run as root)\n", strerror(errno));
+		return 77;
+	}
+	struct perf_event_attr a = { 0 };
+	period_attr(&t, &a);
+	CHECK(a.use_clockid && a.clockid == CLOCK_MONOTONIC);
+
+	/* a per-task event of tid 7 on cpu 1 */
+	CHECK_EQ_INT(period_add(&t, fd, 7, here, false), 0);
+	period_start(&t, 1000);
+	CHECK_EQ_INT(t.changes, 1);
+	CHECK_EQ_INT(t.change_errors, 0);
+	period_slot *s = &t.slots[0];
+	CHECK(s->cur >= t.lo && s->cur <= t.hi && s->cur != mean);
+	CHECK_EQ_INT(s->prev, mean);
+	uint64_t t0 = s->changed;
+
+	/* no sample yet: the slot is not due for a change */
+	CHECK_EQ_INT(period_change(&t, t.next_change), t.next_change);
+	CHECK_EQ_INT(t.changes, 1);
+	/* the first interval after start is the drawn period, no credit */
+	perf_sample ps = sample(7, here, t0 + 1, mean);
+	uint64_t first = s->cur;
+	CHECK_EQ_INT(period_weight(&t, &ps), first);
+	CHECK(s->dirty);
+	/* not yet time for a change */
+	uint64_t next = t.next_change;
+	CHECK_EQ_INT(period_change(&t, next - 1), next);
+	CHECK_EQ_INT(t.changes, 1);
+	/* the change: a new draw, half the old period credited */
+	CHECK(period_change(&t, next) > next);
+	CHECK_EQ_INT(t.changes, 2);
+	CHECK_EQ_INT(s->prev, first);
+	CHECK(s->pending && s->credit == first / 2);
+	CHECK(!s->dirty);
+	/* read after the change but taken before it: the old period */
+	ps = sample(7, here, s->changed - 1, mean);
+	CHECK_EQ_INT(period_weight(&t, &ps), first);
+	/* the first sample after it carries the cut-off part, the next not */
+	ps = sample(7, here, s->changed + s->cur, mean);
+	CHECK_EQ_INT(period_weight(&t, &ps), s->cur + first / 2);
+	ps.time += s->cur;
+	CHECK_EQ_INT(period_weight(&t, &ps), s->cur);
+
+	/* an inherited event reports its own period, and weighs it */
+	ps = sample(8, here, s->changed + 5, 12345678);
+	CHECK_EQ_INT(period_weight(&t, &ps), 12345678);
+	/* an fd event we do not know (another cpu): what it reports */
+	ps = sample(7, other, s->changed + 5, mean);
+	CHECK_EQ_INT(period_weight(&t, &ps), mean);
+
+	/* the draws: rates uniform in [F/2, 3F/2], mean F, never 1/F itself */
+	double sum = 0;
+	uint64_t lo = UINT64_MAX, hi = 0, n_low = 0;
+	enum { DRAWS = 20000 };
+	for (int i = 0; i < DRAWS; i++) {
+		ps = sample(7, here, s->changed + 1, mean);
+		period_weight(&t, &ps);
+		period_change(&t, t.next_change);
+		CHECK(s->cur != mean);
+		lo = s->cur < lo ? s->cur : lo;
+		hi = s->cur > hi ? s->cur : hi;
+		n_low += s->cur < mean;
+		sum += 1e9 / (double)s->cur;
+	}
+	CHECK_EQ_INT(t.change_errors, 0);
+	CHECK(lo >= t.lo && hi <= t.hi);
+	CHECK(lo < t.lo + mean / 50 && hi > t.hi - mean / 20);   /* the whole range is used */
+	double avg = sum / DRAWS;
+	printf("draws: mean rate %.2f Hz (want 99), periods %llu..%llu ns, %.1f%% below 1/F\n",
+	       avg, (unsigned long long)lo, (unsigned long long)hi, 100.0 * (double)n_low / DRAWS);
+	CHECK(avg > 0.99 * 99 && avg < 1.01 * 99);
+	CHECK(n_low > DRAWS * 45 / 100 && n_low < DRAWS * 55 / 100);
+
+	/* the budget: while the ioctls have taken more than budget_pct % of
+	 * the rest of the thread's CPU, a round changes nothing */
+	CHECK_EQ_INT(period_add(&t, fd, 9, (int)other, false), 0);
+	s = &t.slots[0];   /* the table may have moved */
+	period_slot *r = &t.slots[t.n - 1];
+	ps = sample(9, other, r->changed + 1, mean);
+	period_weight(&t, &ps);
+	ps = sample(7, here, s->changed + 1, mean);
+	period_weight(&t, &ps);
+	t.budget_pct = PERIOD_BUDGET_PCT;
+	t.spent = 1000000000000000ULL;   /* 11 days */
+	uint64_t before = t.changes;
+	period_change(&t, t.next_change);
+	CHECK(r->dirty && s->dirty);
+	CHECK_EQ_INT(t.changes, before);
+	CHECK_EQ_INT(t.over_budget, 1);
+	t.spent = 0;
+	t.cpu0 = 0;   /* as if the thread had worked since boot */
+	period_change(&t, t.next_change);
+	CHECK(!r->dirty && !s->dirty && r->pending);
+	CHECK_EQ_INT(t.changes, before + 2);
+	printf("two changes took %llu ns of CPU\n", (unsigned long long)t.spent);
+	CHECK(t.spent > 0);   /* measured */
+	period_fini(&t);
+
+	/* -a: a per-CPU wall-clock timer; the credit is the time since its
+	 * last fire, given only if the first fire after the change is seen */
+	period_init(&t, true, 99);
+	t.budget_pct = 0;
+	CHECK_EQ_INT(period_add(&t, fd, -1, here, true), 0);
+	period_start(&t, 1000);
+	s = &t.slots[0];
+	ps = sample(1234, here, s->changed + 10, mean);   /* any task: keyed by cpu */
+	CHECK_EQ_INT(period_weight(&t, &ps), s->cur);
+	period_change(&t, t.next_change);
+	CHECK(s->pending && s->credit < s->prev);
+	uint64_t credit = s->credit;
+	ps = sample(99, here, s->changed + s->cur + 20000, mean);
+	CHECK_EQ_INT(period_weight(&t, &ps), s->cur + credit);
+	ps.time += s->cur;
+	period_change(&t, t.next_change);   /* and this time the first fire was idle */
+	ps = sample(99, here, s->changed + 2 * s->cur + 20000, mean);
+	CHECK_EQ_INT(period_weight(&t, &ps), s->cur);
+	period_fini(&t);
+
+	/* fixed: no slots, no ioctl, the reported period */
+	period_init(&t, false, 99);
+	CHECK_EQ_INT(period_add(&t, fd, 7, here, false), 0);
+	CHECK_EQ_INT(t.n, 0);
+	CHECK_EQ_INT(period_change(&t, UINT64_MAX - 1), UINT64_MAX);
+	ps = sample(7, here, 5, mean);
+	CHECK_EQ_INT(period_weight(&t, &ps), mean);
+	a = (struct perf_event_attr){ 0 };
+	period_attr(&t, &a);
+	CHECK(!a.use_clockid);
+	period_fini(&t);
+
+	/* near the kernel's 10 us floor the range shrinks about the mean; at
+	 * it, nothing is left to draw from: fixed */
+	period_init(&t, true, 80000);
+	CHECK(t.random && t.lo == PERIOD_MIN_NS && t.rate_lo + t.rate_hi == 2 * 80000.0);
+	period_fini(&t);
+	period_init(&t, true, 100000);
+	CHECK(!t.random);
+	period_fini(&t);
+
+	close(fd);
+	return check_exit();
+}
