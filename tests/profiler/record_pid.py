@@ -9,8 +9,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from recordlib import (EMBER, check_shares, pprof_raw, run, split_counts, start_split,
-                       wait_running)
+from recordlib import (EMBER, check_shares, only_workload, pprof_raw, run, split_counts,
+                       start_split, wait_running)
 
 with tempfile.TemporaryDirectory() as tmp:
     # attach to two workloads for their remaining life: record ends when
@@ -30,9 +30,7 @@ with tempfile.TemporaryDirectory() as tmp:
     assert r.returncode == 0, r.returncode
     assert took < 10, "record did not stop when the processes exited"
     prof = pprof_raw(out, tmp)
-    mine = sum(s[0] for s in prof["samples"] if s[3].get("pid") in (str(w.pid), str(w2.pid)))
-    total = sum(s[0] for s in prof["samples"])
-    assert mine >= 0.97 * total, (mine, total)
+    only_workload(prof, (w.pid, w2.pid))
     for p in (w.pid, w2.pid):
         assert len({s[3].get("tid") for s in prof["samples"]
                     if s[3].get("pid") == str(p)}) == 2, "both threads of %d sampled" % p
