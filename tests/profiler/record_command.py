@@ -1,8 +1,9 @@
 """`ember record --raw -F 999 -- split 2`: the profile go tool pprof reads
-has about F x CPU-seconds samples, the split functions in 50/30/20 shares,
-labels, a mapping with the binary's build id; without --raw the functions
-are named in the file; record exits with the command's status, and ends
-the command when -d ends the recording first."""
+has about F x CPU-seconds samples (between its slices' CPU and its process
+CPU), the split functions in 50/30/20 shares, labels, a mapping with the
+binary's build id; without --raw the functions are named in the file;
+record exits with the command's status, and ends the command when -d ends
+the recording first."""
 import os
 import re
 import sys
@@ -20,15 +21,20 @@ with tempfile.TemporaryDirectory() as tmp:
     print(r.stdout, r.stderr)
     assert r.returncode == 0, r.returncode
     cpu = float(re.search(r"cpu=([0-9.]+)", r.stdout).group(1))
+    ops = int(re.search(r"ops=(\d+)", r.stdout).group(1))
     summary = re.search(r"(\d+) samples, lost (\d+) of (\d+)", r.stderr)
     assert summary, "no summary line"
     prof = pprof_raw(out, tmp)
     assert prof["period"] == 1000000000 // F, prof["period"]
     n = sum(s[0] for s in prof["samples"])
     assert n == int(summary.group(1)), (n, summary.group(0))
-    want = F * cpu
-    print("samples %d, want %.0f (cpu %.3f s)" % (n, want, cpu))
-    assert abs(n - want) <= 0.15 * want, "sample count %d not within 15%% of %.0f" % (n, want)
+    # the events see at least the CPU of split's slices (10 ms of thread CPU
+    # each) and at most the process CPU getrusage counts, which also holds
+    # what ran before the events enabled on exec (once, at load 10, 40% more
+    # than the slices, with perf record as unsampled as ember)
+    lo, hi = F * ops * 0.010, F * cpu
+    print("samples %d, want %.0f..%.0f (ops %d, cpu %.3f s)" % (n, lo, hi, ops, cpu))
+    assert 0.85 * lo <= n <= 1.15 * hi, "sample count %d not in %.0f..%.0f +- 15%%" % (n, lo, hi)
     # cpu/nanoseconds = samples x period
     ns = sum(s[1] for s in prof["samples"])
     assert abs(ns - n * prof["period"]) <= n, (ns, n)
@@ -62,7 +68,11 @@ with tempfile.TemporaryDirectory() as tmp:
     assert by_comm.get("split", 0) >= 0.95 * sum(by_comm.values()), by_comm
     counts, total = split_counts(prof)
     print("via sh:", counts, total)
-    check_shares(counts, total)
+    # sh and split's start (the sanitizer runtime's, in that build) are a
+    # fixed cost outside split_*, split 1 a second of wall time: at load 10
+    # they made 10-20% of the samples. Mappings lost across the exec would
+    # leave next to nothing attributed.
+    check_shares(counts, total, min_attributed=0.6)
 
     # without --raw the profile comes out symbolized: go tool pprof names the
     # split functions without looking for the binary itself

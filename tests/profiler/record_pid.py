@@ -14,9 +14,10 @@ from recordlib import (EMBER, check_shares, only_workload, pprof_raw, run, split
 
 with tempfile.TemporaryDirectory() as tmp:
     # attach to two workloads for their remaining life: record ends when
-    # the last one exits
-    w = start_split(2.5)
-    w2 = start_split(1.5)
+    # the last one exits. The shorter one must outlive record's start: a
+    # sanitizer build at load 15 took over a second to attach
+    w = start_split(3.0)
+    w2 = start_split(2.0)
     wait_running(w)
     wait_running(w2)
     out = os.path.join(tmp, "pid.pb.gz")
@@ -32,8 +33,11 @@ with tempfile.TemporaryDirectory() as tmp:
     prof = pprof_raw(out, tmp)
     only_workload(prof, (w.pid, w2.pid))
     for p in (w.pid, w2.pid):
-        assert len({s[3].get("tid") for s in prof["samples"]
-                    if s[3].get("pid") == str(p)}) == 2, "both threads of %d sampled" % p
+        tids = {}
+        for s in prof["samples"]:
+            if s[3].get("pid") == str(p):
+                tids[s[3].get("tid")] = tids.get(s[3].get("tid"), 0) + s[0]
+        assert len(tids) == 2, "both threads of %d sampled: samples by tid %s" % (p, tids)
     counts, total = split_counts(prof, pid=w.pid)
     print("shares", counts, total)
     assert total > 300, total
