@@ -23,6 +23,7 @@ with tempfile.TemporaryDirectory() as tmp:
     print(r.stdout, r.stderr)
     assert r.returncode == 0, r.returncode
     cpu = float(re.search(r"cpu=([0-9.]+)", r.stdout).group(1))
+    ops = int(re.search(r"ops=(\d+)", r.stdout).group(1))
     summary = re.search(r"(\d+) samples, lost (\d+) of (\d+).*, random sampling ->", r.stderr)
     assert summary, "no summary line"
     prof = pprof_raw(out, tmp)
@@ -32,10 +33,13 @@ with tempfile.TemporaryDirectory() as tmp:
     # the main thread's rate is redrawn every 100 ms, averaging F; the
     # second thread's event is inherited and keeps one draw, a rate in
     # [F/2, 3F/2] (docs/ARCHITECTURE.md): the count is F x CPU within
-    # 25 % (a half, at 1/2 or 3/2 F), plus the host's 15 %
-    want = F * cpu
-    print("samples %d, want %.0f (cpu %.3f s)" % (n, want, cpu))
-    assert abs(n - want) <= 0.4 * want, "sample count %d not within 40%% of %.0f" % (n, want)
+    # 25 % (a half, at 1/2 or 3/2 F), plus the host's 15 %. The events see
+    # at least the CPU of split's slices (10 ms of thread CPU each) and at
+    # most the process CPU getrusage counts, which also holds what ran
+    # before the events enabled on exec
+    lo, hi = F * ops * 0.010, F * cpu
+    print("samples %d, want %.0f..%.0f (ops %d, cpu %.3f s)" % (n, lo, hi, ops, cpu))
+    assert 0.6 * lo <= n <= 1.4 * hi, "sample count %d not in %.0f..%.0f +- 40%%" % (n, lo, hi)
     # cpu/nanoseconds: the periods the samples stood for, about the CPU time
     # (as the count: the host may steal time the timer cannot see); the
     # period in the header is the mean, 1/F
@@ -72,15 +76,21 @@ with tempfile.TemporaryDirectory() as tmp:
     prof = pprof_raw(out, tmp)
     n = sum(s[0] for s in prof["samples"])
     assert sum(s[1] for s in prof["samples"]) == n * prof["period"], "fixed: n x 1/F"
-    want = 999 * float(re.search(r"cpu=([0-9.]+)", r.stdout).group(1))
-    assert abs(n - want) <= 0.15 * want, "fixed: %d samples, not within 15%% of %.0f" % (n, want)
+    # between the slices' CPU and the process CPU, as above, within 15 %
+    lo = 999 * int(re.search(r"ops=(\d+)", r.stdout).group(1)) * 0.010
+    hi = 999 * float(re.search(r"cpu=([0-9.]+)", r.stdout).group(1))
+    assert 0.85 * lo <= n <= 1.15 * hi, "fixed: %d samples, not in %.0f..%.0f" % (n, lo, hi)
     by_comm = {}
     for s in prof["samples"]:
         by_comm[s[3].get("comm")] = by_comm.get(s[3].get("comm"), 0) + s[0]
     assert by_comm.get("split", 0) >= 0.95 * sum(by_comm.values()), by_comm
     counts, total = split_counts(prof)
     print("via sh:", counts, total)
-    check_shares(counts, total)
+    # sh and split's start (the sanitizer runtime's, in that build) are a
+    # fixed cost outside split_*, split 1 a second of wall time: at load 10
+    # they made 10-20% of the samples. Mappings lost across the exec would
+    # leave next to nothing attributed.
+    check_shares(counts, total, min_attributed=0.6)
 
     # without --raw the profile comes out symbolized: go tool pprof names the
     # split functions without looking for the binary itself
