@@ -1,23 +1,42 @@
 #!/bin/bash
-# scripts/deps.sh — install what ember needs to build and test (Debian
-# bookworm). Idempotent: installs only what is missing. Run as root.
+# scripts/deps.sh [--build] — install what ember needs (Debian bookworm).
+#   --build  only what building ember needs: the compiler, meson, ninja,
+#            pkg-config, the -dev libraries and protoc-c (the image's build
+#            stage and scripts/serve.sh, the quick start);
+#   (none)   that and everything the tests run: Go (bookworm's and 1.23 from
+#            bookworm-backports), prometheus, perf, llvm, wrk, clang for the
+#            fuzzers, podman, ... (scripts/test.sh).
+# Idempotent: installs only what is missing. Run as root.
 set -euo pipefail
+mode=all
+case ${1:-} in
+  --build) mode=build ;;
+  "") ;;
+  *) echo "usage: scripts/deps.sh [--build]" >&2; exit 2 ;;
+esac
 pkgs=(
-  build-essential pkg-config meson ninja-build clang
+  build-essential pkg-config meson ninja-build
   libunwind-dev libdw-dev libelf-dev libprotobuf-c-dev protobuf-c-compiler
   libzstd-dev zlib1g-dev libdeflate-dev libmicrohttpd-dev libiberty-dev
-  libc6-dbg   # detached libc symbols: thread roots resolve to start_thread, not a nearby .dynsym name
-  golang-go prometheus linux-perf llvm elfutils binutils python3 curl
-  libcrypt-dev libgnutls28-dev openssl wrk util-linux
-  chromium    # the UI's browser tests (tests/ui), driven headless
+  libcrypt-dev libgnutls28-dev
   libcurl4-gnutls-dev                  # push to Pyroscope / OTLP (README: Push)
-  protobuf-compiler python3-protobuf   # tests/push: receivers decode with the upstream schemas
+  # not to build, but what `ember serve` on this machine (scripts/serve.sh)
+  # needs to name libc's frames: detached libc symbols, so thread roots
+  # resolve to start_thread, not a nearby .dynsym name (a few MB)
+  libc6-dbg
 )
-# the image and the pod test (scripts/image.sh, tests/container): podman with
-# runc, catatonit for a pod's infra container, debootstrap for a base image,
-# python3-yaml for the test to read the manifest (Debian's python3);
-# not inside a container (the image's build stage)
-[ -e /run/.containerenv ] || pkgs+=(podman runc catatonit debootstrap python3-yaml)
+if [ "$mode" = all ]; then
+  pkgs+=(
+    clang golang-go prometheus linux-perf llvm elfutils binutils python3 curl
+    openssl wrk util-linux
+    protobuf-compiler python3-protobuf   # tests/push: receivers decode with the upstream schemas
+  )
+  # the image and the pod test (scripts/image.sh, tests/container): podman with
+  # runc, catatonit for a pod's infra container, debootstrap for a base image,
+  # python3-yaml for the test to read the manifest (Debian's python3);
+  # not inside a container
+  [ -e /run/.containerenv ] || pkgs+=(podman runc catatonit debootstrap python3-yaml)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -28,6 +47,8 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+[ "$mode" = build ] && exit 0
+
 # The UI's browser tests drive chromium with playwright-core from npm (test
 # tooling only: the product needs nothing from npm), installed into
 # tests/ui/node, pinned. Node and npm: Debian's when none is on PATH.

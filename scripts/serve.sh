@@ -1,11 +1,12 @@
 #!/bin/bash
 # scripts/serve.sh [ember serve flags...] — the quick start's first command:
-# install what ember needs, build it, and run `ember serve` profiling the
+# install what building ember needs (scripts/deps.sh --build: not the tests'
+# packages), build it, and run `ember serve` profiling the
 # whole machine (-a) in the foreground. Extra arguments go to `ember serve`
 # (e.g. `-p PID`, `--listen 0.0.0.0:9464`); so do EMBER_* variables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh
+bash scripts/deps.sh --build
 bash scripts/build.sh build
 listen=${EMBER_LISTEN:-127.0.0.1:9464}
 prev=

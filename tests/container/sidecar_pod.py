@@ -13,14 +13,21 @@ shareProcessNamespace) and, for the test, the host network runs
     names), its resource limits and its emptyDir (a host directory here);
     never privileged.
 Meanwhile the node agent of deploy/kubernetes/ember-node.yaml (DaemonSet:
-hostPID, `serve -a`) runs in the host's PID namespace, started the same way.
+hostPID, `serve -a`, the node's /sys/fs/cgroup mounted, container_id among
+its metrics labels) runs in the host's PID namespace, started the same way,
+in a private cgroup namespace (what a Kubernetes container gets on a
+cgroup v2 node; the mounted hierarchy is what gives it the host's paths).
 A real Prometheus (exemplar storage on) scrapes the sidecar. Asserted:
   - the same sidecar under podman's default seccomp profile fails with
     perf_event_open permission denied (why the manifest ships ember.json);
   - Prometheus has the app's three functions by name at their shares (±5);
   - an exemplar's profile_id downloads from the sidecar as a pprof that go
     tool pprof reads and that holds the functions;
-  - the node agent's /metrics has the app's functions at their shares too;
+  - the node agent's /metrics has the app's functions at their shares too,
+    in series whose container_id is the app container's full id as podman
+    reports it (`podman inspect --format {{.Id}}`; its cgroup is podman's
+    cgroupfs spelling /libpod_parent/<pod>/libpod-<id>, no .scope), and the
+    app's samples in its merged pprof carry that container_id and cgroup;
   - `podman stop` exits 0, the sidecar and the node agent exit 0, and each
     stores its partial window in its volume.
 The app's function names need .gopclntab symbolization (stripped Go).
@@ -41,6 +48,8 @@ import yaml
 SRC = os.environ["EMBER_SOURCE_ROOT"]
 sys.path.insert(0, os.path.join(SRC, "tests", "faults"))
 from faultlib import free_port, get  # noqa: E402  (the tests' HTTP helpers)
+sys.path.insert(0, os.path.join(SRC, "tests", "profiler"))
+import recordlib  # noqa: E402  (go tool pprof -raw, parsed)
 BUILD = os.environ["EMBER_BUILD_ROOT"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 KUBE = os.path.join(SRC, "deploy", "kubernetes")
@@ -124,7 +133,11 @@ def podman_args(pod, c, port, store):
     for m in c["volumeMounts"]:
         vol = next(v for v in pod["volumes"] if v["name"] == m["name"])
         assert "emptyDir" in vol or "hostPath" in vol, vol
-        args += ["-v", f"{store}:{m['mountPath']}"]
+        host = vol.get("hostPath", {}).get("path", "")
+        if host.startswith("/sys/"):   # the node's cgroup hierarchy, as is
+            args += ["-v", f"{host}:{m['mountPath']}" + (":ro" if m.get("readOnly") else "")]
+        else:                          # the windows' store: a directory of the test's
+            args += ["-v", f"{store}:{m['mountPath']}"]
     if "command" in c:
         args += ["--entrypoint", json.dumps(c["command"])]
     args += [IMAGE, *c.get("args", [])]
@@ -161,10 +174,13 @@ try:
          "--network", "host"])
     run(["podman", "run", "-d", "--pod", podname, "--name", f"{podname}-app",
          "-v", f"{gosplit}:/app/gosplit:ro", "--entrypoint", '["/app/gosplit"]', IMAGE])
-    app_pid = int(run(["podman", "inspect", "--format", "{{.State.Pid}}", f"{podname}-app"])
-                  .stdout.strip())
-    cgroup = open(f"/proc/{app_pid}/cgroup").read().strip().splitlines()
-    log(f"app: host pid {app_pid}, cgroup {cgroup[-1]}")
+    app_pid, app_id = run(["podman", "inspect", "--format", "{{.State.Pid}} {{.Id}}",
+                           f"{podname}-app"]).stdout.split()
+    app_pid = int(app_pid)
+    assert re.fullmatch(r"[0-9a-f]{64}", app_id), app_id
+    app_cgroup = next(l[3:] for l in open(f"/proc/{app_pid}/cgroup").read().splitlines()
+                      if l.startswith("0::"))
+    log(f"app: host pid {app_pid}, id {app_id}, cgroup {app_cgroup}")
 
     pod, c = manifest_container(f"{KUBE}/ember-sidecar.yaml", "Deployment", "ember")
     assert pod.get("shareProcessNamespace") is True
@@ -187,12 +203,14 @@ try:
     run(["podman", "run", "-d", "--pod", podname, "--name", ctr, *sidecar])
     npod, nc = manifest_container(f"{KUBE}/ember-node.yaml", "DaemonSet", "ember")
     assert npod.get("hostPID") is True and nc["args"] == ["serve", "-a"], nc
+    nlabels = next(e["value"] for e in nc["env"] if e["name"] == "EMBER_METRICS_LABELS")
+    assert "container_id" in nlabels.split(","), nlabels
     nport = free_port()
     nstore = os.path.join(tmp, "node-store")
     os.mkdir(nstore)
     node = f"{podname}-node"
     run(["podman", "run", "-d", "--name", node, "--pid", "host", "--network", "host",
-         *podman_args(npod, nc, nport, nstore)])
+         "--cgroupns", "private", *podman_args(npod, nc, nport, nstore)])
     base, nbase = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{nport}"
 
     def running(name):
@@ -262,18 +280,36 @@ try:
     assert all(fn in text for fn in FUNCS), text
     log(f"exemplar {ids[-1]} downloads ({len(prof)} bytes) and holds the three functions")
 
-    # 8. the node agent saw the app too (its /metrics, no Prometheus)
+    # 8. the node agent saw the app too (its /metrics, no Prometheus), in
+    # series labelled with the app container's id
     running(node)
     status, body = fetch(f"{nbase}/metrics")
-    got = {}
+    got, ids = {}, {}
     for m in re.finditer(r'^ember_function_cumulative_seconds_total\{([^}]*)\} (\S+)',
                          body.decode(), re.M):
         labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
         if labels.get("comm") == "gosplit":
             got[labels["function"]] = got.get(labels["function"], 0) + float(m.group(2))
-    log(f"node agent (-a, hostPID): {shares(got)}")
+            cid = labels.get("container_id")
+            ids[cid] = ids.get(cid, 0) + float(m.group(2))
+    log(f"node agent (-a, hostPID): {shares(got)}; gosplit's seconds by container_id: {ids}")
     for fn, share in shares(got).items():
         assert abs(share - FUNCS[fn]) <= 5, (fn, share, got)
+    assert set(ids) == {app_id}, f"gosplit's series' container_id: {ids}, want {app_id}"
+    # and its pprof: every sample of the app carries the id and the cgroup
+    st, prof = fetch(f"{nbase}/api/v1/merge?start={int(T0) - 1}&end={int(time.time()) + 1}",
+                     timeout=30)
+    assert st == 200, prof[:300]
+    path = os.path.join(tmp, "node.pb.gz")
+    open(path, "wb").write(prof)
+    app = [(c, lb) for c, _, _, lb in recordlib.pprof_raw(path, tmp)["samples"]
+           if lb.get("comm") == "gosplit"]
+    assert sum(c for c, _ in app) > 100, f"{sum(c for c, _ in app)} samples of the app"
+    bad = [lb for _, lb in app
+           if lb.get("container_id") != app_id or lb.get("cgroup") != app_cgroup]
+    assert not bad, f"{len(bad)} of {len(app)} app samples without the container: {bad[:3]}"
+    log(f"node agent's pprof: {sum(c for c, _ in app)} app samples, all container_id "
+        f"{app_id[:12]}..., cgroup {app_cgroup}")
 
     # 9. podman stop: SIGTERM, exit 0, the window in progress stored
     for name, where in ((ctr, store), (node, nstore)):
