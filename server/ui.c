@@ -374,7 +374,7 @@ void ember_ui_route_timeline(const ember_http_api *api, const ember_http_opts *o
 		return;
 	}
 	for (size_t j = 0; j < k; j++)
-		parts[j] = (ui_part){ .api = api, .v = v + first, .n = m, .first = j, .stride = k,
+		parts[j] = (ui_part){ .api = api, .v = v ? v + first : NULL, .n = m, .first = j, .stride = k,
 				      .frags = frags, .top = top, .cache = opts->ui_cache };
 	ember_gate_enter(opts->heavy);
 	run_parts(parts, k, timeline_part);
