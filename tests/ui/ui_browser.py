@@ -93,7 +93,8 @@ def main():
 
         # a recorded file, and a stored window as its diff base, for ember view
         rec = os.path.join(d, "rec.pb.gz")
-        r = run([EMBER, "record", "-F", "499", "-o", rec, "--", BURN, "2"], timeout=60)
+        r = run([EMBER, "record", "-F", "499", "--sampling", "random", "-o", rec, "--", BURN, "2"],
+                timeout=60)   # random: fixed 499 Hz aliases with burn's rounds
         check(r.returncode == 0, f"ember record: {r.stderr.decode(errors='replace')}")
         status, body, _, _ = curl(f"{base}/api/v1/profiles/{before}", *AUTH)
         check(status == 200, f"download of {before}: {status}")
