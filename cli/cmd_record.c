@@ -52,10 +52,9 @@ static void usage(FILE *f)
 		"                         dwarf: unwind a copy of the user stack with DWARF CFI\n"
 		"  --stack-size BYTES     dwarf: user stack bytes copied per sample (default 32K)\n"
 		"  --sampling random|fixed\n"
-		"                         random (default with -a, -G): intervals vary around\n"
-		"                         1/F (rate drawn in [F/2, 3F/2]), so work that\n"
-		"                         repeats near F is not sampled at one phase; fixed\n"
-		"                         (default with -p, --): every 1/F\n"
+		"                         random (default): intervals vary around 1/F (rate\n"
+		"                         drawn in [F/2, 3F/2]), so work that repeats near F\n"
+		"                         is not sampled at one phase; fixed: every 1/F\n"
 		"  -d, --duration DUR     stop after DUR (10s, 500ms, 2m); default: until the\n"
 		"                         command exits, or SIGINT/SIGTERM\n"
 		"  --raw                  do not symbolize (addresses and build ids only)\n"
@@ -162,6 +161,7 @@ int cmd_record(int argc, char **argv)
 	ember_sampler_stats st;
 	ember_sampler_get_stats(s, &st);
 	int child = ember_sampler_child_status(s);
+	ember_sampling in_force = ember_sampler_sampling(s);
 	ember_sampler_close(s);
 	s = NULL;
 
@@ -197,7 +197,7 @@ int cmd_record(int argc, char **argv)
 			"ember record: %" PRIu64 " samples, lost %" PRIu64 " of %" PRIu64
 			", %" PRIu64 " throttles, %" PRIu64 " unwind errors%s, %s sampling -> %s\n",
 			st.samples, st.lost, st.samples + st.lost, st.throttled, unwind, why,
-			ember_sampling_name(opts.sampling), output);
+			ember_sampling_name(in_force), output);
 	}
 	rc = EXIT_OK;
 	if (child >= 0)

@@ -129,14 +129,6 @@ static int finish_sampling(cli_sampling *s, ember_error *err)
 				 &which)) < 0)
 			return rc;
 		s->opts.sampling = which ? EMBER_SAMPLING_FIXED : EMBER_SAMPLING_RANDOM;
-	} else if (s->opts.kind == EMBER_TARGET_PIDS || s->opts.kind == EMBER_TARGET_COMMAND) {
-		/* Per-task events: the period ioctl cannot reach the copies the
-		 * kernel makes for threads started later, and the weights of
-		 * random periods there were measured 23 % over getrusage on an
-		 * idle machine (docs/ARCHITECTURE.md, "Randomized sampling
-		 * periods"): fixed unless asked. Per-CPU events (-a, -G) default
-		 * to random. */
-		s->opts.sampling = EMBER_SAMPLING_FIXED;
 	}
 	if (s->stack_size) {
 		if (cli_parse_bytes(s->stack_size, &v) < 0 || v < EMBER_SAMPLER_STACK_MIN ||

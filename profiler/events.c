@@ -60,7 +60,9 @@ static int sys_perf_event_open(struct perf_event_attr *a, pid_t pid, int cpu, un
 	return (int)syscall(SYS_perf_event_open, a, pid, cpu, -1, flags | PERF_FLAG_FD_CLOEXEC);
 }
 
-bool events_cgroup_supported(void)
+/* Whether the kernel opens a cpu-clock event of the calling thread with
+ * these extras (one test event, opened and closed, never enabled). */
+static bool probe(uint64_t sample_type, bool cgroup, bool inherit)
 {
 	struct perf_event_attr a;
 	memset(&a, 0, sizeof a);
@@ -68,8 +70,9 @@ bool events_cgroup_supported(void)
 	a.type = PERF_TYPE_SOFTWARE;
 	a.config = PERF_COUNT_SW_CPU_CLOCK;
 	a.sample_period = 1000000;
-	a.sample_type = PERF_SAMPLE_TID | PERF_SAMPLE_CGROUP;
-	a.cgroup = 1;
+	a.sample_type = PERF_SAMPLE_TID | sample_type;
+	a.cgroup = cgroup;
+	a.inherit = inherit;
 	a.disabled = 1;
 	a.exclude_kernel = 1;
 	a.exclude_hv = 1;
@@ -78,6 +81,16 @@ bool events_cgroup_supported(void)
 		return false;
 	close(fd);
 	return true;
+}
+
+bool events_cgroup_supported(void)
+{
+	return probe(PERF_SAMPLE_CGROUP, true, false);
+}
+
+bool events_read_inherit_supported(void)
+{
+	return probe(PERF_SAMPLE_READ, false, true);
 }
 
 static int open_error(int e, pid_t pid, int cpu, unsigned long flags, ember_error *err)

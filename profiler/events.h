@@ -56,6 +56,11 @@ void evset_close(evset *e);
  * (5.7+): one test event on the calling thread, opened and closed. */
 bool events_cgroup_supported(void);
 
+/* True when the kernel takes PERF_SAMPLE_READ on inherited events (each
+ * child then reports its own count; older kernels answer EINVAL): one test
+ * event on the calling thread, opened and closed. */
+bool events_read_inherit_supported(void);
+
 /* The online CPUs (from /sys/devices/system/cpu/online). */
 int events_online_cpus(int **cpus, size_t *n, ember_error *err);
 

@@ -64,6 +64,8 @@ int perf_sample_parse(const struct perf_event_header *h, uint64_t sample_type,
 	}
 	if ((sample_type & PERF_SAMPLE_PERIOD) && !take_u64(&c, &out->period))
 		return -EINVAL;
+	if ((sample_type & PERF_SAMPLE_READ) && !take_u64(&c, &out->count))
+		return -EINVAL;   /* read_format 0: the value alone */
 	if (sample_type & PERF_SAMPLE_CALLCHAIN) {
 		if (!take_u64(&c, &out->n_chain))
 			return -EINVAL;

@@ -4,7 +4,9 @@
  *
  * The layout of a SAMPLE record follows attr.sample_type; ember uses
  * IP | TID | TIME | CPU | PERIOD | CALLCHAIN, plus REGS_USER | STACK_USER in
- * --call-graph dwarf mode, plus CGROUP where the kernel has it (5.7+). Side-band records (MMAP2, COMM, FORK, EXIT) carry
+ * --call-graph dwarf mode, plus CGROUP where the kernel has it (5.7+), plus
+ * READ (read_format 0: one value) for random periods of per-task and cgroup
+ * events (profiler/period.h). Side-band records (MMAP2, COMM, FORK, EXIT) carry
  * a sample_id trailer (sample_id_all) that the decoders ignore.
  */
 #ifndef EMBER_PROFILER_PERF_SAMPLE_H
@@ -28,6 +30,7 @@ typedef struct perf_sample {
 	uint64_t time;
 	uint32_t cpu;
 	uint64_t period;
+	uint64_t count;          /* PERF_SAMPLE_READ: the event's clock so far (ns) */
 	const uint64_t *chain;   /* callchain, PERF_CONTEXT_* markers included */
 	uint64_t n_chain;
 	uint64_t regs_abi;       /* PERF_SAMPLE_REGS_ABI_*, 0 when none */

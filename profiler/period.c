@@ -32,7 +32,7 @@ static uint64_t slot_key(uint32_t tid, uint32_t cpu)
 	return (uint64_t)tid << 32 | cpu;
 }
 
-void period_init(period_tab *t, bool random, unsigned freq_hz)
+void period_init(period_tab *t, bool random, unsigned freq_hz, bool wall)
 {
 	memset(t, 0, sizeof *t);
 	double f = freq_hz ? freq_hz : 1;
@@ -48,7 +48,9 @@ void period_init(period_tab *t, bool random, unsigned freq_hz)
 	if (getrandom(&t->rng, sizeof t->rng, GRND_NONBLOCK) != sizeof t->rng)
 		t->rng = mono_ns();
 	t->rng |= 1;   /* xorshift's state must not be 0 */
+	t->wall = wall;
 	t->by_key = (u64map)U64MAP_INIT;
+	t->counts = (u64map)U64MAP_INIT;
 	t->budget_pct = PERIOD_BUDGET_PCT;
 }
 
@@ -56,6 +58,7 @@ void period_fini(period_tab *t)
 {
 	free(t->slots);
 	u64map_free(&t->by_key);
+	u64map_free(&t->counts);
 	memset(t, 0, sizeof *t);
 }
 
@@ -65,9 +68,13 @@ void period_attr(const period_tab *t, struct perf_event_attr *a)
 		return;
 	a->use_clockid = 1;
 	a->clockid = CLOCK_MONOTONIC;
+	if (!t->wall) {
+		a->sample_type |= PERF_SAMPLE_READ;
+		a->read_format = 0;
+	}
 }
 
-int period_add(period_tab *t, int fd, pid_t tid, int cpu, bool wall)
+int period_add(period_tab *t, int fd, pid_t tid, int cpu)
 {
 	if (!t->random)
 		return 0;
@@ -77,8 +84,9 @@ int period_add(period_tab *t, int fd, pid_t tid, int cpu, bool wall)
 	uint64_t key = slot_key(tid < 0 ? PER_CPU_TID : (uint32_t)tid, (uint32_t)cpu);
 	if (u64map_put(&t->by_key, key, t->n) < 0)
 		return -ENOMEM;
-	t->slots[t->n++] = (period_slot){ .fd = fd, .cpu = cpu, .wall = wall, .cur = t->mean,
-					  .prev = t->mean };
+	t->slots[t->n++] = (period_slot){ .fd = fd, .cpu = cpu, .cur = t->mean, .prev = t->mean };
+	if ((uint32_t)cpu >= t->n_cpus)
+		t->n_cpus = (uint32_t)cpu + 1;
 	return 0;
 }
 
@@ -91,17 +99,13 @@ static uint64_t next_random(period_tab *t)
 	return t->rng * 0x2545F4914F6CDD1DULL;
 }
 
-/* The period of a rate uniform in [rate_lo, rate_hi], but never `mean`,
- * the period fd events report: that draw becomes its neighbour. */
+/* The period of a rate uniform in [rate_lo, rate_hi]. */
 static uint64_t draw(period_tab *t)
 {
 	uint64_t r = next_random(t);
 	double u = (double)(r >> 11) * 0x1.0p-53;   /* [0, 1) */
 	uint64_t v = (uint64_t)(1e9 / (t->rate_lo + u * (t->rate_hi - t->rate_lo)) + 0.5);
-	v = v < t->lo ? t->lo : v > t->hi ? t->hi : v;
-	if (v == t->mean)
-		v = (r & 1) ? v + 1 : v - 1;
-	return v;
+	return v < t->lo ? t->lo : v > t->hi ? t->hi : v;
 }
 
 static int set_period(int fd, uint64_t v)
@@ -126,30 +130,57 @@ void period_start(period_tab *t, uint64_t now_ns)
 	t->cpu0 = thread_cpu_ns();
 }
 
-uint64_t period_weight(period_tab *t, const perf_sample *ps)
+/* A per-task or cgroup event's sample: the clock since its last sample. */
+static uint64_t count_weight(period_tab *t, uint64_t key, const perf_sample *ps)
 {
-	/* fixed mode, or an inherited event: it reports its own period */
-	if (!t->random || ps->period != t->mean)
-		return ps->period;
-	uint64_t *idx = u64map_get(&t->by_key,
-				   slot_key(t->per_cpu ? PER_CPU_TID : ps->tid, ps->cpu));
-	if (!idx)
-		return ps->period;
-	period_slot *s = &t->slots[*idx];
+	uint64_t *last = u64map_get(&t->counts, key);
+	uint64_t w = last && ps->count >= *last ? ps->count - *last : ps->count;
+	if (last)
+		*last = ps->count;
+	else if (u64map_put(&t->counts, key, ps->count) < 0)
+		return ps->period;   /* out of memory: the nominal period */
+	if (ps->cpu >= t->n_cpus)
+		t->n_cpus = ps->cpu + 1;
+	return w;
+}
+
+/* A sample of -a's per-CPU event on wall time: the period in force. */
+static uint64_t wall_weight(period_slot *s, const perf_sample *ps)
+{
 	if (ps->time < s->changed)
 		return s->prev;   /* taken before the change, read after it */
 	uint64_t w = s->cur;
 	if (s->pending) {
 		s->pending = false;
-		/* a wall-clock timer's first fire after the change comes cur
-		 * later; a later sample means that fire was idle (not recorded),
-		 * and the cut-off time went with it */
-		if (!s->wall || ps->time < s->changed + s->cur + s->cur / 2)
+		/* the first fire after the change comes cur later; a later
+		 * sample means that fire was idle (not recorded), and the
+		 * cut-off time went with it */
+		if (ps->time < s->changed + s->cur + s->cur / 2)
 			w += s->credit;
 	}
-	s->dirty = true;
 	s->last = ps->time;
 	return w;
+}
+
+uint64_t period_weight(period_tab *t, const perf_sample *ps)
+{
+	if (!t->random)
+		return ps->period;
+	uint64_t key = slot_key(t->per_cpu ? PER_CPU_TID : ps->tid, ps->cpu);
+	uint64_t *idx = u64map_get(&t->by_key, key);
+	if (idx)
+		t->slots[*idx].dirty = true;
+	if (!t->wall)
+		return count_weight(t, key, ps);
+	return idx ? wall_weight(&t->slots[*idx], ps) : ps->period;
+}
+
+void period_forget(period_tab *t, pid_t tid)
+{
+	if (!t->random || t->wall || t->per_cpu)
+		return;
+	for (uint32_t cpu = 0; cpu < t->n_cpus; cpu++)
+		u64map_del(&t->counts, slot_key((uint32_t)tid, cpu));
 }
 
 /* A new draw for s, in force from now. */
@@ -163,10 +194,10 @@ static void change_slot(period_tab *t, period_slot *s)
 	}
 	uint64_t at = mono_ns();   /* after the restart: earlier samples are old */
 	t->changes++;
-	/* the restart discards the time since the last fire: known on a
-	 * wall-clock timer, half a period in expectation otherwise */
-	s->credit = s->wall && at > s->last ? (at - s->last) % s->cur : s->cur / 2;
-	s->pending = true;
+	/* the restart discards the time since the last fire, known on a
+	 * wall-clock timer (the counts of other events need no credit) */
+	s->credit = at > s->last ? (at - s->last) % s->cur : 0;
+	s->pending = t->wall;
 	s->prev = s->cur;
 	s->cur = v;
 	s->changed = at;

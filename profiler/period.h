@@ -14,22 +14,31 @@
  *
  * Weights. The kernel keeps reporting an fd event's FIRST period in
  * PERF_SAMPLE_PERIOD (hw.last_period is not updated by the ioctl), so the
- * table remembers what it set: a sample of an fd event weighs the period in
- * force at its time (sample time vs. change time, both CLOCK_MONOTONIC:
- * period_attr sets use_clockid). The ioctl restarts the timer and discards
- * the part of the interval already elapsed; the first sample after a change
- * also stands for that part: for a per-CPU wall-clock event (-a) it is known
- * ((change - last fire) mod the old period), for per-task and cgroup events
- * (whose clock runs only while their tasks run) its expected value, half the
- * old period, is credited. Inherited events (threads started after the
- * events were opened) cannot be reached by the ioctl: each keeps the period
- * its parent had when it was created, and reports it correctly in the
- * sample, so their samples weigh ps->period. The two are told apart by the
- * reported period: an fd event reports the first period (P, exactly), and no
- * drawn period is ever P.
+ * reported period cannot be the weight. Two sources are exact instead:
+ * - Per-task and cgroup events (-p, --, -G; their clock runs only while
+ *   their tasks run): PERF_SAMPLE_READ gives each sample the event's clock
+ *   so far, and the weight is the difference from the previous sample of the
+ *   same (thread, CPU) event, or (cgroup) CPU. Whatever the ioctl restarted
+ *   or discarded, and whatever period an inherited event (a thread started
+ *   after the events were opened) keeps, the differences add up to the clock
+ *   exactly. A count below the last one is a new event (a tid reused): its
+ *   count is the weight. Kernels that reject READ on inherited events get
+ *   fixed periods for per-task targets (the sampler says so).
+ * - Per-CPU events of -a, whose timer runs on wall time including idle (the
+ *   count would include the idle time the samples skip): the table
+ *   remembers what it set, and a sample weighs the period in force at its
+ *   time (sample time vs. change time, both CLOCK_MONOTONIC: period_attr
+ *   sets use_clockid). The restart discards the part of the interval
+ *   already elapsed, ((change - last fire) mod the old period), which the
+ *   first sample after the change also stands for.
+ * Inherited events cannot be reached by the ioctl: a thread started after
+ * the events were opened keeps the period its parent's event had when the
+ * thread was created (a fresh draw every PERIOD_CHANGE_NS, so threads
+ * started at different times get different periods).
  *
- * Hot path: period_weight is a table lookup and a few compares; no syscall,
- * no allocation. period_change makes one ioctl per changed slot.
+ * Hot path: period_weight is two table lookups and a few compares; no
+ * syscall; an allocation only when the counts table grows. period_change
+ * makes one ioctl per changed slot.
  */
 #ifndef EMBER_PROFILER_PERIOD_H
 #define EMBER_PROFILER_PERIOD_H
@@ -63,9 +72,8 @@
 typedef struct period_slot {
 	int fd;
 	int cpu;
-	bool wall;           /* per-CPU event of -a: its timer runs on wall time */
 	bool dirty;          /* sampled since the last change */
-	bool pending;        /* credit not yet given to a sample */
+	bool pending;        /* credit not yet given to a sample (wall) */
 	uint64_t cur, prev;  /* ns: the period in force since `changed`, and before */
 	uint64_t changed;    /* CLOCK_MONOTONIC ns of the last change (0: never) */
 	uint64_t last;       /* time of the last sample seen */
@@ -74,6 +82,8 @@ typedef struct period_slot {
 
 typedef struct period_tab {
 	bool random;
+	bool wall;           /* per-CPU events of -a: timers on wall time, weights from
+			      * the periods set; else weights from the counts */
 	bool per_cpu;        /* slots are per CPU (-a, -G): keyed by cpu alone */
 	uint64_t mean;       /* the period every fd event was opened with (1e9 / F) */
 	double rate_lo, rate_hi;   /* Hz: draws are uniform in [rate_lo, rate_hi], mean F */
@@ -82,6 +92,8 @@ typedef struct period_tab {
 	period_slot *slots;
 	size_t n, cap;
 	u64map by_key;       /* (tid << 32 | cpu), or cpu for per-CPU events -> slot */
+	u64map counts;       /* the same keys, inherited events' too -> last count */
+	uint32_t n_cpus;     /* 1 + the highest CPU a slot or sample named */
 	uint64_t next_change;
 	unsigned budget_pct; /* PERIOD_BUDGET_PCT; 0: none (tests) */
 	uint64_t cpu0;       /* the owner thread's CPU time (ns) at period_start */
@@ -91,22 +103,30 @@ typedef struct period_tab {
 	uint64_t over_budget;              /* rounds cut short by the budget */
 } period_tab;
 
-/* A table for freq_hz; random false: no slots, weights are ps->period. */
-void period_init(period_tab *t, bool random, unsigned freq_hz);
+/* A table for freq_hz; random false: no slots, weights are ps->period.
+ * wall: the events are -a's per-CPU ones. */
+void period_init(period_tab *t, bool random, unsigned freq_hz, bool wall);
 void period_fini(period_tab *t);
 
-/* What random periods need of the attr: sample times on CLOCK_MONOTONIC. */
+/* What random periods need of the attr: sample times on CLOCK_MONOTONIC,
+ * and the event's count in each sample (PERF_SAMPLE_READ, read_format 0)
+ * unless wall. */
 void period_attr(const period_tab *t, struct perf_event_attr *a);
 
-/* Registers an fd opened for task tid (-1: every task, per CPU; wall: its
- * timer runs on wall time) on cpu. 0 or -ENOMEM. No-op in fixed mode. */
-int period_add(period_tab *t, int fd, pid_t tid, int cpu, bool wall);
+/* Registers an fd opened for task tid (-1: every task, per CPU) on cpu.
+ * 0 or -ENOMEM. No-op in fixed mode. */
+int period_add(period_tab *t, int fd, pid_t tid, int cpu);
 
 /* Draws a first period for every slot (before the events run). */
 void period_start(period_tab *t, uint64_t now_ns);
 
-/* The weight of a sample (ns of its event's clock it stands for). */
+/* The weight of a sample (ns of its event's clock it stands for). May
+ * allocate when a thread is seen for the first time (the counts table
+ * grows; amortized), else a lookup and a few compares. */
 uint64_t period_weight(period_tab *t, const perf_sample *ps);
+
+/* Thread tid ended: its events' last counts go (its tid may come back). */
+void period_forget(period_tab *t, pid_t tid);
 
 /* New periods for the slots that sampled since their last change, when
  * PERIOD_CHANGE_NS has passed and the budget allows; returns the time of

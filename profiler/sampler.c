@@ -194,8 +194,10 @@ static void on_record(ember_sampler *s, const struct perf_event_header *h)
 			s->bad_records++;
 		else if (h->type == PERF_RECORD_FORK)
 			proctab_on_fork(s->pt, &t);
-		else
+		else {
 			proctab_on_exit(s->pt, &t);
+			period_forget(&s->per, (pid_t)t.tid);
+		}
 		if (h->type == PERF_RECORD_EXIT && s->unwinder && t.pid == t.tid)
 			ember_unwinder_forget(s->unwinder, (int32_t)t.pid);
 		return;
@@ -304,8 +306,7 @@ static int open_per_cpu(ember_sampler *s, pid_t pid, unsigned long flags, bool i
 	pid_t tid = pid < 0 || (flags & PERF_FLAG_PID_CGROUP) ? -1 : pid;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		rc = evset_open(&s->ev, pid, cpus[i], flags, inherit, err);
-		if (rc == 0 && period_add(&s->per, s->ev.fds[s->ev.n_fds - 1], tid, cpus[i],
-					  pid < 0) < 0)
+		if (rc == 0 && period_add(&s->per, s->ev.fds[s->ev.n_fds - 1], tid, cpus[i]) < 0)
 			rc = ember_errorf(err, ENOMEM, "out of memory");
 	}
 	free(cpus);
@@ -460,7 +461,14 @@ int ember_sampler_open(ember_sampler **out, const ember_sampler_opts *opts, embe
 	s->cgroup_fd = -1;
 	s->child_status = -1;
 	s->period_ns = 1000000000ULL / opts->freq_hz;
-	period_init(&s->per, opts->sampling == EMBER_SAMPLING_RANDOM, opts->freq_hz);
+	bool random = opts->sampling == EMBER_SAMPLING_RANDOM;
+	bool per_task = opts->kind == EMBER_TARGET_PIDS || opts->kind == EMBER_TARGET_COMMAND;
+	if (random && per_task && !events_read_inherit_supported()) {
+		notice(s, "this kernel rejects PERF_SAMPLE_READ on inherited events: fixed "
+			  "sampling for -p and --");
+		random = false;
+	}
+	period_init(&s->per, random, opts->freq_hz, opts->kind == EMBER_TARGET_ALL);
 	int rc = check_limits(s, err);
 	if (rc < 0)
 		goto fail;
@@ -675,6 +683,11 @@ int ember_sampler_take_window(ember_sampler *s, ember_profile **out, ember_error
 	stat_add(&s->stats.windows, 1);
 	__atomic_store_n(&s->stats.processes, proctab_live(s->pt), __ATOMIC_RELAXED);
 	return 0;
+}
+
+ember_sampling ember_sampler_sampling(const ember_sampler *s)
+{
+	return s->per.random ? EMBER_SAMPLING_RANDOM : EMBER_SAMPLING_FIXED;
 }
 
 void ember_sampler_get_stats(const ember_sampler *s, ember_sampler_stats *out)

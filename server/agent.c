@@ -265,7 +265,7 @@ static int agent_sample(agent *a)
 	}
 	LOG("listening on %s://%s (port %u), %u Hz %s sampling, %s windows, storing in %s\n",
 	    a->web && a->web->cert_pem ? "https" : "http", a->ho.listen, ember_http_port(a->http),
-	    o->sampler.freq_hz, ember_sampling_name(o->sampler.sampling), o->window_text ? o->window_text : "10s",
+	    o->sampler.freq_hz, ember_sampling_name(ember_sampler_sampling(a->sampler)), o->window_text ? o->window_text : "10s",
 	    ember_store_path(a->st->store));
 	int rc = serve_collect_run(a->st, &err);
 	if (rc < 0)

@@ -133,6 +133,12 @@ int ember_sampler_take_window(ember_sampler *s, ember_profile **out, ember_error
 
 void ember_sampler_get_stats(const ember_sampler *s, ember_sampler_stats *out);
 
+/* The sampling in force: opts.sampling, or FIXED when random periods cannot
+ * be had (a rate too close to the kernel's 10 us floor, or a kernel that
+ * rejects PERF_SAMPLE_READ on the inherited events of a per-task target;
+ * the sampler says which on stderr). */
+ember_sampling ember_sampler_sampling(const ember_sampler *s);
+
 /* For EMBER_TARGET_COMMAND once it has exited: its wait status; else -1. */
 int ember_sampler_child_status(const ember_sampler *s);
 

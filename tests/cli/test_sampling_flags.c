@@ -83,11 +83,14 @@ int main(void)
 	CHECK_EQ_INT(parse(&s, ARGV("--sampling", "random"), false, &err), 0);
 	CHECK_EQ_INT(s.opts.sampling, EMBER_SAMPLING_RANDOM);
 	cli_sampling_free(&s);
-	/* per-task targets default to fixed; random only on request */
+	/* in every mode */
 	CHECK_EQ_INT(parse(&s, ARGV("-p", "1"), false, &err), 0);
+	CHECK_EQ_INT(s.opts.sampling, EMBER_SAMPLING_RANDOM);
+	cli_sampling_free(&s);
+	CHECK_EQ_INT(parse(&s, ARGV("-p", "1", "--sampling", "fixed"), false, &err), 0);
 	CHECK_EQ_INT(s.opts.sampling, EMBER_SAMPLING_FIXED);
 	cli_sampling_free(&s);
-	CHECK_EQ_INT(parse(&s, ARGV("-p", "1", "--sampling", "random"), false, &err), 0);
+	CHECK_EQ_INT(parse(&s, ARGV("--", "true"), false, &err), 0);
 	CHECK_EQ_INT(s.opts.sampling, EMBER_SAMPLING_RANDOM);
 	cli_sampling_free(&s);
 	CHECK_EQ_INT(parse(&s, ARGV("-G", "x"), false, &err), 0);

@@ -1,11 +1,12 @@
 /* tests/profiler/test_period.c — randomized periods and the weight of each
  * sample (profiler/period.c), against a real cpu-clock event (the ioctl
  * must succeed) fed with hand-made samples: draws are rates uniform in
- * [F/2, 3F/2], so periods in [2P/3, 2P] whose rates average F, and never
- * equal P (the mark of an fd event's samples); a sample
- * weighs the period in force at its time; the first sample after a change
- * also carries the part of the interval the restart cut off; inherited
- * events and fixed mode weigh what the kernel reports. */
+ * [F/2, 3F/2], so periods in [2P/3, 2P] whose rates average F; a per-task
+ * sample weighs its event's count since the previous sample of that
+ * (thread, CPU), inherited threads' too; an -a sample weighs
+ * the period in force at its time, and the first one after a change also
+ * the part of the interval the restart cut off; fixed mode weighs what the
+ * kernel reports. */
 #include "period.h"
 
 #include "../check.h"
@@ -36,6 +37,13 @@ static perf_sample sample(uint32_t tid, uint32_t cpu, uint64_t time, uint64_t pe
 	return (perf_sample){ .pid = tid, .tid = tid, .cpu = cpu, .time = time, .period = period };
 }
 
+static perf_sample counted(uint32_t tid, uint32_t cpu, uint64_t count)
+{
+	perf_sample ps = sample(tid, cpu, 1, 1000000000ULL / 99);
+	ps.count = count;
+	return ps;
+}
+
 int main(void)
 {
 	/* changes are made from the slot's CPU (an IPI otherwise): stay on one */
@@ -45,7 +53,7 @@ int main(void)
 	CPU_SET(here, &set);
 	CHECK_EQ_INT(sched_setaffinity(0, sizeof set, &set), 0);
 	period_tab t;
-	period_init(&t, true, 99);
+	period_init(&t, true, 99, false);
 	CHECK_EQ_INT(t.budget_pct, PERIOD_BUDGET_PCT);
 	t.budget_pct = 0;   /* this test makes nothing but ioctls */
 	const uint64_t mean = 1000000000ULL / 99;
@@ -60,60 +68,64 @@ int main(void)
 	struct perf_event_attr a = { 0 };
 	period_attr(&t, &a);
 	CHECK(a.use_clockid && a.clockid == CLOCK_MONOTONIC);
+	CHECK((a.sample_type & PERF_SAMPLE_READ) && a.read_format == 0);
 
-	/* a per-task event of tid 7 on cpu 1 */
-	CHECK_EQ_INT(period_add(&t, fd, 7, here, false), 0);
+	/* a per-task event of tid 7 on this cpu */
+	CHECK_EQ_INT(period_add(&t, fd, 7, here), 0);
 	period_start(&t, 1000);
 	CHECK_EQ_INT(t.changes, 1);
 	CHECK_EQ_INT(t.change_errors, 0);
 	period_slot *s = &t.slots[0];
-	CHECK(s->cur >= t.lo && s->cur <= t.hi && s->cur != mean);
+	CHECK(s->cur >= t.lo && s->cur <= t.hi);
 	CHECK_EQ_INT(s->prev, mean);
-	uint64_t t0 = s->changed;
 
 	/* no sample yet: the slot is not due for a change */
 	CHECK_EQ_INT(period_change(&t, t.next_change), t.next_change);
 	CHECK_EQ_INT(t.changes, 1);
-	/* the first interval after start is the drawn period, no credit */
-	perf_sample ps = sample(7, here, t0 + 1, mean);
-	uint64_t first = s->cur;
-	CHECK_EQ_INT(period_weight(&t, &ps), first);
+	/* the first sample weighs the clock since the event began */
+	perf_sample ps = counted(7, here, 5000000);
+	CHECK_EQ_INT(period_weight(&t, &ps), 5000000);
 	CHECK(s->dirty);
+	ps = counted(7, here, 16000000);
+	CHECK_EQ_INT(period_weight(&t, &ps), 11000000);
 	/* not yet time for a change */
 	uint64_t next = t.next_change;
 	CHECK_EQ_INT(period_change(&t, next - 1), next);
 	CHECK_EQ_INT(t.changes, 1);
-	/* the change: a new draw, half the old period credited */
+	/* the change: a new draw, and no credit (the counts need none) */
+	uint64_t first = s->cur;
 	CHECK(period_change(&t, next) > next);
 	CHECK_EQ_INT(t.changes, 2);
 	CHECK_EQ_INT(s->prev, first);
-	CHECK(s->pending && s->credit == first / 2);
-	CHECK(!s->dirty);
-	/* read after the change but taken before it: the old period */
-	ps = sample(7, here, s->changed - 1, mean);
-	CHECK_EQ_INT(period_weight(&t, &ps), first);
-	/* the first sample after it carries the cut-off part, the next not */
-	ps = sample(7, here, s->changed + s->cur, mean);
-	CHECK_EQ_INT(period_weight(&t, &ps), s->cur + first / 2);
-	ps.time += s->cur;
-	CHECK_EQ_INT(period_weight(&t, &ps), s->cur);
+	CHECK(!s->pending && !s->dirty);
+	/* whatever the restart discarded, the next count tells */
+	ps = counted(7, here, 16000000 + 3 * first / 2);
+	CHECK_EQ_INT(period_weight(&t, &ps), 3 * first / 2);
+	/* the same thread on another cpu: another event, its own count */
+	ps = counted(7, other, 2500000);
+	CHECK_EQ_INT(period_weight(&t, &ps), 2500000);
 
-	/* an inherited event reports its own period, and weighs it */
-	ps = sample(8, here, s->changed + 5, 12345678);
-	CHECK_EQ_INT(period_weight(&t, &ps), 12345678);
-	/* an fd event we do not know (another cpu): what it reports */
-	ps = sample(7, other, s->changed + 5, mean);
-	CHECK_EQ_INT(period_weight(&t, &ps), mean);
+	/* an inherited thread (no slot): the differences of its counts */
+	ps = counted(8, here, 3000000);
+	CHECK_EQ_INT(period_weight(&t, &ps), 3000000);
+	ps = counted(8, here, 10000000);
+	CHECK_EQ_INT(period_weight(&t, &ps), 7000000);
+	/* a count below the last: a new event under a reused tid */
+	ps = counted(8, here, 4000000);
+	CHECK_EQ_INT(period_weight(&t, &ps), 4000000);
+	/* the thread ended: a later thread of that tid starts from zero */
+	period_forget(&t, 8);
+	ps = counted(8, here, 9000000);
+	CHECK_EQ_INT(period_weight(&t, &ps), 9000000);
 
-	/* the draws: rates uniform in [F/2, 3F/2], mean F, never 1/F itself */
+	/* the draws: rates uniform in [F/2, 3F/2], mean F */
 	double sum = 0;
 	uint64_t lo = UINT64_MAX, hi = 0, n_low = 0;
 	enum { DRAWS = 20000 };
 	for (int i = 0; i < DRAWS; i++) {
-		ps = sample(7, here, s->changed + 1, mean);
+		ps = counted(7, here, 1000000000ULL + (uint64_t)i);
 		period_weight(&t, &ps);
 		period_change(&t, t.next_change);
-		CHECK(s->cur != mean);
 		lo = s->cur < lo ? s->cur : lo;
 		hi = s->cur > hi ? s->cur : hi;
 		n_low += s->cur < mean;
@@ -130,12 +142,12 @@ int main(void)
 
 	/* the budget: while the ioctls have taken more than budget_pct % of
 	 * the rest of the thread's CPU, a round changes nothing */
-	CHECK_EQ_INT(period_add(&t, fd, 9, (int)other, false), 0);
+	CHECK_EQ_INT(period_add(&t, fd, 9, (int)other), 0);
 	s = &t.slots[0];   /* the table may have moved */
 	period_slot *r = &t.slots[t.n - 1];
-	ps = sample(9, other, r->changed + 1, mean);
+	ps = counted(9, other, 1000);
 	period_weight(&t, &ps);
-	ps = sample(7, here, s->changed + 1, mean);
+	ps = counted(7, here, 2000000000ULL);
 	period_weight(&t, &ps);
 	t.budget_pct = PERIOD_BUDGET_PCT;
 	t.spent = 1000000000000000ULL;   /* 11 days */
@@ -147,7 +159,7 @@ int main(void)
 	t.spent = 0;
 	t.cpu0 = 0;   /* as if the thread had worked since boot */
 	period_change(&t, t.next_change);
-	CHECK(!r->dirty && !s->dirty && r->pending);
+	CHECK(!r->dirty && !s->dirty && !r->pending);
 	CHECK_EQ_INT(t.changes, before + 2);
 	printf("two changes took %llu ns of CPU\n", (unsigned long long)t.spent);
 	CHECK(t.spent > 0);   /* measured */
@@ -155,9 +167,12 @@ int main(void)
 
 	/* -a: a per-CPU wall-clock timer; the credit is the time since its
 	 * last fire, given only if the first fire after the change is seen */
-	period_init(&t, true, 99);
+	period_init(&t, true, 99, true);
 	t.budget_pct = 0;
-	CHECK_EQ_INT(period_add(&t, fd, -1, here, true), 0);
+	a = (struct perf_event_attr){ 0 };
+	period_attr(&t, &a);
+	CHECK(a.use_clockid && !(a.sample_type & PERF_SAMPLE_READ));
+	CHECK_EQ_INT(period_add(&t, fd, -1, here), 0);
 	period_start(&t, 1000);
 	s = &t.slots[0];
 	ps = sample(1234, here, s->changed + 10, mean);   /* any task: keyed by cpu */
@@ -174,23 +189,23 @@ int main(void)
 	period_fini(&t);
 
 	/* fixed: no slots, no ioctl, the reported period */
-	period_init(&t, false, 99);
-	CHECK_EQ_INT(period_add(&t, fd, 7, here, false), 0);
+	period_init(&t, false, 99, false);
+	CHECK_EQ_INT(period_add(&t, fd, 7, here), 0);
 	CHECK_EQ_INT(t.n, 0);
 	CHECK_EQ_INT(period_change(&t, UINT64_MAX - 1), UINT64_MAX);
 	ps = sample(7, here, 5, mean);
 	CHECK_EQ_INT(period_weight(&t, &ps), mean);
 	a = (struct perf_event_attr){ 0 };
 	period_attr(&t, &a);
-	CHECK(!a.use_clockid);
+	CHECK(!a.use_clockid && !(a.sample_type & PERF_SAMPLE_READ));
 	period_fini(&t);
 
 	/* near the kernel's 10 us floor the range shrinks about the mean; at
 	 * it, nothing is left to draw from: fixed */
-	period_init(&t, true, 80000);
+	period_init(&t, true, 80000, false);
 	CHECK(t.random && t.lo == PERIOD_MIN_NS && t.rate_lo + t.rate_hi == 2 * 80000.0);
 	period_fini(&t);
-	period_init(&t, true, 100000);
+	period_init(&t, true, 100000, false);
 	CHECK(!t.random);
 	period_fini(&t);
 
