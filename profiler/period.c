@@ -207,8 +207,8 @@ uint64_t period_change(period_tab *t, uint64_t now_ns)
 {
 	if (!t->random)
 		return UINT64_MAX;
-	if (now_ns < t->next_change)
-		return t->next_change;
+	if (now_ns + PERIOD_CHANGE_SLACK_NS < t->next_change)
+		return t->next_change;   /* a wake-up a little early still counts */
 	t->next_change = now_ns + PERIOD_CHANGE_NS;
 	int here = sched_getcpu();   /* vDSO / rseq: no system call */
 	uint64_t cpu = thread_cpu_ns();

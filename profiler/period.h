@@ -55,6 +55,12 @@
  * samples of a busy thread, which keeps the share error of 2 s windows at
  * the counting noise (docs/ARCHITECTURE.md; bench/fidelity.py). */
 #define PERIOD_CHANGE_NS 100000000ULL
+/* Changes ride on the sampler's own wake-ups (at least every 100 ms, and
+ * whenever a ring fills to its watermark) and never add one: a wake-up of
+ * the sampling thread costs tens of microseconds in a VM, more than the
+ * ioctls (docs/ARCHITECTURE.md). A wake-up this close to the due time
+ * makes the change, so a 100 ms cadence does not slip to 200 ms. */
+#define PERIOD_CHANGE_SLACK_NS 20000000ULL
 /* The ioctl runs where the event runs: for an event of another CPU, or of
  * a task running on another CPU, it is an IPI the caller waits for, 24 us
  * to milliseconds of its CPU in the busy VM of bench/README.md, against 1.3
@@ -129,10 +135,10 @@ uint64_t period_weight(period_tab *t, const perf_sample *ps);
 void period_forget(period_tab *t, pid_t tid);
 
 /* New periods for the slots that sampled since their last change, when
- * PERIOD_CHANGE_NS has passed and the budget allows; returns the time of
- * the next round (or UINT64_MAX in fixed mode) so the caller can wake for
- * it. Call from the thread that called period_start (its CPU time is the
- * budget's measure). */
+ * PERIOD_CHANGE_NS has passed (less the slack) and the budget allows;
+ * returns the time of the next round (or UINT64_MAX in fixed mode). Call
+ * at every wake-up of the thread that called period_start (its CPU time is
+ * the budget's measure). */
 uint64_t period_change(period_tab *t, uint64_t now_ns);
 
 #endif

@@ -638,11 +638,10 @@ int ember_sampler_poll(ember_sampler *s, uint64_t deadline_ns, volatile sig_atom
 		uint64_t now = clock_ns(CLOCK_MONOTONIC);
 		if (now >= deadline_ns)
 			return 0;
-		/* random periods: new ones for the events that sampled, and a
-		 * wake-up in time for the next change */
-		uint64_t wake = period_change(&s->per, now);
-		wake = wake < deadline_ns ? wake : deadline_ns;
-		uint64_t ms = (wake > now ? wake - now : 0) / 1000000 + 1;
+		/* random periods: new ones for the events that sampled, at
+		 * this wake-up (never one of their own: profiler/period.h) */
+		period_change(&s->per, now);
+		uint64_t ms = (deadline_ns - now) / 1000000 + 1;
 		int timeout = ms < POLL_MAX_MS ? (int)ms : POLL_MAX_MS;
 		int r = poll(s->pfds, s->n_pfds, timeout);
 		if (r < 0 && errno != EINTR)
