@@ -51,6 +51,7 @@ void period_init(period_tab *t, bool random, unsigned freq_hz, bool wall)
 	t->wall = wall;
 	t->by_key = (u64map)U64MAP_INIT;
 	t->counts = (u64map)U64MAP_INIT;
+	t->debts = (u64map)U64MAP_INIT;
 	t->budget_pct = PERIOD_BUDGET_PCT;
 }
 
@@ -59,6 +60,7 @@ void period_fini(period_tab *t)
 	free(t->slots);
 	u64map_free(&t->by_key);
 	u64map_free(&t->counts);
+	u64map_free(&t->debts);
 	memset(t, 0, sizeof *t);
 }
 
@@ -130,7 +132,9 @@ void period_start(period_tab *t, uint64_t now_ns)
 	t->cpu0 = thread_cpu_ns();
 }
 
-/* A per-task or cgroup event's sample: the clock since its last sample. */
+/* A per-task or cgroup event's sample: the clock since its last sample,
+ * at most PERIOD_GAP_MAX periods; the rest is a debt that the event's next
+ * samples share (PERIOD_DEBT_SHARE of what is left, each). */
 static uint64_t count_weight(period_tab *t, uint64_t key, const perf_sample *ps)
 {
 	uint64_t *last = u64map_get(&t->counts, key);
@@ -141,6 +145,24 @@ static uint64_t count_weight(period_tab *t, uint64_t key, const perf_sample *ps)
 		return ps->period;   /* out of memory: the nominal period */
 	if (ps->cpu >= t->n_cpus)
 		t->n_cpus = ps->cpu + 1;
+	uint64_t cap = PERIOD_GAP_MAX * t->hi, add = 0;
+	uint64_t *debt = u64map_get(&t->debts, key);
+	if (w > cap) {
+		add = w - cap;
+		w = cap;
+		t->gaps++;
+	}
+	if (debt) {
+		add += *debt;
+		u64map_del(&t->debts, key);
+	}
+	if (add) {
+		uint64_t share = add / PERIOD_DEBT_SHARE + 1;
+		share = share < add ? share : add;
+		w += share;
+		if (add > share && u64map_put(&t->debts, key, add - share) < 0)
+			w += add - share;   /* out of memory: all of it here */
+	}
 	return w;
 }
 
@@ -179,8 +201,10 @@ void period_forget(period_tab *t, pid_t tid)
 {
 	if (!t->random || t->wall || t->per_cpu)
 		return;
-	for (uint32_t cpu = 0; cpu < t->n_cpus; cpu++)
+	for (uint32_t cpu = 0; cpu < t->n_cpus; cpu++) {
 		u64map_del(&t->counts, slot_key((uint32_t)tid, cpu));
+		u64map_del(&t->debts, slot_key((uint32_t)tid, cpu));
+	}
 }
 
 /* A new draw for s, in force from now. */

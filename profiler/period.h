@@ -72,6 +72,21 @@
  * from where the last round stopped. When IPIs are dear, changes get rarer
  * and the cost stays bounded. */
 #define PERIOD_BUDGET_PCT 2
+/* Gaps. A per-task event's timer sometimes stops firing for a while (seen:
+ * 100 ms without a sample from a thread that ran all along, a few times a
+ * second of sampling, in both modes); the count still runs, so the next
+ * sample's difference holds the whole gap. Given to that one sample it
+ * would pile the gap on one stack (split_a's share off by 5 points in a
+ * 2 s record at 999 Hz while the sample counts were right); dropped, the
+ * totals would fall short. So a difference beyond PERIOD_GAP_MAX times
+ * the longest period (what a restart's dropped part plus a new period can
+ * reach) is cut there, and the rest is a debt of the event that its next
+ * samples pay off, each 1/PERIOD_DEBT_SHARE of what is left: the gap's
+ * time goes to the stacks the thread runs next, in proportion, and the
+ * totals stay exact. */
+#define PERIOD_GAP_MAX 2
+#define PERIOD_DEBT_SHARE 16
+
 /* The kernel's hrtimer floor for cpu-clock periods (10 us). */
 #define PERIOD_MIN_NS 10000ULL
 
@@ -99,6 +114,8 @@ typedef struct period_tab {
 	size_t n, cap;
 	u64map by_key;       /* (tid << 32 | cpu), or cpu for per-CPU events -> slot */
 	u64map counts;       /* the same keys, inherited events' too -> last count */
+	u64map debts;        /* the same keys -> ns of a gap not yet given out */
+	uint64_t gaps;       /* samples that came after a gap (tests, bench) */
 	uint32_t n_cpus;     /* 1 + the highest CPU a slot or sample named */
 	uint64_t next_change;
 	unsigned budget_pct; /* PERIOD_BUDGET_PCT; 0: none (tests) */

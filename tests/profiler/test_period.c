@@ -118,6 +118,40 @@ int main(void)
 	ps = counted(8, here, 9000000);
 	CHECK_EQ_INT(period_weight(&t, &ps), 9000000);
 
+	/* a gap (the timer stopped firing while the thread ran): the sample
+	 * after it weighs at most PERIOD_GAP_MAX longest periods plus a share
+	 * of the rest; the next samples pay the debt off; the sum is exact */
+	const uint64_t cap = PERIOD_GAP_MAX * t.hi, gap = 1600000;
+	uint64_t c = 1000000, wsum = 0;
+	ps = counted(10, here, c);
+	wsum += period_weight(&t, &ps);
+	c += cap + gap;
+	ps = counted(10, here, c);
+	uint64_t w = period_weight(&t, &ps);
+	CHECK_EQ_INT(w, cap + gap / PERIOD_DEBT_SHARE + 1);
+	CHECK_EQ_INT(t.gaps, 1);
+	wsum += w;
+	c += 1000;
+	ps = counted(10, here, c);
+	w = period_weight(&t, &ps);
+	uint64_t left = gap - (gap / PERIOD_DEBT_SHARE + 1);
+	CHECK_EQ_INT(w, 1000 + left / PERIOD_DEBT_SHARE + 1);
+	wsum += w;
+	for (int i = 0; i < 400; i++) {
+		c += 1000;
+		ps = counted(10, here, c);
+		wsum += period_weight(&t, &ps);
+	}
+	CHECK_EQ_INT(wsum, c);
+	CHECK(u64map_get(&t.debts, ((uint64_t)10 << 32) | here) == NULL);
+	/* forgetting a thread drops its debt too */
+	c += cap + gap;
+	ps = counted(10, here, c);
+	period_weight(&t, &ps);
+	CHECK(u64map_get(&t.debts, ((uint64_t)10 << 32) | here) != NULL);
+	period_forget(&t, 10);
+	CHECK(u64map_get(&t.debts, ((uint64_t)10 << 32) | here) == NULL);
+
 	/* the draws: rates uniform in [F/2, 3F/2], mean F */
 	double sum = 0;
 	uint64_t lo = UINT64_MAX, hi = 0, n_low = 0;
