@@ -8,6 +8,7 @@
  * while working, or leave a request waiting after the final slice.
  */
 #include "server/serve.h"
+#include "server/ui.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -75,6 +76,10 @@ static void close_window(serve_state *st, ember_merger **mp, int64_t start, int6
 		fprintf(stderr, "ember serve: storing a window failed: %s\n", err.msg);
 	} else {
 		atomic_fetch_add(&st->windows_stored, 1);
+		/* the UI's call trees merge it from memory, never decoding it */
+		if (ember_ui_folds_keep(st->folds, &info, p, &err) < 0)
+			fprintf(stderr, "ember serve: the UI reads the window from disk: %s\n",
+				err.msg);
 	}
 	if (ember_metrics_add_profile(st->metrics, p, rc == 0 ? info.id : NULL, end / 1000000,
 				      &err) < 0)
