@@ -12,6 +12,7 @@
 
 #include "server/http.h"
 #include "server/ui.h"
+#include "window.h"
 
 #define S 1000000000LL
 #define MANY 40   /* enough windows for a range to be read by parallel parts */
@@ -21,26 +22,6 @@ static ember_window_info W[MANY] = {
 };
 static size_t n_windows = 2;   /* the fake's store: W[0..n_windows) */
 static int window_calls;
-
-/* main -> fn, v samples of 10 ms, comm "app"; the UI reads windows one by
- * one (ranges are the windows in them), so the fake needs no merge */
-static ember_profile *profile(const char *fn, int64_t v)
-{
-	ember_profile *p = ember_profile_new();
-	ember_profile_add_sample_type(p, "samples", "count");
-	ember_profile_add_sample_type(p, "cpu", "nanoseconds");
-	ember_profile_set_period_type(p, "cpu", "nanoseconds");
-	uint64_t fm = ember_profile_intern_function(p, ember_profile_intern(p, "main"), 0, 0, 0);
-	uint64_t ff = ember_profile_intern_function(p, ember_profile_intern(p, fn), 0, 0, 0);
-	uint64_t loc[2] = { ember_profile_add_location(p, 0, 0x2000),
-			    ember_profile_add_location(p, 0, 0x1000) };
-	ember_profile_location_add_line(p, loc[0], ff, 0);
-	ember_profile_location_add_line(p, loc[1], fm, 0);
-	int64_t vals[2] = { v, v * 10000000 };
-	ember_label l = { .key = ember_profile_intern(p, "comm"), .str = ember_profile_intern(p, "app") };
-	ember_profile_add_sample(p, loc, 2, vals, &l, 1);
-	return p;
-}
 
 /* window i of the folds test: deeper stacks over a few functions, samples
  * of two comms, numeric pids and threads, so focus and filters cut trees */
@@ -97,8 +78,8 @@ static int f_window(void *ctx, const char *id, ember_profile **out, ember_error 
 	for (size_t i = 0; i < n_windows; i++)
 		if (strcmp(id, W[i].id) == 0 && rich)
 			return (*out = rich_profile(i)) ? 0 : -ENOMEM;
-		else if (strcmp(id, W[i].id) == 0)
-			return (*out = profile(i == 0 ? "before" : i == 1 ? "after" : "more",
+		else if (strcmp(id, W[i].id) == 0)   /* read one by one: no merge needed */
+			return (*out = ui_window(i == 0 ? "before" : i == 1 ? "after" : "more",
 					       i < 2 ? 3 + 2 * (int64_t)i : (int64_t)i))
 				       ? 0
 				       : -ENOMEM;
