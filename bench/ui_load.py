@@ -105,14 +105,28 @@ def stop(p, target):
     target.terminate()
 
 
+def wait_idle(pid, t0):
+    """Waits until pid stops using CPU (serve's warm-up done): its CPU
+    seconds and the wall seconds since t0."""
+    prev = -1
+    while True:
+        c = cpu_of(pid)
+        if c == prev:
+            return c, time.monotonic() - t0 - 0.5
+        prev = c
+        time.sleep(0.5)
+
+
 def measure(ember, store, start, end, rounds, tmp, procs):
-    """Each round restarts ember serve twice: once for the page (its first
-    draw is cold: no window folded in memory yet; its second is warm), once
-    for the JSON alone (cold, then warm) and the peer."""
+    """Each round restarts ember serve three times: for the page (its first
+    draw is cold: at once after the start, racing serve's warm-up; its
+    second is warm), for the JSON alone (cold, then warm) and the peer, and
+    for the warm-up (waited for, then the JSON)."""
     rng = f"start={start}&end={end}"
     b = {"profile_ms": [], "warm_ms": [], "redraw_ms": [], "search_ms": [], "timeline_ms": [],
          "timeline_later_ms": [], "nodes": 0}
     cold_s, cold_cpu, warm_s, warm_cpu, pprof_s, pprof_cpu, rss = [], [], [], [], [], [], []
+    warmup_cpu, warmup_s, after_cpu, after_s = [], [], [], []
     json_bytes = 0
     for _ in range(rounds):
         base, p, target = serve(ember, store, procs)
@@ -137,6 +151,17 @@ def measure(ember, store, start, end, rounds, tmp, procs):
             s_.append(t)
             json_bytes = len(body)
         rss.append(rss_mb(p.pid) - before)
+        stop(p, target)
+
+        t0 = time.monotonic()
+        base, p, target = serve(ember, store, procs)
+        c, w = wait_idle(p.pid, t0)
+        warmup_cpu.append(c)
+        warmup_s.append(w)
+        c = cpu_of(p.pid)
+        t, _ = timed(["curl", "-sSf", f"{base}/api/v1/calltree?{rng}"])
+        after_cpu.append(cpu_of(p.pid) - c)
+        after_s.append(t)
         c, g = cpu_of(p.pid), children_cpu()
         t, _ = timed(["go", "tool", "pprof", "-symbolize=none", "-top", "-nodecount=20",
                       f"{base}/api/v1/merge?{rng}"],
@@ -145,7 +170,8 @@ def measure(ember, store, start, end, rounds, tmp, procs):
         pprof_s.append(t)
         stop(p, target)
     b.update(api_s=cold_s, api_cpu=cold_cpu, warm_s=warm_s, warm_cpu=warm_cpu, pprof_s=pprof_s,
-             pprof_cpu=pprof_cpu, json_bytes=json_bytes, folded_mb=rss,
+             pprof_cpu=pprof_cpu, json_bytes=json_bytes, folded_mb=rss, warmup_cpu=warmup_cpu,
+             warmup_s=warmup_s, after_cpu=after_cpu, after_s=after_s,
              store_mb=sum(os.path.getsize(os.path.join(store, f)) for f in os.listdir(store)) / 1e6)
     return b
 
@@ -166,6 +192,10 @@ def rows_of(name, b):
         (f"{name}: /api/v1/calltree of that hour alone (curl, wall), warm / cold",
          f"{med(b['warm_s']):.2f} s / {med(b['api_s']):.2f} s, {b['json_bytes'] / 1e6:.2f} MB "
          f"JSON, {b['nodes']:,} nodes", "", ""),
+        (f"{name}: after a restart: serve's warm-up (folding the last hour's windows), CPU "
+         f"and wall; then /api/v1/calltree, CPU and wall",
+         f"{med(b['warmup_cpu']):.2f} s in {med(b['warmup_s']):.1f} s; "
+         f"{med(b['after_cpu']):.2f} s, {med(b['after_s']):.2f} s", "", ""),
         (f"{name}: memory of the hour folded (ember serve's RSS growth)",
          f"{med(b['folded_mb']):.0f} MB", "", ""),
         (f"{name}: redraw of the whole tree; search highlight",
