@@ -37,7 +37,7 @@ void ember_ui_cache_put(ember_ui_cache *c, const char *key, const char *frag, si
  * again. Bounded by bytes (EMBER_UI_FOLDS_BYTES by default): past it the
  * least recently used windows go. Thread-safe; a NULL cache keeps nothing
  * (put then hands back a reference only the caller holds). */
-#define EMBER_UI_FOLDS_BYTES ((size_t)256 << 20)
+#define EMBER_UI_FOLDS_BYTES ((size_t)128 << 20)   /* an hour of the heavy bench's */
 typedef struct ember_ui_folds ember_ui_folds;
 typedef struct ember_ui_fold_ref ember_ui_fold_ref;   /* one window, held */
 typedef struct ember_ui_folds_stat {
