@@ -5,13 +5,18 @@
  *
  * Names are interned once (a profile's string interner serves as the
  * table); a node is found from (parent, name) through an open-addressing
- * index. Each added profile's locations are turned into root-first name
- * lists once, so a sample costs one index probe per frame and one update
- * (its leaf's self value): totals are summed when the JSON is written.
+ * index. A profile is added in two steps: folded (its locations turned
+ * into root-first name lists once, its samples walked into a tree of its
+ * own, one probe per frame, each sample kept as its leaf, weight and label
+ * values), then the folded profile added (one probe per node of its tree,
+ * focus and filters decided per node and per label value, one update per
+ * kept sample: its leaf's self value). The UI keeps folded windows, so a
+ * range repeats only the second step; totals are summed when the JSON is
+ * written.
  *
- * Owns: the tree, its names, the label summary. Must never: change a
- * profile, know of HTTP or the store, or let a hostile value overflow
- * (sums saturate).
+ * Owns: the tree, its names, the label summary, folded profiles. Must
+ * never: change a profile or a folded profile once made, know of HTTP or
+ * the store, or let a hostile value overflow (sums saturate).
  */
 #include "ember/calltree.h"
 #include "ember/grow.h"
