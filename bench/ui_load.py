@@ -5,19 +5,23 @@ call tree of ~60,000 nodes over the hour), served by `ember serve`, and
 
   - the time from request to the flame graph drawn, measured by the page
     itself in Debian's chromium (navigation start to the draw), for
-    /ui/profile?start=..&end=.. over the hour (cold: every round decodes
-    the 360 windows);
-  - the JSON endpoint alone (/api/v1/calltree, curl), its size, and the CPU
-    seconds ember serve spent on it (the machine's load does not change
-    those; wall times on a busy machine do);
+    /ui/profile?start=..&end=.. over the hour: cold (the first request
+    after ember serve starts: the 360 windows are decoded and folded) and
+    warm (the windows folded in memory, as the worker leaves each window
+    it stores; a bench cannot wait an hour for serve to store them, so
+    warm is the request after the cold one);
+  - the JSON endpoint alone (/api/v1/calltree, curl), cold and warm, its
+    size, the CPU seconds ember serve spent on it (the machine's load does
+    not change those; wall times on a busy machine do), and how much
+    ember serve's RSS grew by holding the hour folded;
   - the peer in the same run: what a user did before the UI, `go tool pprof
     -top` of /api/v1/merge over the same hour (download, parse, report);
   - a redraw of the whole tree and a search highlight, in the page;
-  - the timeline page /ui/ of the 360 windows (the first round reads them,
-    later rounds come from the timeline's memory);
+  - the timeline page /ui/ of the 360 windows (the first visit reads them,
+    the next comes from the timeline's memory);
   - the size of the page's assets.
 
-Medians over rounds, the tools alternating. With --readme the table goes
+Medians over rounds (each restarts ember serve), the tools alternating. With --readme the table goes
 into bench/README.md between "<!-- bench/ui:begin -->" and
 "<!-- bench/ui:end -->".
 
@@ -90,48 +94,114 @@ def children_cpu():
     return r.ru_utime + r.ru_stime
 
 
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:")) / 1024
+
+
+def stop(p, target):
+    p.terminate()
+    p.wait(timeout=60)
+    target.terminate()
+
+
+def wait_idle(pid, t0):
+    """Waits until pid stops using CPU (serve's warm-up done): its CPU
+    seconds and the wall seconds since t0."""
+    prev = -1
+    while True:
+        c = cpu_of(pid)
+        if c == prev:
+            return c, time.monotonic() - t0 - 0.5
+        prev = c
+        time.sleep(0.5)
+
+
 def measure(ember, store, start, end, rounds, tmp, procs):
-    base, p, target = serve(ember, store, procs)
+    """Each round restarts ember serve three times: for the page (its first
+    draw is cold: at once after the start, racing serve's warm-up; its
+    second is warm), for the JSON alone (cold, then warm) and the peer, and
+    for the warm-up (waited for, then the JSON)."""
     rng = f"start={start}&end={end}"
-    api_s, pprof_s, api_cpu, pprof_cpu, json_bytes = [], [], [], [], 0
+    b = {"profile_ms": [], "warm_ms": [], "redraw_ms": [], "search_ms": [], "timeline_ms": [],
+         "timeline_later_ms": [], "nodes": 0}
+    cold_s, cold_cpu, warm_s, warm_cpu, pprof_s, pprof_cpu, rss = [], [], [], [], [], [], []
+    warmup_cpu, warmup_s, after_cpu, after_s = [], [], [], []
+    json_bytes = 0
     for _ in range(rounds):
+        base, p, target = serve(ember, store, procs)
+        conf = {"profile": f"{base}/ui/profile?{rng}", "timeline": f"{base}/ui/", "rounds": 2}
+        _, out = timed(["node", os.path.join(HERE, "ui_load.mjs"), json.dumps(conf)])
+        stop(p, target)
+        o = json.loads(out)
+        b["profile_ms"].append(o["profile_ms"][0])
+        b["warm_ms"].append(o["profile_ms"][1])
+        b["redraw_ms"] += o["redraw_ms"]
+        b["search_ms"] += o["search_ms"]
+        b["timeline_ms"].append(o["timeline_ms"][0])
+        b["timeline_later_ms"].append(o["timeline_ms"][1])
+        b["nodes"] = o["nodes"]
+
+        base, p, target = serve(ember, store, procs)
+        before = rss_mb(p.pid)
+        for s_, cpu in ((cold_s, cold_cpu), (warm_s, warm_cpu)):
+            c = cpu_of(p.pid)
+            t, body = timed(["curl", "-sSf", f"{base}/api/v1/calltree?{rng}"])
+            cpu.append(cpu_of(p.pid) - c)
+            s_.append(t)
+            json_bytes = len(body)
+        rss.append(rss_mb(p.pid) - before)
+        stop(p, target)
+
+        t0 = time.monotonic()
+        base, p, target = serve(ember, store, procs)
+        c, w = wait_idle(p.pid, t0)
+        warmup_cpu.append(c)
+        warmup_s.append(w)
         c = cpu_of(p.pid)
-        t, body = timed(["curl", "-sSf", f"{base}/api/v1/calltree?{rng}"])
-        api_cpu.append(cpu_of(p.pid) - c)
-        api_s.append(t)
-        json_bytes = len(body)
+        t, _ = timed(["curl", "-sSf", f"{base}/api/v1/calltree?{rng}"])
+        after_cpu.append(cpu_of(p.pid) - c)
+        after_s.append(t)
         c, g = cpu_of(p.pid), children_cpu()
         t, _ = timed(["go", "tool", "pprof", "-symbolize=none", "-top", "-nodecount=20",
                       f"{base}/api/v1/merge?{rng}"],
                      env=dict(os.environ, PPROF_TMPDIR=tmp))
         pprof_cpu.append(cpu_of(p.pid) - c + children_cpu() - g)
         pprof_s.append(t)
-    conf = {"profile": f"{base}/ui/profile?{rng}", "timeline": f"{base}/ui/", "rounds": rounds}
-    _, out = timed(["node", os.path.join(HERE, "ui_load.mjs"), json.dumps(conf)])
-    p.terminate()
-    target.terminate()
-    b = json.loads(out)
-    b.update(api_s=api_s, pprof_s=pprof_s, api_cpu=api_cpu, pprof_cpu=pprof_cpu,
-             json_bytes=json_bytes,
+        stop(p, target)
+    b.update(api_s=cold_s, api_cpu=cold_cpu, warm_s=warm_s, warm_cpu=warm_cpu, pprof_s=pprof_s,
+             pprof_cpu=pprof_cpu, json_bytes=json_bytes, folded_mb=rss, warmup_cpu=warmup_cpu,
+             warmup_s=warmup_s, after_cpu=after_cpu, after_s=after_s,
              store_mb=sum(os.path.getsize(os.path.join(store, f)) for f in os.listdir(store)) / 1e6)
     return b
 
 
 def rows_of(name, b):
     med = statistics.median
-    prof = med(b["profile_ms"]) / 1000
+    prof, warm, peer = med(b["profile_ms"]) / 1000, med(b["warm_ms"]) / 1000, med(b["pprof_s"])
     return [
-        (f"{name}: flame graph of 1 h drawn, request to canvas (cold: 360 windows decoded)",
-         f"{prof:.2f} s", f"{med(b['pprof_s']):.2f} s", f"{prof / med(b['pprof_s']):.2f}x"),
-        (f"{name}: CPU seconds to answer: ember serve for /api/v1/calltree; serve + go for "
-         f"the peer", f"{med(b['api_cpu']):.2f} s", f"{med(b['pprof_cpu']):.2f} s",
+        (f"{name}: flame graph of 1 h drawn, request to canvas, **warm** (the 360 windows "
+         f"folded in memory)", f"{warm:.2f} s", f"{peer:.2f} s", f"{warm / peer:.2f}x"),
+        (f"{name}: the same, **cold** (first request after a restart: 360 windows decoded "
+         f"and folded)", f"{prof:.2f} s", f"{peer:.2f} s", f"{prof / peer:.2f}x"),
+        (f"{name}: CPU seconds to answer, warm / cold: ember serve for /api/v1/calltree; "
+         f"serve + go for the peer",
+         f"{med(b['warm_cpu']):.2f} s / {med(b['api_cpu']):.2f} s", f"{med(b['pprof_cpu']):.2f} s",
+         f"{med(b['warm_cpu']) / med(b['pprof_cpu']):.2f}x / "
          f"{med(b['api_cpu']) / med(b['pprof_cpu']):.2f}x"),
-        (f"{name}: /api/v1/calltree of that hour alone (curl, wall)",
-         f"{med(b['api_s']):.2f} s, {b['json_bytes'] / 1e6:.2f} MB JSON, {b['nodes']:,} nodes", "", ""),
+        (f"{name}: /api/v1/calltree of that hour alone (curl, wall), warm / cold",
+         f"{med(b['warm_s']):.2f} s / {med(b['api_s']):.2f} s, {b['json_bytes'] / 1e6:.2f} MB "
+         f"JSON, {b['nodes']:,} nodes", "", ""),
+        (f"{name}: after a restart: serve's warm-up (folding the last hour's windows), CPU "
+         f"and wall; then /api/v1/calltree, CPU and wall",
+         f"{med(b['warmup_cpu']):.2f} s in {med(b['warmup_s']):.1f} s; "
+         f"{med(b['after_cpu']):.2f} s, {med(b['after_s']):.2f} s", "", ""),
+        (f"{name}: memory of the hour folded (ember serve's RSS growth)",
+         f"{med(b['folded_mb']):.0f} MB", "", ""),
         (f"{name}: redraw of the whole tree; search highlight",
          f"{med(b['redraw_ms']):.0f} ms; {med(b['search_ms']):.0f} ms", "", ""),
         (f"{name}: timeline /ui/ of the 360 windows, first visit / later visits",
-         f"{b['timeline_ms'][0] / 1000:.2f} s / {med(b['timeline_ms'][1:] or b['timeline_ms']) / 1000:.2f} s",
+         f"{med(b['timeline_ms']) / 1000:.2f} s / {med(b['timeline_later_ms']) / 1000:.2f} s",
          "", ""),
     ]
 
@@ -144,6 +214,7 @@ def main():
     a = ap.parse_args()
     ember = os.path.join(a.build, "cli", "ember")
     gen = os.path.join(a.build, "bench", "ui_store")
+    load0 = os.getloadavg()
     d = tempfile.mkdtemp(prefix="ember-ui-bench-")
     procs = []
     try:
@@ -168,6 +239,7 @@ def main():
         hs, he = out.decode().split()
         b_real = measure(ember, real, rs, re_, a.rounds, d, procs)
         b_heavy = measure(ember, heavy, hs, he, a.rounds, d, procs)
+        load = os.getloadavg()
         web = os.path.join(ROOT, "web")
         assets = {f: os.path.getsize(os.path.join(web, f)) for f in os.listdir(web)
                   if f.endswith((".html", ".js", ".css", ".svg"))}
@@ -176,10 +248,10 @@ def main():
         rows = rows_of("real", b_real) + rows_of("heavy", b_heavy) + [
             ("assets: all of web/ / what a profile page loads",
              f"{sum(assets.values()) / 1024:.1f} KiB / {page / 1024:.1f} KiB", "", "(bar 200 KB)")]
-        load = os.getloadavg()
         lines = [
             f"Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {platform.node()} "
-            f"({os.cpu_count()} CPUs, load average {load[0]:.1f} at the end), medians of "
+            f"({os.cpu_count()} CPUs, load average {load0[0]:.1f} at the start, {load[0]:.1f} at "
+            f"the end), medians of "
             f"{a.rounds} rounds; `bench/ui_load.py --rounds {a.rounds}`. real: {len(full)} windows "
             f"`ember serve -a` stored here, repeated to 360 ({b_real['store_mb']:.1f} MB zstd); "
             f"heavy: bench/ui_store.c's synthetic windows, 1,500 sample records each "

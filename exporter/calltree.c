@@ -5,13 +5,18 @@
  *
  * Names are interned once (a profile's string interner serves as the
  * table); a node is found from (parent, name) through an open-addressing
- * index. Each added profile's locations are turned into root-first name
- * lists once, so a sample costs one index probe per frame and one update
- * (its leaf's self value): totals are summed when the JSON is written.
+ * index. A profile is added in two steps: folded (its locations turned
+ * into root-first name lists once, its samples walked into a tree of its
+ * own, one probe per frame, each sample kept as its leaf, weight and label
+ * values), then the folded profile added (one probe per node of its tree,
+ * focus and filters decided per node and per label value, one update per
+ * kept sample: its leaf's self value). The UI keeps folded windows, so a
+ * range repeats only the second step; totals are summed when the JSON is
+ * written.
  *
- * Owns: the tree, its names, the label summary. Must never: change a
- * profile, know of HTTP or the store, or let a hostile value overflow
- * (sums saturate).
+ * Owns: the tree, its names, the label summary, folded profiles. Must
+ * never: change a profile or a folded profile once made, know of HTTP or
+ * the store, or let a hostile value overflow (sums saturate).
  */
 #include "ember/calltree.h"
 #include "ember/grow.h"
@@ -273,11 +278,9 @@ static int loc_names_build(ember_calltree *t, const ember_profile *p, loc_names 
 	return 0;
 }
 
-static int sum_label(ember_calltree *t, ct_labelsum *ls, const char *value, int64_t v)
+/* Adds v to the value with index id (in t->values) of the label summary ls. */
+static int sum_label(ct_labelsum *ls, int64_t id, int64_t v)
 {
-	int64_t id = ember_profile_intern(t->values, value);
-	if (id < 0)
-		return -ENOMEM;
 	size_t old = ls->cap;
 	if (!ember_grow((void **)&ls->sum, &ls->cap, (size_t)id + 1, sizeof *ls->sum))
 		return -ENOMEM;
@@ -286,97 +289,120 @@ static int sum_label(ember_calltree *t, ct_labelsum *ls, const char *value, int6
 	return 0;
 }
 
-/* Whether s passes every filter. match caches string labels' results per
- * (filter, string index): 0 unknown, 1 yes, 2 no. */
-static bool keep_sample(const ember_calltree *t, const ember_profile *p, const ember_sample *s,
-			const int64_t *fkeys, unsigned char *match)
+/* ---- folded profiles ------------------------------------------------------ */
+
+typedef struct ct_rec {
+	uint32_t node;   /* the sample's leaf in the folded tree */
+	int64_t value;   /* its weight */
+} ct_rec;
+
+struct ember_calltree_folded {
+	int unit;                /* 0 samples, 1 cpu ns */
+	size_t n_names;          /* names[0] == "" (the root's) */
+	const char **names;      /* into text, in the order the tree meets them */
+	size_t n_nodes;          /* node 0 is the root; parents come first */
+	uint32_t *parent, *name;
+	size_t n_keys;
+	const char **keys;       /* into text */
+	size_t n_values;         /* values[0] == "" (label absent) */
+	const char **values;     /* into text, in the order the samples meet them */
+	size_t n_recs;
+	ct_rec *recs;            /* in sample order */
+	uint32_t *labels;        /* n_keys value indices per record */
+	char *text;
+	size_t bytes;
+};
+
+void ember_calltree_folded_free(ember_calltree_folded *f)
 {
-	char buf[32];
-	for (size_t f = 0; f < t->n_filters; f++) {
-		int64_t str = 0;
-		for (size_t i = 0; i < s->n_labels && fkeys[f] >= 0; i++)
-			if (s->labels[i].key == fkeys[f])
-				str = s->labels[i].str;
-		unsigned char *m = str ? &match[f * p->n_strings + (size_t)str] : NULL;
-		if (!m || !*m) {
-			const char *v = label_text(p, s, fkeys[f], buf);
-			unsigned char r = regexec(&t->filters[f].re, v, 0, NULL, 0) == 0 ? 1 : 2;
-			if (!m)
-				m = &r;
-			*m = r;
-			if (r == 2)
-				return false;
-		} else if (*m == 2) {
-			return false;
-		}
-	}
-	return true;
+	if (!f)
+		return;
+	free(f->names);
+	free(f->parent);
+	free(f->name);
+	free(f->keys);
+	free(f->values);
+	free(f->recs);
+	free(f->labels);
+	free(f->text);
+	free(f);
 }
 
-/* Whether the stack of s holds a frame whose name matches the focus. */
-static int focus_hit(ember_calltree *t, const ember_profile *p, const ember_sample *s,
-		     const loc_names *ln)
+size_t ember_calltree_folded_bytes(const ember_calltree_folded *f)
 {
-	size_t need = t->names->n_strings;
-	if (need > t->cap_focus_match) {
-		size_t old = t->cap_focus_match;
-		if (!ember_grow((void **)&t->focus_match, &t->cap_focus_match, need, 1))
-			return -ENOMEM;
-		memset(t->focus_match + old, 0, t->cap_focus_match - old);
-	}
-	(void)p;
-	for (size_t li = 0; li < s->n_locations; li++) {
-		uint64_t loc = s->location_ids[li];
-		for (size_t k = ln->start[loc - 1]; k < ln->start[loc]; k++) {
-			unsigned char *m = &t->focus_match[ln->ids[k]];
-			if (!*m)
-				*m = regexec(&t->focus, t->names->strings[ln->ids[k]], 0, NULL, 0) ? 2 : 1;
-			if (*m == 1)
-				return 1;
+	return f->bytes;
+}
+
+/* Copies the strings into one block: names, keys, values. */
+static int fold_text(ember_calltree_folded *f, const ember_profile *names,
+		     const char *const *keys, const ember_profile *values)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < names->n_strings; i++)
+		len += strlen(names->strings[i]) + 1;
+	for (size_t i = 0; i < f->n_keys; i++)
+		len += strlen(keys[i]) + 1;
+	for (size_t i = 0; i < values->n_strings; i++)
+		len += strlen(values->strings[i]) + 1;
+	f->text = malloc(len ? len : 1);
+	f->names = malloc(names->n_strings * sizeof *f->names);
+	f->keys = malloc((f->n_keys + 1) * sizeof *f->keys);
+	f->values = malloc(values->n_strings * sizeof *f->values);
+	if (!f->text || !f->names || !f->keys || !f->values)
+		return -ENOMEM;
+	char *at = f->text;
+	const char **to[3] = { f->names, f->keys, f->values };
+	const char *const *from[3] = { (const char *const *)names->strings, keys,
+				       (const char *const *)values->strings };
+	size_t n[3] = { names->n_strings, f->n_keys, values->n_strings };
+	for (int j = 0; j < 3; j++)
+		for (size_t i = 0; i < n[j]; i++) {
+			size_t l = strlen(from[j][i]) + 1;
+			memcpy(at, from[j][i], l);
+			to[j][i] = at;
+			at += l;
 		}
-	}
+	f->n_names = names->n_strings;
+	f->n_values = values->n_strings;
+	f->bytes += len + (names->n_strings + f->n_keys + 1 + values->n_strings) * sizeof(char *);
 	return 0;
 }
 
-int ember_calltree_add(ember_calltree *t, const ember_profile *p, bool base, ember_error *err)
+int ember_calltree_fold(ember_calltree_folded **out, const ember_profile *p,
+			const char *const *label_keys, size_t n_label_keys, ember_error *err)
 {
+	*out = NULL;
 	frame_weight w;
 	int rc = frame_weight_report(p, &w, err);
 	if (rc < 0)
 		return rc;
-	int unit = w.cpu_ns ? 1 : 0;
-	if (t->unit >= 0 && t->unit != unit)
-		return ember_errorf(err, EINVAL,
-				    "call tree: profiles with CPU time and profiles with only "
-				    "sample counts cannot be combined");
-	t->unit = unit;
+	/* the tree machinery builds the folded tree: a tree without filters */
+	ember_calltree *t = NULL;
+	if ((rc = ember_calltree_new(&t, NULL, NULL, 0, NULL, 0, err)) < 0)
+		return rc;
+	ember_calltree_folded *f = calloc(1, sizeof *f);
+	ember_profile *values = ember_profile_new();
+	int64_t *skeys = calloc(n_label_keys + 1, sizeof *skeys);
 	loc_names ln = { 0 };
-	int64_t *fkeys = calloc(t->n_filters + t->n_sums + 1, sizeof *fkeys);
-	unsigned char *match = calloc(t->n_filters * p->n_strings + 1, 1);
 	rc = -ENOMEM;
-	if (!fkeys || !match || loc_names_build(t, p, &ln) < 0)
+	if (!f || !values || !skeys || loc_names_build(t, p, &ln) < 0)
 		goto out;
-	int64_t *skeys = fkeys + t->n_filters;
-	for (size_t f = 0; f < t->n_filters; f++)
-		fkeys[f] = find_string(p, t->filters[f].key);
-	for (size_t k = 0; k < t->n_sums; k++)
-		skeys[k] = find_string(p, t->sums[k].key);
+	f->unit = w.cpu_ns ? 1 : 0;
+	f->n_keys = n_label_keys;
+	f->recs = malloc((p->n_samples + 1) * sizeof *f->recs);
+	f->labels = malloc((p->n_samples * n_label_keys + 1) * sizeof *f->labels);
+	if (!f->recs || !f->labels)
+		goto out;
+	for (size_t k = 0; k < n_label_keys; k++)
+		skeys[k] = find_string(p, label_keys[k]);
 	char buf[32];
 	for (size_t si = 0; si < p->n_samples; si++) {
 		const ember_sample *s = &p->samples[si];
-		int64_t v = frame_weigh(&w, s);
-		if (!base)
-			for (size_t k = 0; k < t->n_sums; k++)
-				if (sum_label(t, &t->sums[k], label_text(p, s, skeys[k], buf), v) < 0)
-					goto out;
-		if (!keep_sample(t, p, s, fkeys, match))
-			continue;
-		if (t->has_focus) {
-			int hit = focus_hit(t, p, s, &ln);
-			if (hit < 0)
+		for (size_t k = 0; k < n_label_keys; k++) {
+			int64_t id = ember_profile_intern(values, label_text(p, s, skeys[k], buf));
+			if (id < 0 || id >= UINT32_MAX)
 				goto out;
-			if (!hit)
-				continue;
+			f->labels[si * n_label_keys + k] = (uint32_t)id;
 		}
 		uint32_t node = 0;
 		for (size_t li = s->n_locations; li-- > 0 && node != NO_NODE;) {
@@ -387,7 +413,150 @@ int ember_calltree_add(ember_calltree *t, const ember_profile *p, bool base, emb
 		}
 		if (node == NO_NODE)
 			goto out;
-		ct_node *n = &t->nodes[node];
+		f->recs[si] = (ct_rec){ node, frame_weigh(&w, s) };
+	}
+	f->n_recs = p->n_samples;
+	f->n_nodes = t->n_nodes;
+	f->parent = malloc(t->n_nodes * sizeof *f->parent);
+	f->name = malloc(t->n_nodes * sizeof *f->name);
+	if (!f->parent || !f->name || fold_text(f, t->names, label_keys, values) < 0)
+		goto out;
+	for (size_t i = 0; i < t->n_nodes; i++) {
+		f->parent[i] = t->nodes[i].parent;
+		f->name[i] = t->nodes[i].name;
+	}
+	f->bytes += sizeof *f + t->n_nodes * 2 * sizeof(uint32_t) +
+		    f->n_recs * (sizeof *f->recs + n_label_keys * sizeof *f->labels);
+	*out = f;
+	f = NULL;
+	rc = 0;
+out:
+	if (rc == -ENOMEM)
+		ember_errorf(err, ENOMEM, "call tree: out of memory");
+	ember_calltree_folded_free(f);
+	ember_calltree_free(t);
+	ember_profile_free(values);
+	free(skeys);
+	free(ln.ids);
+	free(ln.start);
+	return rc;
+}
+
+/* The index of key among f's label keys, or -1. */
+static int64_t folded_key(const ember_calltree_folded *f, const char *key)
+{
+	for (size_t i = 0; i < f->n_keys; i++)
+		if (strcmp(f->keys[i], key) == 0)
+			return (int64_t)i;
+	return -1;
+}
+
+/* Node flags while adding a folded profile. */
+#define F_HIT 1    /* a frame on the path to the node matches the focus */
+#define F_KEEP 2   /* a kept sample's path goes through the node */
+
+/* Whether record r passes every filter (fk: the filters' keys in f);
+ * match caches results per (filter, value): 0 unknown, 1 yes, 2 no. */
+static bool keep_record(const ember_calltree *t, const ember_calltree_folded *f, size_t r,
+			const int64_t *fk, unsigned char *match)
+{
+	for (size_t i = 0; i < t->n_filters; i++) {
+		uint32_t v = f->labels[r * f->n_keys + (size_t)fk[i]];
+		unsigned char *m = &match[i * f->n_values + v];
+		if (!*m)
+			*m = regexec(&t->filters[i].re, f->values[v], 0, NULL, 0) == 0 ? 1 : 2;
+		if (*m == 2)
+			return false;
+	}
+	return true;
+}
+
+/* The focus result of each node of f (nm: f's names in t) into flags. */
+static int focus_nodes(ember_calltree *t, const ember_calltree_folded *f, const uint32_t *nm,
+		       unsigned char *flags)
+{
+	size_t need = t->names->n_strings;
+	if (need > t->cap_focus_match) {
+		size_t old = t->cap_focus_match;
+		if (!ember_grow((void **)&t->focus_match, &t->cap_focus_match, need, 1))
+			return -ENOMEM;
+		memset(t->focus_match + old, 0, t->cap_focus_match - old);
+	}
+	for (size_t i = 1; i < f->n_nodes; i++) {   /* parents first */
+		unsigned char *m = &t->focus_match[nm[f->name[i]]];
+		if (!*m)
+			*m = regexec(&t->focus, t->names->strings[nm[f->name[i]]], 0, NULL, 0) ? 2 : 1;
+		if (*m == 1 || (flags[f->parent[i]] & F_HIT))
+			flags[i] |= F_HIT;
+	}
+	return 0;
+}
+
+int ember_calltree_add_folded(ember_calltree *t, const ember_calltree_folded *f, bool base,
+			      ember_error *err)
+{
+	if (t->unit >= 0 && t->unit != f->unit)
+		return ember_errorf(err, EINVAL,
+				    "call tree: profiles with CPU time and profiles with only "
+				    "sample counts cannot be combined");
+	int64_t *fk = calloc(t->n_filters + t->n_sums + 1, sizeof *fk), *sk = fk + t->n_filters;
+	if (!fk)
+		return ember_errorf(err, ENOMEM, "call tree: out of memory");
+	for (size_t i = 0; i < t->n_filters + t->n_sums; i++) {
+		const char *key = i < t->n_filters ? t->filters[i].key : t->sums[i - t->n_filters].key;
+		if ((fk[i] = folded_key(f, key)) < 0) {
+			free(fk);
+			return ember_errorf(err, EINVAL, "call tree: a profile folded without label '%s'",
+					    key);
+		}
+	}
+	t->unit = f->unit;
+	uint32_t *nm = malloc(f->n_names * sizeof *nm);
+	uint32_t *map = malloc(f->n_nodes * sizeof *map);
+	int64_t *vmap = malloc(f->n_values * sizeof *vmap);
+	unsigned char *flags = calloc(f->n_nodes, 1), *kept = calloc(f->n_recs + 1, 1);
+	unsigned char *match = calloc(t->n_filters * f->n_values + 1, 1);
+	int rc = -ENOMEM;
+	if (!nm || !map || !vmap || !flags || !kept || !match)
+		goto out;
+	/* f's names into t, in f's order (as adding the profile would) */
+	nm[0] = 0;
+	for (size_t i = 1; i < f->n_names; i++) {
+		int64_t id = ember_profile_intern(t->names, f->names[i]);
+		if (id < 0 || id >= UINT32_MAX)
+			goto out;
+		nm[i] = (uint32_t)id;
+	}
+	if (t->has_focus && focus_nodes(t, f, nm, flags) < 0)
+		goto out;
+	for (size_t r = 0; r < f->n_recs; r++)
+		if (keep_record(t, f, r, fk, match) && (!t->has_focus || (flags[f->recs[r].node] & F_HIT))) {
+			kept[r] = 1;
+			flags[f->recs[r].node] |= F_KEEP;
+		}
+	for (size_t i = f->n_nodes; i-- > 1;)   /* children after parents */
+		if (flags[i] & F_KEEP)
+			flags[f->parent[i]] |= F_KEEP;
+	/* the kept part of f's tree into t: one probe per node, not per frame */
+	map[0] = 0;
+	for (size_t i = 1; i < f->n_nodes; i++)
+		if ((flags[i] & F_KEEP) &&
+		    (map[i] = child(t, map[f->parent[i]], nm[f->name[i]])) == NO_NODE)
+			goto out;
+	for (size_t i = 0; i < f->n_values; i++)
+		vmap[i] = -1;
+	for (size_t r = 0; r < f->n_recs; r++) {
+		int64_t v = f->recs[r].value;
+		for (size_t k = 0; !base && k < t->n_sums; k++) {
+			uint32_t fv = f->labels[r * f->n_keys + (size_t)sk[k]];
+			if (vmap[fv] < 0 && (vmap[fv] = ember_profile_intern(t->values, f->values[fv])) < 0)
+				goto out;
+			if (sum_label(&t->sums[k], vmap[fv], v) < 0)
+				goto out;
+		}
+		if (!kept[r])
+			continue;
+		ct_node *n = &t->nodes[map[f->recs[r].node]];
 		if (base)
 			n->base_self = frame_sat_add(n->base_self, v);
 		else
@@ -402,10 +571,38 @@ int ember_calltree_add(ember_calltree *t, const ember_profile *p, bool base, emb
 out:
 	if (rc == -ENOMEM)
 		ember_errorf(err, ENOMEM, "call tree: out of memory");
-	free(ln.ids);
-	free(ln.start);
-	free(fkeys);
+	free(fk);
+	free(nm);
+	free(map);
+	free(vmap);
+	free(flags);
+	free(kept);
 	free(match);
+	return rc;
+}
+
+/* Folds p with the labels t filters on and lists, then adds it: one way
+ * into a tree, whether the profile was folded before or not. */
+int ember_calltree_add(ember_calltree *t, const ember_profile *p, bool base, ember_error *err)
+{
+	const char **keys = calloc(t->n_filters + t->n_sums + 1, sizeof *keys);
+	if (!keys)
+		return ember_errorf(err, ENOMEM, "call tree: out of memory");
+	size_t n = 0;
+	for (size_t i = 0; i < t->n_filters + t->n_sums; i++) {
+		const char *key = i < t->n_filters ? t->filters[i].key : t->sums[i - t->n_filters].key;
+		size_t j = 0;
+		while (j < n && strcmp(keys[j], key))
+			j++;
+		if (j == n)
+			keys[n++] = key;
+	}
+	ember_calltree_folded *f = NULL;
+	int rc = ember_calltree_fold(&f, p, keys, n, err);
+	free(keys);
+	if (rc == 0)
+		rc = ember_calltree_add_folded(t, f, base, err);
+	ember_calltree_folded_free(f);
 	return rc;
 }
 
@@ -440,9 +637,11 @@ int ember_calltree_merge(ember_calltree *dst, const ember_calltree *src, ember_e
 	}
 	for (size_t k = 0; k < src->n_sums; k++)
 		for (size_t i = 0; i < src->sums[k].cap && i < src->values->n_strings; i++)
-			if (src->sums[k].sum[i] &&
-			    sum_label(dst, &dst->sums[k], src->values->strings[i], src->sums[k].sum[i]) < 0)
-				goto out;
+			if (src->sums[k].sum[i]) {
+				int64_t id = ember_profile_intern(dst->values, src->values->strings[i]);
+				if (id < 0 || sum_label(&dst->sums[k], id, src->sums[k].sum[i]) < 0)
+					goto out;
+			}
 	if (src->unit >= 0)
 		dst->unit = src->unit;
 	dst->profiles += src->profiles;

@@ -223,6 +223,7 @@ static int agent_start_threads(agent *a)
 		.max_profile_seconds = o->max_profile_seconds,
 		.web = a->web,
 		.read_timeouts = &a->st->http_read_timeouts,
+		.ui_folds = a->st->folds,
 	};
 	agent_route_signals(a);
 	static ember_http_api api;   /* must outlive the server; one agent per process */

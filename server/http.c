@@ -516,7 +516,7 @@ typedef void (*route_fn)(const ember_http_api *api, const ember_http_opts *opts,
 			 const ember_http_request *req, const char *rest, ember_http_response *r);
 
 typedef struct http_route {
-	const char *path;      /* exact path, or a prefix ending in '/' when prefix */
+	const char *path;      /* exact path, or a prefix when prefix */
 	bool prefix;           /* rest = what follows the prefix (may be empty) */
 	route_fn fn;
 	const char *example;   /* the link the index page shows */
@@ -537,7 +537,7 @@ static const http_route routes[] = {
 	{ "/api/v1/merge", false, route_merge, "/api/v1/merge?start=T&end=T&function=REGEX",
 	  "stored windows in a range merged into one pprof (also cgroup=, container_id=, "
 	  "pod_uid= regexes)", false },
-	{ "/ui/", true, ember_ui_route_page, "/ui/",
+	{ "/ui", true, ember_ui_route_page, "/ui/",
 	  "the UI: timeline, flame graphs (/ui/profile?id=ID), diffs (/ui/diff?base=ID&id=ID)",
 	  false },
 	{ "/api/v1/calltree", false, ember_ui_route_calltree,
@@ -643,8 +643,9 @@ void ember_http_handle(const ember_http_api *api, const ember_http_opts *opts,
 	} else {
 		rt->fn(api, opts, req, rest, r);
 	}
-	if (!ember_buf_ok(&r->body)) {
+	if (!ember_buf_ok(&r->body) || !ember_buf_ok(&r->location)) {
 		ember_buf_free(&r->body);
+		ember_buf_free(&r->location);
 		reply_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
 		if (!ember_buf_ok(&r->body))
 			ember_buf_free(&r->body);   /* status stays; empty body */
@@ -654,6 +655,7 @@ void ember_http_handle(const ember_http_api *api, const ember_http_opts *opts,
 void ember_http_response_free(ember_http_response *r)
 {
 	ember_buf_free(&r->body);
+	ember_buf_free(&r->location);
 }
 
 /* ---- libmicrohttpd glue ------------------------------------------------- */
@@ -745,15 +747,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	} else {
 		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	}
-	ember_http_response_free(&r);
-	if (!resp)
+	if (!resp) {
+		ember_http_response_free(&r);
 		return MHD_NO;
+	}
 	if (r.content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r.content_type);
 	if (r.disposition)
 		MHD_add_response_header(resp, "Content-Disposition", r.disposition);
 	if (r.allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r.allow);
+	if (r.location.len)   /* copied by libmicrohttpd */
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r.location.data);
+	ember_http_response_free(&r);
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	/* the UI's pages load only ember's own scripts and styles */
 	MHD_add_response_header(resp, "Content-Security-Policy", "default-src 'self'");

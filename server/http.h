@@ -83,6 +83,8 @@ typedef struct ember_http_opts {
 	struct ember_gate *heavy;       /* set by ember_http_start (NULL: no limit) */
 	struct ember_ui_cache *ui_cache;   /* the timeline's entries; set by ember_http_start
 					      (NULL: nothing kept) */
+	struct ember_ui_folds *ui_folds;   /* the call trees' folded windows (server/ui.h),
+					      the caller's (NULL: decoded on each read) */
 } ember_http_opts;
 
 /* One query argument, already percent-decoded; value NULL for "?key". */
@@ -104,6 +106,7 @@ typedef struct ember_http_response {
 	const char *content_type;   /* static strings */
 	const char *disposition;    /* Content-Disposition or NULL */
 	const char *allow;          /* Allow (405) or NULL */
+	ember_buf location;         /* Location (redirects), empty when none */
 	ember_buf body;
 } ember_http_response;
 

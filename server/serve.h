@@ -88,6 +88,8 @@ typedef struct serve_state {
 	ember_store *store;
 	ember_metrics *metrics;
 	struct push_agent *push;   /* the push threads (server/push.h), or NULL */
+	struct ember_ui_folds *folds;   /* stored windows folded for the UI (server/ui.h),
+					   or NULL; the worker puts each one it stores */
 
 	/* the slice queue; never held for longer than a push or a pop */
 	pthread_mutex_t mu;

@@ -1,7 +1,9 @@
 /* server/serve_state.c — the lifecycle of serve's shared state: its locks and
  * condition variables (the request condition waits on CLOCK_MONOTONIC, so
- * a wall-clock step never shortens or stretches a profile request). */
+ * a wall-clock step never shortens or stretches a profile request), and
+ * the UI's folded windows (without memory for them, none are kept). */
 #include "server/serve.h"
+#include "server/ui.h"
 
 #include <time.h>
 
@@ -16,10 +18,14 @@ void serve_state_init(serve_state *st)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&st->done, &ca);
 	pthread_condattr_destroy(&ca);
+	if (ember_ui_folds_new(&st->folds, EMBER_UI_FOLDS_BYTES) < 0)
+		st->folds = NULL;
 }
 
 void serve_state_destroy(serve_state *st)
 {
+	ember_ui_folds_free(st->folds);
+	st->folds = NULL;
 	pthread_cond_destroy(&st->done);
 	pthread_mutex_destroy(&st->req_mu);
 	pthread_cond_destroy(&st->space);

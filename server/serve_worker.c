@@ -3,22 +3,82 @@
  * a window's end stores the window and feeds the metrics registry with the
  * window id as the exemplar's profile_id.
  *
+ * While no slice is queued it folds, for the UI, the windows of the last
+ * hour stored before this start (server/ui.h).
+ *
  * Owns: the symbolizer (no other thread touches it), the window being
  * assembled, completing profile requests. Must never: hold the queue lock
  * while working, or leave a request waiting after the final slice.
  */
 #include "server/serve.h"
+#include "server/ui.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static serve_slice pop(serve_state *st)
+#define WARM_NS (3600LL * 1000000000)   /* windows folded at start: the last hour's */
+
+/* The UI's warm-up: the windows stored before this start (the last hour's,
+ * newest first) folded while the worker has nothing else to do, one at a
+ * time, so a slice waits for at most one window's decoding. It stops early
+ * once the folded windows' memory is full (older windows would only push
+ * newer ones out). */
+typedef struct warmup {
+	ember_window_info *v;
+	size_t left;           /* v[0..left) still to fold */
+	uint64_t evictions;    /* of the folds when it started */
+} warmup;
+
+static void warm_start(serve_state *st, warmup *w)
+{
+	*w = (warmup){ 0 };
+	ember_error err = { 0 };
+	if (!st->folds || ember_store_list(st->store, ember_real_ns() - WARM_NS, INT64_MAX, &w->v,
+					   &w->left, &err) < 0)
+		w->left = 0;
+	ember_ui_folds_stat s;
+	ember_ui_folds_stats(st->folds, &s);
+	w->evictions = s.evictions;
+}
+
+static void warm_one(serve_state *st, warmup *w)
+{
+	const ember_window_info *i = &w->v[--w->left];
+	ember_ui_fold_ref *ref = ember_ui_folds_get(st->folds, i->id, i->bytes);
+	if (ref) {   /* a request folded it already */
+		ember_ui_folds_release(st->folds, ref);
+	} else {
+		ember_profile *p = NULL;
+		ember_error err = { 0 };
+		if (ember_store_load(st->store, i->id, &p, &err) == 0)   /* else: pruned meanwhile */
+			ember_ui_folds_keep(st->folds, i, p, &err);
+		ember_profile_free(p);
+		ember_ui_folds_stat s;
+		ember_ui_folds_stats(st->folds, &s);
+		if (s.evictions != w->evictions)
+			w->left = 0;
+	}
+	if (!w->left) {
+		free(w->v);
+		w->v = NULL;
+	}
+}
+
+/* The next slice; while none is queued, the warm-up goes on. */
+static serve_slice pop(serve_state *st, warmup *w)
 {
 	pthread_mutex_lock(&st->mu);
-	while (st->q_len == 0)
-		pthread_cond_wait(&st->work, &st->mu);
+	while (st->q_len == 0) {
+		if (w->left) {
+			pthread_mutex_unlock(&st->mu);
+			warm_one(st, w);
+			pthread_mutex_lock(&st->mu);
+		} else {
+			pthread_cond_wait(&st->work, &st->mu);
+		}
+	}
 	serve_slice sl = st->queue[st->q_head];
 	st->q_head = (st->q_head + 1) % SERVE_QUEUE_CAP;
 	st->q_len--;
@@ -75,6 +135,10 @@ static void close_window(serve_state *st, ember_merger **mp, int64_t start, int6
 		fprintf(stderr, "ember serve: storing a window failed: %s\n", err.msg);
 	} else {
 		atomic_fetch_add(&st->windows_stored, 1);
+		/* the UI's call trees merge it from memory, never decoding it */
+		if (ember_ui_folds_keep(st->folds, &info, p, &err) < 0)
+			fprintf(stderr, "ember serve: the UI reads the window from disk: %s\n",
+				err.msg);
 	}
 	if (ember_metrics_add_profile(st->metrics, p, rc == 0 ? info.id : NULL, end / 1000000,
 				      &err) < 0)
@@ -155,8 +219,10 @@ void *serve_worker_main(void *arg)
 	serve_state *st = arg;
 	ember_merger *win = NULL;
 	int64_t win_start = 0, win_end = 0;
+	warmup warm;
+	warm_start(st, &warm);
 	for (;;) {
-		serve_slice sl = pop(st);
+		serve_slice sl = pop(st, &warm);
 		if (sl.raw)
 			symbolize(st, sl.raw);
 		/* a window whose closing slice was dropped closes when the next
@@ -179,5 +245,6 @@ void *serve_worker_main(void *arg)
 		if (sl.final)
 			break;
 	}
+	free(warm.v);
 	return NULL;
 }

@@ -4,8 +4,9 @@
  * sample labels, and the timeline of stored windows.
  *
  * Owns: turning UI queries into profiles (through the ember_http_api, so
- * `ember serve` and `ember view` answer alike) and profiles into JSON
- * (through ember/calltree.h). Must never: let an unvalidated id or time
+ * `ember serve` and `ember view` answer alike; folded windows kept in
+ * memory, server/ui_folds.c, stand in for reading them) and profiles into
+ * JSON (through ember/calltree.h). Must never: let an unvalidated id or time
  * through (ids are re-formatted by ember_window_id_parse, times parsed by
  * the HTTP layer), or hand the browser protobuf.
  */
@@ -43,12 +44,49 @@ static const ember_ui_asset *asset(const char *name)
 	return NULL;
 }
 
+/* Appends s percent-encoded as a query key or value. */
+static void query_text(ember_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    strchr("-._~:", c))
+			ember_buf_putc(b, (char)c);
+		else
+			ember_buf_printf(b, "%%%02X", c);
+	}
+}
+
+/* /ui -> ui/ (relative, so a proxy's path prefix stays), the query kept. */
+static void redirect_to_slash(const ember_http_request *req, ember_http_response *r)
+{
+	ember_buf_puts(&r->location, "ui/");
+	for (size_t i = 0; i < req->n_args; i++) {
+		ember_buf_putc(&r->location, i ? '&' : '?');
+		query_text(&r->location, req->args[i].key);
+		if (req->args[i].value) {
+			ember_buf_putc(&r->location, '=');
+			query_text(&r->location, req->args[i].value);
+		}
+	}
+	ember_buf_puts(&r->body, "<!DOCTYPE html>\n<p>The UI is at <a href=\"/ui/\">/ui/</a>.</p>\n");
+	r->status = 301;
+	r->content_type = "text/html; charset=utf-8";
+}
+
 void ember_ui_route_page(const ember_http_api *api, const ember_http_opts *opts,
 			 const ember_http_request *req, const char *rest, ember_http_response *r)
 {
 	(void)api;
 	(void)opts;
-	(void)req;
+	if (!*rest) {   /* /ui */
+		redirect_to_slash(req, r);
+		return;
+	}
+	if (*rest++ != '/') {   /* /uifoo */
+		ember_http_reply_error(r, 404, "no such endpoint: see / for the list");
+		return;
+	}
 	const char *name = rest;
 	if (!*rest)
 		name = "timeline.html";
@@ -80,6 +118,7 @@ typedef struct ui_part {
 	ember_buf *frags;      /* timeline parts: one JSON fragment per window */
 	size_t top;
 	ember_ui_cache *cache; /* timeline parts: entries of windows read before */
+	ember_ui_folds *folds; /* calltree parts: windows folded before */
 	size_t used;
 	int rc;
 	ember_error err;
@@ -113,26 +152,54 @@ static void run_parts(ui_part *parts, size_t k, void *(*fn)(void *))
 
 /* ---- the call tree of a query --------------------------------------------- */
 
-/* Adds one window to t; -ENOENT when it is gone. */
-static int add_window(const ember_http_api *api, const char *id, bool base, ember_calltree *t,
-		      ember_error *err)
+/* Adds one window (its file's size: bytes, 0 when unknown) to t, folded
+ * from memory when it is kept there, else read, folded and kept; -ENOENT
+ * when it is gone. */
+static int add_window(const ember_http_api *api, ember_ui_folds *folds, const char *id,
+		      uint64_t bytes, bool base, ember_calltree *t, ember_error *err)
 {
-	ember_profile *p = NULL;
-	int rc = api->window(api->ctx, id, &p, err);
-	if (rc == 0) {
-		rc = ember_calltree_add(t, p, base, err);
-		if (rc == -EINVAL)   /* profiles that do not combine: not the query's fault */
-			rc = -EIO;
+	ember_ui_fold_ref *ref = ember_ui_folds_get(folds, id, bytes);
+	int rc = 0;
+	if (!ref) {
+		ember_profile *p = NULL;
+		ember_calltree_folded *f = NULL;
+		rc = api->window(api->ctx, id, &p, err);
+		if (rc == 0)
+			rc = ember_calltree_fold(&f, p, ui_label_keys, N_LABEL_KEYS, err);
+		ember_profile_free(p);
+		if (rc == 0 && !(ref = ember_ui_folds_put(folds, id, bytes, f)))
+			rc = ember_errorf(err, ENOMEM, "out of memory");
 	}
-	ember_profile_free(p);
+	if (rc == 0)
+		rc = ember_calltree_add_folded(t, ember_ui_fold(ref), base, err);
+	ember_ui_folds_release(folds, ref);
+	if (rc == -EINVAL)   /* profiles that do not combine: not the query's fault */
+		rc = -EIO;
 	return rc;
+}
+
+int ember_ui_folds_keep(ember_ui_folds *c, const ember_window_info *w, const ember_profile *p,
+			ember_error *err)
+{
+	if (!c)
+		return 0;
+	ember_calltree_folded *f = NULL;
+	int rc = ember_calltree_fold(&f, p, ui_label_keys, N_LABEL_KEYS, err);
+	if (rc < 0)
+		return rc;
+	ember_ui_fold_ref *ref = ember_ui_folds_put(c, w->id, w->bytes, f);
+	if (!ref)
+		return ember_errorf(err, ENOMEM, "out of memory");
+	ember_ui_folds_release(c, ref);
+	return 0;
 }
 
 static void *calltree_part(void *arg)
 {
 	ui_part *p = arg;
 	for (size_t i = p->first; i < p->n && p->rc == 0; i += p->stride) {
-		int rc = add_window(p->api, p->v[i].id, p->base, p->t, &p->err);
+		int rc = add_window(p->api, p->folds, p->v[i].id, p->v[i].bytes, p->base, p->t,
+				    &p->err);
 		if (rc == 0)
 			p->used++;
 		else if (rc != -ENOENT)   /* -ENOENT: removed by retention meanwhile */
@@ -149,16 +216,16 @@ typedef struct tree_args {
 } tree_args;
 
 /* Adds the windows v[0..n) to t, in parallel parts; 0 or -errno. */
-static int add_windows(const ember_http_api *api, const ember_window_info *v, size_t n,
-		       bool base, const tree_args *ta, ember_calltree *t, size_t *used,
-		       ember_error *err)
+static int add_windows(const ember_http_api *api, ember_ui_folds *folds,
+		       const ember_window_info *v, size_t n, bool base, const tree_args *ta,
+		       ember_calltree *t, size_t *used, ember_error *err)
 {
 	size_t k = parts_for(n);
 	ui_part parts[PARTS_MAX];
 	int rc = 0;
 	for (size_t j = 0; j < k; j++) {
 		parts[j] = (ui_part){ .api = api, .v = v, .n = n, .first = j, .stride = k,
-				      .base = base, .t = t };
+				      .base = base, .t = t, .folds = folds };
 		if (j && ember_calltree_new(&parts[j].t, ta->focus, ta->filters, ta->n_filters,
 					    ui_label_keys, N_LABEL_KEYS, err) < 0) {
 			k = j;   /* fewer parts: the first ones take all windows */
@@ -188,7 +255,8 @@ static int add_windows(const ember_http_api *api, const ember_window_info *v, si
  * (every window of the range, each added as it is read: no merged copy).
  * 1 when added, 0 when neither is in the query (and !required), -1 after
  * replying. */
-static int add_side(const ember_http_api *api, const ember_http_request *req,
+static int add_side(const ember_http_api *api, ember_ui_folds *folds,
+		    const ember_http_request *req,
 		    const char *id_key, const char *start_key, const char *end_key, bool base,
 		    bool required, const tree_args *ta, ember_calltree *t, ember_http_response *r)
 {
@@ -212,7 +280,7 @@ static int add_side(const ember_http_api *api, const ember_http_request *req,
 			ember_http_reply_error(r, 400, msg);
 			return -1;
 		}
-		rc = add_window(api, id, base, t, &err);
+		rc = add_window(api, folds, id, 0, base, t, &err);
 	} else if (sv || ev) {
 		int64_t start = 0, end = 0;
 		if (ember_http_query_time(req, start_key, true, &start, r) < 0 ||
@@ -227,7 +295,7 @@ static int add_side(const ember_http_api *api, const ember_http_request *req,
 		size_t n = 0, used = 0;
 		rc = api->list(api->ctx, start, end, &v, &n, &err);
 		if (rc == 0)
-			rc = add_windows(api, v, n, base, ta, t, &used, &err);
+			rc = add_windows(api, folds, v, n, base, ta, t, &used, &err);
 		free(v);
 		if (rc == 0 && used == 0)
 			rc = ember_errorf(&err, ENOENT,
@@ -274,8 +342,10 @@ void ember_ui_route_calltree(const ember_http_api *api, const ember_http_opts *o
 	}
 	tree_args ta = { fn, filters, n_filters };
 	ember_gate_enter(opts->heavy);   /* decoding windows is the heavy part */
-	if (add_side(api, req, "id", "start", "end", false, true, &ta, t, r) >= 0 &&
-	    add_side(api, req, "base", "base_start", "base_end", true, false, &ta, t, r) >= 0) {
+	ember_ui_folds *folds = opts->ui_folds;
+	if (add_side(api, folds, req, "id", "start", "end", false, true, &ta, t, r) >= 0 &&
+	    add_side(api, folds, req, "base", "base_start", "base_end", true, false, &ta, t, r) >=
+		    0) {
 		if ((rc = ember_calltree_json(t, &r->body, &err)) < 0) {
 			ember_http_reply_rc(r, rc, &err);
 		} else {

@@ -57,6 +57,28 @@ void ember_calltree_free(ember_calltree *t);
 /* Adds p's samples to the MAIN or (base) the BASE values. */
 int ember_calltree_add(ember_calltree *t, const ember_profile *p, bool base, ember_error *err);
 
+/* A profile folded once so that many trees can add it cheaply (the UI keeps
+ * the stored windows folded in memory): its own call tree of function
+ * names (root first, inline frames expanded, as the tree above) and one
+ * record per sample: its leaf node, its weight and the text of its labels
+ * label_keys (copied; numeric labels as decimal, "" when absent). Names are
+ * kept in the order ember_calltree_add meets them, so a tree that adds
+ * folded profiles writes the same JSON as one that adds the profiles.
+ * Immutable once made: any number of threads may add it at once. */
+typedef struct ember_calltree_folded ember_calltree_folded;
+
+int ember_calltree_fold(ember_calltree_folded **out, const ember_profile *p,
+			const char *const *label_keys, size_t n_label_keys, ember_error *err);
+void ember_calltree_folded_free(ember_calltree_folded *f);
+/* The memory f holds, its own struct included. */
+size_t ember_calltree_folded_bytes(const ember_calltree_folded *f);
+
+/* As ember_calltree_add of the profile f was folded from. -EINVAL when a
+ * filter's or the label summary's key is not among f's label keys, or the
+ * units differ. */
+int ember_calltree_add_folded(ember_calltree *t, const ember_calltree_folded *f, bool base,
+			      ember_error *err);
+
 /* Adds src's values (main and base) and label values to dst, as if every
  * profile added to src had been added to dst; src is unchanged (trees
  * built in parallel, one per thread, end in one). -EINVAL when their units

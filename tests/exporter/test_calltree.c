@@ -2,7 +2,8 @@
  * tree values with inline frames and recursion, the function table (cum
  * once per sample), a diff base, anchored label filters, the label
  * summary, the function focus, merging trees built apart, bad regexes,
- * units that do not mix, and the timeline summary. */
+ * units that do not mix, profiles folded once and added to many trees,
+ * and the timeline summary. */
 #include "../check.h"
 #include "synth.h"
 
@@ -157,6 +158,72 @@ static void test_merge(void)
 	ember_profile_free(q);
 }
 
+/* a profile folded once adds to trees of any filter, focus and side as the
+ * profile itself; filtered samples leave no nodes behind */
+static void test_folded(void)
+{
+	ember_profile *p = profile("app"), *o = profile("other");
+	const char *const keys[] = { "thread", "comm", "pid" };
+	ember_calltree_folded *fp, *fo;
+	ember_error err = { 0 };
+	CHECK(ember_calltree_fold(&fp, p, keys, 3, &err) == 0);
+	CHECK(ember_calltree_fold(&fo, o, keys, 3, &err) == 0);
+	CHECK(ember_calltree_folded_bytes(fp) > 100);
+	struct {
+		const char *focus;
+		ember_label_filter f;
+		size_t n_filters, nodes;
+	} cases[] = {
+		{ NULL, { "comm", "app" }, 0, 7 },
+		{ "^r$", { "comm", "app" }, 0, 4 },        /* main -> r -> r */
+		{ "inl", { "comm", "other" }, 1, 5 },      /* main -> a -> b -> inl */
+		{ NULL, { "thread", "x" }, 1, 1 },         /* nothing kept: the root only */
+		{ NULL, { "pid", "1[0-9]+" }, 1, 7 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		ember_calltree *t, *u;
+		CHECK(ember_calltree_new(&t, cases[i].focus, &cases[i].f, cases[i].n_filters, KEYS, 2,
+					 &err) == 0);
+		CHECK(ember_calltree_new(&u, cases[i].focus, &cases[i].f, cases[i].n_filters, KEYS, 2,
+					 &err) == 0);
+		CHECK(ember_calltree_add(t, p, false, &err) == 0 && ember_calltree_add(t, o, true, &err) == 0);
+		CHECK(ember_calltree_add_folded(u, fp, false, &err) == 0 &&
+		      ember_calltree_add_folded(u, fo, true, &err) == 0);
+		char *want = strdup(json(t));
+		CHECK(strcmp(json(u), want) == 0);
+		if (ember_calltree_nodes(u) != cases[i].nodes)
+			fprintf(stderr, "folded case %zu: %zu nodes\n", i, ember_calltree_nodes(u));
+		CHECK(ember_calltree_nodes(u) == cases[i].nodes);
+		free(want);
+		ember_calltree_free(t);
+		ember_calltree_free(u);
+	}
+	/* a tree filtering or listing a label the fold did not keep */
+	ember_calltree *t;
+	ember_calltree_folded *narrow;
+	CHECK(ember_calltree_fold(&narrow, p, keys, 1, &err) == 0);
+	CHECK(ember_calltree_new(&t, NULL, NULL, 0, KEYS, 1, &err) == 0);
+	CHECK(ember_calltree_add_folded(t, narrow, false, &err) == -EINVAL);
+	CHECK(strstr(err.msg, "without label 'comm'"));
+	ember_calltree_free(t);
+	/* units that do not mix: a window of sample counts after CPU time */
+	ember_profile *c = ember_profile_new();
+	ember_profile_add_sample_type(c, "samples", "count");
+	ember_calltree_folded *fc;
+	CHECK(ember_calltree_fold(&fc, c, keys, 3, &err) == 0);
+	CHECK(ember_calltree_new(&t, NULL, NULL, 0, KEYS, 2, &err) == 0);
+	CHECK(ember_calltree_add_folded(t, fp, false, &err) == 0);
+	CHECK(ember_calltree_add_folded(t, fc, false, &err) == -EINVAL);
+	ember_calltree_free(t);
+	ember_calltree_folded_free(fc);
+	ember_profile_free(c);
+	ember_calltree_folded_free(narrow);
+	ember_calltree_folded_free(fp);
+	ember_calltree_folded_free(fo);
+	ember_profile_free(p);
+	ember_profile_free(o);
+}
+
 static void test_top(void)
 {
 	ember_profile *p = profile("app");
@@ -178,6 +245,7 @@ int main(void)
 	test_tree();
 	test_filters();
 	test_merge();
+	test_folded();
 	test_top();
 	ember_buf_free(&JB);
 	return check_exit();

@@ -12,6 +12,7 @@
 
 #include "server/http.h"
 #include "server/ui.h"
+#include "window.h"
 
 #define S 1000000000LL
 #define MANY 40   /* enough windows for a range to be read by parallel parts */
@@ -22,23 +23,39 @@ static ember_window_info W[MANY] = {
 static size_t n_windows = 2;   /* the fake's store: W[0..n_windows) */
 static int window_calls;
 
-/* main -> fn, v samples of 10 ms, comm "app"; the UI reads windows one by
- * one (ranges are the windows in them), so the fake needs no merge */
-static ember_profile *profile(const char *fn, int64_t v)
+/* window i of the folds test: deeper stacks over a few functions, samples
+ * of two comms, numeric pids and threads, so focus and filters cut trees */
+static bool rich;
+static ember_profile *rich_profile(size_t i)
 {
+	static const char *const fns[] = { "main", "serve", "parse", "alloc", "hash", "io" };
 	ember_profile *p = ember_profile_new();
 	ember_profile_add_sample_type(p, "samples", "count");
 	ember_profile_add_sample_type(p, "cpu", "nanoseconds");
 	ember_profile_set_period_type(p, "cpu", "nanoseconds");
-	uint64_t fm = ember_profile_intern_function(p, ember_profile_intern(p, "main"), 0, 0, 0);
-	uint64_t ff = ember_profile_intern_function(p, ember_profile_intern(p, fn), 0, 0, 0);
-	uint64_t loc[2] = { ember_profile_add_location(p, 0, 0x2000),
-			    ember_profile_add_location(p, 0, 0x1000) };
-	ember_profile_location_add_line(p, loc[0], ff, 0);
-	ember_profile_location_add_line(p, loc[1], fm, 0);
-	int64_t vals[2] = { v, v * 10000000 };
-	ember_label l = { .key = ember_profile_intern(p, "comm"), .str = ember_profile_intern(p, "app") };
-	ember_profile_add_sample(p, loc, 2, vals, &l, 1);
+	uint64_t loc[6];
+	for (size_t f = 0; f < 6; f++) {
+		uint64_t fid = ember_profile_intern_function(p, ember_profile_intern(p, fns[(f + i) % 6]),
+							     0, 0, 0);
+		loc[f] = ember_profile_add_location(p, 0, 0x1000 * (f + 1));
+		ember_profile_location_add_line(p, loc[f], fid, 0);
+	}
+	int64_t kc = ember_profile_intern(p, "comm"), kp = ember_profile_intern(p, "pid"),
+		kt = ember_profile_intern(p, "thread");
+	for (size_t s = 0; s < 12; s++) {
+		uint64_t stack[6];
+		size_t depth = 1 + (s * 7 + i) % 6;
+		for (size_t d = 0; d < depth; d++)   /* leaf first */
+			stack[d] = loc[(s + d * 5 + i) % 6];
+		int64_t v = 1 + (int64_t)((s * 13 + i * 3) % 7);
+		int64_t vals[2] = { v, v * 10000000 };
+		ember_label l[3] = {
+			{ .key = kc, .str = ember_profile_intern(p, s % 3 ? "app" : "db") },
+			{ .key = kp, .num = 100 + (int64_t)((s + i) % 4) },
+			{ .key = kt, .str = ember_profile_intern(p, s % 2 ? "main" : "worker-1") },
+		};
+		ember_profile_add_sample(p, stack, depth, vals, l, s % 5 ? 3 : 2);
+	}
 	return p;
 }
 
@@ -59,8 +76,10 @@ static int f_window(void *ctx, const char *id, ember_profile **out, ember_error 
 	(void)ctx;
 	__atomic_add_fetch(&window_calls, 1, __ATOMIC_RELAXED);
 	for (size_t i = 0; i < n_windows; i++)
-		if (strcmp(id, W[i].id) == 0)
-			return (*out = profile(i == 0 ? "before" : i == 1 ? "after" : "more",
+		if (strcmp(id, W[i].id) == 0 && rich)
+			return (*out = rich_profile(i)) ? 0 : -ENOMEM;
+		else if (strcmp(id, W[i].id) == 0)   /* read one by one: no merge needed */
+			return (*out = ui_window(i == 0 ? "before" : i == 1 ? "after" : "more",
 					       i < 2 ? 3 + 2 * (int64_t)i : (int64_t)i))
 				       ? 0
 				       : -ENOMEM;
@@ -258,6 +277,113 @@ static void test_many(void)
 	n_windows = 2;
 }
 
+/* the call trees' folded windows: the same JSON as reading every window,
+ * whether the windows were kept by the worker (ember_ui_folds_keep), by a
+ * first request, or evicted again under a small bound */
+static void test_folds(void)
+{
+	char mid[24];
+	snprintf(mid, sizeof mid, "%lld", (long long)(W[MANY / 2].start_ns / 1000000));
+	const char *q[][10] = {
+		{ "start", "0", "end", "2000000000" },
+		{ "start", "0", "end", "2000000000", "function", "^(parse|io)$" },
+		{ "start", "0", "end", "2000000000", "comm", "db", "pid", "10[13]" },
+		{ "start", mid, "end", "2000000000", "base_start", "0", "base_end", mid },
+		{ "start", mid, "end", "2000000000", "thread", "worker-.*", "base_start", "0",
+		  "base_end", mid },
+		{ "id", W[3].id, "base", W[4].id, "function", "hash" },
+	};
+	size_t n_q = sizeof q / sizeof q[0];
+	rich = true;
+	n_windows = MANY;
+	ember_http_response want[sizeof q / sizeof q[0]], r;
+	for (size_t i = 0; i < n_q; i++) {   /* no folds kept: every window read */
+		const char *const *a = q[i];
+		CHECK(get(&want[i], "/api/v1/calltree", a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7],
+			  a[8], a[9], NULL) == 200);
+	}
+	CHECK(has(&want[0], "\"profiles\":40,") && has(&want[3], "\"base_profiles\":20,"));
+	CHECK(!strstr(want[1].body.data, "\"total\":0,") && !strstr(want[2].body.data, "\"total\":0,"));
+	/* bounds: everything; about three windows (evicting all the time) */
+	for (int round = 0; round < 3; round++) {
+		ember_ui_folds *folds;
+		CHECK(ember_ui_folds_new(&folds, round < 2 ? EMBER_UI_FOLDS_BYTES : 3000) == 0);
+		OPTS.ui_folds = folds;
+		if (round == 1) {   /* as the worker keeps the windows it stores */
+			for (size_t w = 0; w < MANY; w++) {
+				ember_profile *p = rich_profile(w);
+				ember_error err = { 0 };
+				CHECK(ember_ui_folds_keep(folds, &W[w], p, &err) == 0);
+				ember_profile_free(p);
+			}
+		}
+		for (int pass = 0; pass < 2; pass++) {
+			for (size_t i = 0; i < n_q; i++) {
+				const char *const *a = q[i];
+				int before = window_calls;
+				CHECK(get(&r, "/api/v1/calltree", a[0], a[1], a[2], a[3], a[4], a[5],
+					  a[6], a[7], a[8], a[9], NULL) == 200);
+				if (strcmp(r.body.data, want[i].body.data))
+					fprintf(stderr, "round %d pass %d query %zu: %.200s\n", round,
+						pass, i, r.body.data);
+				CHECK(strcmp(r.body.data, want[i].body.data) == 0);
+				/* kept: no window read again; a small bound reads them again */
+				if (round == 1 || (round == 0 && pass == 1))
+					CHECK(window_calls == before);
+				if (round == 2)
+					CHECK(window_calls > before);
+				ember_http_response_free(&r);
+			}
+		}
+		ember_ui_folds_stat st;
+		ember_ui_folds_stats(folds, &st);
+		if (round < 2)
+			CHECK(st.windows == MANY && st.evictions == 0 && st.hits > 0);
+		else
+			CHECK(st.windows >= 1 && st.windows < 10 && st.evictions > 100 &&
+			      st.bytes <= 3000);
+		ember_ui_folds_free(folds);
+		OPTS.ui_folds = NULL;
+	}
+	/* a window bigger than the bound is used, not kept */
+	ember_ui_folds *tiny;
+	CHECK(ember_ui_folds_new(&tiny, 10) == 0);
+	OPTS.ui_folds = tiny;
+	const char *const *a = q[0];
+	CHECK(get(&r, "/api/v1/calltree", a[0], a[1], a[2], a[3], NULL) == 200);
+	CHECK(strcmp(r.body.data, want[0].body.data) == 0);
+	ember_http_response_free(&r);
+	ember_ui_folds_stat st;
+	ember_ui_folds_stats(tiny, &st);
+	CHECK(st.windows == 0 && st.bytes == 0);
+	ember_ui_folds_free(tiny);
+	OPTS.ui_folds = NULL;
+	for (size_t i = 0; i < n_q; i++)
+		ember_http_response_free(&want[i]);
+	rich = false;
+	n_windows = 2;
+}
+
+/* /ui answers with a redirect to ui/ (relative: a proxy's prefix stays),
+ * the query kept and re-encoded; /uifoo is no page */
+static void test_redirect(void)
+{
+	ember_http_response r;
+	CHECK(get(&r, "/ui", NULL) == 301);
+	CHECK(r.location.data && strcmp(r.location.data, "ui/") == 0);
+	ember_http_response_free(&r);
+	CHECK(get(&r, "/ui", "start", "2025-11-25T01:00:00Z", "q", "a b&c=d/é", "flag", NULL,
+		  NULL) == 301);
+	CHECK(r.location.data &&
+	      strcmp(r.location.data,
+		     "ui/?start=2025-11-25T01:00:00Z&q=a%20b%26c%3Dd%2F%C3%A9&flag") == 0);
+	ember_http_response_free(&r);
+	CHECK(get(&r, "/uifoo", NULL) == 404 && has(&r, "no such endpoint"));
+	ember_http_response_free(&r);
+	CHECK(get(&r, "/ui/", NULL) == 200 && r.location.len == 0);
+	ember_http_response_free(&r);
+}
+
 static void test_index_links(void)
 {
 	ember_http_response r;
@@ -274,6 +400,8 @@ int main(void)
 	test_calltree();
 	test_timeline();
 	test_many();
+	test_folds();
+	test_redirect();
 	test_index_links();
 	return check_exit();
 }

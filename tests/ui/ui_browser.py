@@ -98,6 +98,12 @@ def main():
         check(r.returncode == 0, f"ember record: {r.stderr.decode(errors='replace')}")
         status, body, _, _ = curl(f"{base}/api/v1/profiles/{before}", *AUTH)
         check(status == 200, f"download of {before}: {status}")
+        # /ui (no slash) redirects to the timeline, its query kept, through the socket
+        status, _, _, err = curl(f"{base}/ui?start=0&q=a%20b", *AUTH, "-D", "/dev/stderr")
+        check(status == 301 and "\nLocation: ui/?start=0&q=a%20b\r" in err,
+              f"/ui: {status} {err[-400:]!r}")
+        status, page, _, _ = curl(f"{base}/ui", *AUTH, "-L")
+        check(status == 200 and b"/ui/timeline.js" in page, f"/ui followed: {status}")
         old = os.path.join(d, "before.pb.gz")
         with open(old, "wb") as f:
             f.write(body)
