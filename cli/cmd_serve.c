@@ -81,6 +81,9 @@ static const char usage_text[] =
 	"                            them)                                      [EMBER_STORAGE_RETENTION]\n"
 	"  --storage.max-bytes SIZE  drop the oldest windows beyond this total (default 1G;\n"
 	"                            0 = no cap)                                [EMBER_STORAGE_MAX_BYTES]\n"
+	"  --ui.cache-size SIZE      memory for recent windows folded for the UI, so a\n"
+	"                            range is drawn without decoding them (default 32M;\n"
+	"                            0 = none)                                  [EMBER_UI_CACHE_SIZE]\n"
 	"\n"
 	"Metrics:\n"
 	"  --metrics.top N           functions per window that become series (default 50)\n"
@@ -112,6 +115,7 @@ enum {
 	OPT_STORAGE_PATH,
 	OPT_STORAGE_RETENTION,
 	OPT_STORAGE_MAX_BYTES,
+	OPT_UI_CACHE_SIZE,
 	OPT_METRICS_TOP,
 	OPT_METRICS_FUNCTIONS,
 	OPT_METRICS_MAX_SERIES,
@@ -136,6 +140,7 @@ static const struct {
 	{ OPT_STORAGE_PATH, "storage.path" },
 	{ OPT_STORAGE_RETENTION, "storage.retention" },
 	{ OPT_STORAGE_MAX_BYTES, "storage.max-bytes" },
+	{ OPT_UI_CACHE_SIZE, "ui.cache-size" },
 	{ OPT_METRICS_TOP, "metrics.top" },
 	{ OPT_METRICS_FUNCTIONS, "metrics.functions" },
 	{ OPT_METRICS_MAX_SERIES, "metrics.max-series" },
@@ -158,6 +163,7 @@ static const struct option long_opts[] = {
 	{ "storage.path", required_argument, NULL, OPT_STORAGE_PATH },
 	{ "storage.retention", required_argument, NULL, OPT_STORAGE_RETENTION },
 	{ "storage.max-bytes", required_argument, NULL, OPT_STORAGE_MAX_BYTES },
+	{ "ui.cache-size", required_argument, NULL, OPT_UI_CACHE_SIZE },
 	{ "metrics.top", required_argument, NULL, OPT_METRICS_TOP },
 	{ "metrics.functions", required_argument, NULL, OPT_METRICS_FUNCTIONS },
 	{ "metrics.max-series", required_argument, NULL, OPT_METRICS_MAX_SERIES },
@@ -323,6 +329,9 @@ static int storage_and_metrics(const serve_args *a, ember_agent_opts *o)
 	const char *mb = val(a, "storage.max-bytes");
 	if (mb && cli_parse_bytes(mb, &o->max_bytes) < 0)
 		return bad_value("storage.max-bytes", mb, "want a size like 512M or 2G, or 0");
+	const char *uc = val(a, "ui.cache-size");
+	if (uc && (cli_parse_bytes(uc, &o->ui_cache_bytes) < 0 || o->ui_cache_bytes > (1ULL << 40)))
+		return bad_value("ui.cache-size", uc, "want a size like 32M or 256M, or 0");
 	if ((ec = uint_flag(a, "metrics.top", 1, 100000, &top)) >= 0 ||
 	    (ec = uint_flag(a, "metrics.max-series", 1, 10000000, &max_series)) >= 0)
 		return ec;
@@ -368,7 +377,7 @@ int cmd_serve(int argc, char **argv)
 	memset(&a, 0, sizeof a);
 	cli_sampling_init(&a.samp, 99);
 	ember_agent_opts o = { .window_ns = 10 * SEC, .retention_ns = 24ULL * 3600 * SEC,
-			       .max_bytes = 1ULL << 30 };
+			       .max_bytes = 1ULL << 30, .ui_cache_bytes = EMBER_AGENT_UI_CACHE_BYTES };
 	int ec = parse_args(argc, argv, &a);
 	if (ec < 0)
 		ec = storage_and_metrics(&a, &o);

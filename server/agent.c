@@ -115,7 +115,7 @@ static int agent_open(agent *a)
 	a->st = calloc(1, sizeof *a->st);
 	if (!a->st)
 		return LOG("out of memory\n"), -ENOMEM;
-	serve_state_init(a->st);
+	serve_state_init(a->st, (size_t)a->o->ui_cache_bytes);
 	a->st->cfg.window_ns = o->window_ns;
 	a->st->cfg.freq_hz = o->sampler.freq_hz;
 	ember_metrics_opts mo = { .top_n = o->metrics_top, .functions_regex = o->metrics_functions,

@@ -138,7 +138,8 @@ static inline void serve_set_terminate(volatile sig_atomic_t *terminate)
 }
 
 /* serve_state.c: locks and condition variables of a zeroed state. */
-void serve_state_init(serve_state *st);
+/* ui_cache_bytes: the bound of the UI's folded windows (0: none kept). */
+void serve_state_init(serve_state *st, size_t ui_cache_bytes);
 void serve_state_destroy(serve_state *st);
 
 /* serve_collect.c: the sampling loop; returns 0 on stop/target gone, -errno

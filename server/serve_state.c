@@ -7,7 +7,7 @@
 
 #include <time.h>
 
-void serve_state_init(serve_state *st)
+void serve_state_init(serve_state *st, size_t ui_cache_bytes)
 {
 	pthread_mutex_init(&st->mu, NULL);
 	pthread_cond_init(&st->work, NULL);
@@ -18,7 +18,8 @@ void serve_state_init(serve_state *st)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&st->done, &ca);
 	pthread_condattr_destroy(&ca);
-	if (ember_ui_folds_new(&st->folds, EMBER_UI_FOLDS_BYTES) < 0)
+	st->folds = NULL;
+	if (ui_cache_bytes && ember_ui_folds_new(&st->folds, ui_cache_bytes) < 0)
 		st->folds = NULL;
 }
 

@@ -34,10 +34,10 @@ void ember_ui_cache_put(ember_ui_cache *c, const char *key, const char *frag, si
 
 /* server/ui_folds.c: the stored windows folded for call trees (ember/
  * calltree.h), so a range merges them instead of decoding its windows
- * again. Bounded by bytes (EMBER_UI_FOLDS_BYTES by default): past it the
+ * again. Bounded by bytes (serve's --ui.cache-size, EMBER_AGENT_UI_CACHE_BYTES
+ * by default): past it the
  * least recently used windows go. Thread-safe; a NULL cache keeps nothing
  * (put then hands back a reference only the caller holds). */
-#define EMBER_UI_FOLDS_BYTES ((size_t)128 << 20)   /* an hour of the heavy bench's */
 typedef struct ember_ui_folds ember_ui_folds;
 typedef struct ember_ui_fold_ref ember_ui_fold_ref;   /* one window, held */
 typedef struct ember_ui_folds_stat {

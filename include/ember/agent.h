@@ -18,6 +18,11 @@
 #include "ember/push.h"
 #include "ember/sampler.h"
 
+/* The default of --ui.cache-size: room for about half an hour of a busy
+ * agent's windows folded for the UI (bench/README.md, "UI"), within the
+ * sidecar manifest's 128Mi memory limit. */
+#define EMBER_AGENT_UI_CACHE_BYTES (32ULL << 20)
+
 typedef struct ember_agent_opts {
 	ember_sampler_opts sampler;      /* target, -F, call graph, stack size */
 	uint64_t window_ns;              /* > 0, whole milliseconds */
@@ -36,6 +41,7 @@ typedef struct ember_agent_opts {
 	const char *storage_path;
 	uint64_t retention_ns;           /* 0 keeps windows */
 	uint64_t max_bytes;              /* 0: no cap */
+	uint64_t ui_cache_bytes;         /* the UI's folded windows; 0: none kept */
 
 	/* metrics */
 	size_t metrics_top;

@@ -25,7 +25,7 @@ assert out.returncode == 0, out
 for flag in ("-a", "-p", "-G", "-- COMMAND", "-F", "--call-graph", "--stack-size", "--window",
              "--listen", "--storage.path", "--storage.retention", "--storage.max-bytes",
              "--metrics.top", "--metrics.functions", "--metrics.max-series",
-             "EMBER_LISTEN", "EMBER_STORAGE_PATH", "0.0.0.0:9464"):
+             "--ui.cache-size", "EMBER_UI_CACHE_SIZE", "EMBER_LISTEN", "EMBER_STORAGE_PATH", "0.0.0.0:9464"):
     assert flag in out.stdout, flag
 
 for args, env, needle in (
@@ -38,6 +38,8 @@ for args, env, needle in (
         ([], {"EMBER_STORAGE_RETENTION": "forever"}, "EMBER_STORAGE_RETENTION='forever'"),
         (["--window", "abc"], {"EMBER_WINDOW": "abc"}, "--window 'abc'"),  # argv wins
         (["--storage.max-bytes", "lots"], None, "--storage.max-bytes"),
+        (["--ui.cache-size", "12x"], None, "--ui.cache-size"),
+        ([], {"EMBER_UI_CACHE_SIZE": "-1"}, "EMBER_UI_CACHE_SIZE='-1'"),
         (["--call-graph", "lbr"], None, "--call-graph"),
         (["--stack-size", "1"], None, "--stack-size"),
         (["--metrics.top", "0"], None, "--metrics.top"),

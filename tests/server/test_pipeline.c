@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ember/agent.h"
 #include "server/serve.h"
 
 #define MS 1000000LL
@@ -133,7 +134,7 @@ typedef struct run {
 static void start(run *r, int64_t window_ns, int symbolize_ms)
 {
 	memset(r, 0, sizeof *r);
-	serve_state_init(&r->st);
+	serve_state_init(&r->st, EMBER_AGENT_UI_CACHE_BYTES);
 	r->st.cfg.window_ns = (uint64_t)window_ns;
 	r->f.last_take = ember_mono_ns();
 	r->f.symbolize_ms = symbolize_ms;

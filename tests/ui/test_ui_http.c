@@ -307,7 +307,7 @@ static void test_folds(void)
 	/* bounds: everything; about three windows (evicting all the time) */
 	for (int round = 0; round < 3; round++) {
 		ember_ui_folds *folds;
-		CHECK(ember_ui_folds_new(&folds, round < 2 ? EMBER_UI_FOLDS_BYTES : 3000) == 0);
+		CHECK(ember_ui_folds_new(&folds, round < 2 ? (size_t)128 << 20 : 3000) == 0);
 		OPTS.ui_folds = folds;
 		if (round == 1) {   /* as the worker keeps the windows it stores */
 			for (size_t w = 0; w < MANY; w++) {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ember/agent.h"
 #include "server/serve.h"
 #include "server/ui.h"
 #include "window.h"
@@ -102,7 +103,7 @@ int main(void)
 	ember_error err = { 0 };
 	serve_state st;
 	memset(&st, 0, sizeof st);
-	serve_state_init(&st);
+	serve_state_init(&st, EMBER_AGENT_UI_CACHE_BYTES);
 	CHECK(st.folds != NULL);
 	CHECK(ember_store_open(&st.store, &so, &err) == 0);
 	store_ = st.store;
