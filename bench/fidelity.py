@@ -21,6 +21,7 @@ random periods cost? (issue 14; bench/README.md, "Sampling fidelity")
    medians over rounds (the bar is 1.1x).
 
 usage: bench/fidelity.py [--build DIR] [--rounds N] [--dur S] [--only fidelity,cost]
+                         [--cost-targets -p:99,-p:999,-a:999]
 needs: root (or perf_event_paranoid <= 1), perf (linux-perf)
 """
 import argparse
@@ -197,6 +198,8 @@ def main():
     ap.add_argument("--dur", type=float, default=22)
     ap.add_argument("--cost-dur", type=float, default=13)
     ap.add_argument("--only", default="fidelity,cost")
+    ap.add_argument("--cost-targets", default="-p:99,-p:999,-a:999",
+                    help="the cost table's rows, TARGET:HZ, comma-separated")
     a = ap.parse_args()
     only = a.only.split(",")
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -220,7 +223,8 @@ def main():
             print("| target | rate | fixed, us/sample | random, us/sample | ratio per sample | "
                   "fixed, CPU ms/s | random, CPU ms/s | ratio per second | samples (fixed, random) |")
             print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-            for target, freq in (("-p", 99), ("-p", 999), ("-a", 999)):
+            rows = [(t, int(f)) for t, f in (x.split(":") for x in a.cost_targets.split(","))]
+            for target, freq in rows:
                 rs = [cost_round(a.build, target, freq, a.cost_dur, tmp,
                                  "random" if i % 2 == 0 else "fixed") for i in range(a.rounds)]
                 fx = statistics.median(r["fixed"][0] for r in rs)
