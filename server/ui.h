@@ -38,6 +38,7 @@ void ember_ui_cache_put(ember_ui_cache *c, const char *key, const char *frag, si
  * least recently used windows go. Thread-safe; a NULL cache keeps nothing
  * (put then hands back a reference only the caller holds). */
 #define EMBER_UI_FOLDS_BYTES ((size_t)128 << 20)   /* an hour of the heavy bench's */
+#define EMBER_UI_IDS_PATHS ((size_t)1 << 20)       /* shared ids: ~50 MB at most */
 typedef struct ember_ui_folds ember_ui_folds;
 typedef struct ember_ui_fold_ref ember_ui_fold_ref;   /* one window, held */
 typedef struct ember_ui_folds_stat {
@@ -54,6 +55,8 @@ ember_ui_fold_ref *ember_ui_folds_get(ember_ui_folds *c, const char *id, uint64_
 ember_ui_fold_ref *ember_ui_folds_put(ember_ui_folds *c, const char *id, uint64_t file_bytes,
 				      ember_calltree_folded *f);
 const ember_calltree_folded *ember_ui_fold(const ember_ui_fold_ref *ref);
+/* The ids the windows kept in c are folded with (NULL for a NULL c). */
+ember_calltree_ids *ember_ui_folds_ids(ember_ui_folds *c);
 void ember_ui_folds_release(ember_ui_folds *c, ember_ui_fold_ref *ref);
 void ember_ui_folds_stats(ember_ui_folds *c, ember_ui_folds_stat *out);
 
