@@ -1,4 +1,5 @@
-// bench/ui_load.mjs CONFIG_JSON — the browser half of bench/ui_load.py:
+// bench/ui_load.mjs CONFIG_JSON — the browser half of bench/ui_load.py
+// (CONFIG_JSON: the pages' paths, rounds, and the directory SYNC below):
 // opens ember's pages in Debian's chromium (headless, playwright-core from
 // tests/ui/node) and prints JSON timings: for each round, the time from
 // navigation start to the flame graph drawn (the page's own clock), when
@@ -53,6 +54,16 @@ const quiet = async () => {
     prev = now;
   }
 };
+// The first round's page is the first request after ember serve starts:
+// once chromium is quiet this script writes SYNC/ready, and ui_load.py
+// starts serve and writes its base URL to SYNC/go.
+let base = "";
+const serverStarted = async () => {
+  fs.writeFileSync(path.join(conf.sync, "ready"), "");
+  const go = path.join(conf.sync, "go");
+  for (let i = 0; i < 6000 && !fs.existsSync(go); i++) await new Promise((r) => setTimeout(r, 10));
+  return fs.readFileSync(go, "utf8");
+};
 const out = { profile_ms: [], redraw_ms: [], search_ms: [], timeline_ms: [], nodes: 0,
   asked_ms: [], answered_ms: [], arrived_ms: [] };
 try {
@@ -60,7 +71,8 @@ try {
     const ctx = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
     const page = await ctx.newPage();
     await quiet();
-    await page.goto(conf.profile);
+    if (i === 0) base = await serverStarted();
+    await page.goto(base + conf.profile);
     await page.waitForFunction(() => document.body.dataset.state, null, { timeout: 120000 });
     const r = await page.evaluate(() => {
       if (document.body.dataset.state !== "ready") return { error: document.getElementById("msg").textContent };
@@ -77,7 +89,7 @@ try {
     out.profile_ms.push(r.drawn); out.redraw_ms.push(r.redraw); out.search_ms.push(r.search);
     out.asked_ms.push(r.asked); out.answered_ms.push(r.answered); out.arrived_ms.push(r.arrived);
     out.nodes = r.nodes;
-    await page.goto(conf.timeline);
+    await page.goto(base + conf.timeline);
     await page.waitForFunction(() => document.body.dataset.state, null, { timeout: 120000 });
     out.timeline_ms.push(await page.evaluate(() => ember.drawnAt));
     await ctx.close();
