@@ -12,9 +12,14 @@
  * focus and filters decided per node and per label value, one update per
  * kept sample: its leaf's self value). The UI keeps folded windows, so a
  * range repeats only the second step; totals are summed when the JSON is
- * written.
+ * written. Profiles folded with shared ids (ember_calltree_ids: itself a
+ * tree whose names and node indices are the ids, behind a mutex) carry
+ * each name's and node's id, and a tree remembers which of its names and
+ * nodes each id is, so adding such a profile probes and interns only
+ * what the tree has not met: array lookups otherwise.
  *
- * Owns: the tree, its names, the label summary, folded profiles. Must
+ * Owns: the tree, its names, the label summary, folded profiles, shared
+ * ids. Must
  * never: change a profile or a folded profile once made, know of HTTP or
  * the store, or let a hostile value overflow (sums saturate).
  */
