@@ -12,9 +12,14 @@
  * focus and filters decided per node and per label value, one update per
  * kept sample: its leaf's self value). The UI keeps folded windows, so a
  * range repeats only the second step; totals are summed when the JSON is
- * written.
+ * written. Profiles folded with shared ids (ember_calltree_ids: itself a
+ * tree whose names and node indices are the ids, behind a mutex) carry
+ * each name's and node's id, and a tree remembers which of its names and
+ * nodes each id is, so adding such a profile probes and interns only
+ * what the tree has not met: array lookups otherwise.
  *
- * Owns: the tree, its names, the label summary, folded profiles. Must
+ * Owns: the tree, its names, the label summary, folded profiles, shared
+ * ids. Must
  * never: change a profile or a folded profile once made, know of HTTP or
  * the store, or let a hostile value overflow (sums saturate).
  */
@@ -27,6 +32,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +75,11 @@ struct ember_calltree {
 	int unit;                /* -1 none yet, 0 samples, 1 cpu ns */
 	size_t profiles, base_profiles;
 	uint64_t samples;
+	/* the shared ids of the folded profiles added (the first ones met):
+	 * this tree's name and node (+ 1; 0 not yet met) by shared id */
+	const ember_calltree_ids *ids;
+	uint32_t *by_gname, *by_gpath;
+	size_t cap_gname, cap_gpath;
 };
 
 static uint64_t slot_hash(uint32_t parent, uint32_t name)
@@ -208,6 +219,8 @@ void ember_calltree_free(ember_calltree *t)
 	free(t->nodes);
 	free(t->slots);
 	free(t->focus_match);
+	free(t->by_gname);
+	free(t->by_gpath);
 	if (t->has_focus)
 		regfree(&t->focus);
 	ember_profile_free(t->names);
@@ -278,6 +291,18 @@ static int loc_names_build(ember_calltree *t, const ember_profile *p, loc_names 
 	return 0;
 }
 
+/* Grows the array *a of uint32_t to hold n, the new part zeroed. */
+static bool grow_zeroed(uint32_t **a, size_t *cap, size_t n)
+{
+	size_t old = *cap;
+	if (n <= old)
+		return true;
+	if (!ember_grow((void **)a, cap, n, sizeof **a))
+		return false;
+	memset(*a + old, 0, (*cap - old) * sizeof **a);
+	return true;
+}
+
 /* Adds v to the value with index id (in t->values) of the label summary ls. */
 static int sum_label(ct_labelsum *ls, int64_t id, int64_t v)
 {
@@ -311,6 +336,15 @@ struct ember_calltree_folded {
 	uint32_t *labels;        /* n_keys value indices per record */
 	char *text;
 	size_t bytes;
+	const ember_calltree_ids *ids;   /* NULL: folded without shared ids */
+	uint32_t *gname, *gpath;         /* the shared id of each name, each node */
+	uint32_t end_gname, end_gpath;   /* one past the largest of each */
+};
+
+struct ember_calltree_ids {
+	pthread_mutex_t mu;
+	ember_calltree *t;   /* its names and nodes are the ids */
+	size_t max_paths;
 };
 
 void ember_calltree_folded_free(ember_calltree_folded *f)
@@ -325,6 +359,8 @@ void ember_calltree_folded_free(ember_calltree_folded *f)
 	free(f->recs);
 	free(f->labels);
 	free(f->text);
+	free(f->gname);
+	free(f->gpath);
 	free(f);
 }
 
@@ -368,8 +404,90 @@ static int fold_text(ember_calltree_folded *f, const ember_profile *names,
 	return 0;
 }
 
+int ember_calltree_ids_new(ember_calltree_ids **out, size_t max_paths)
+{
+	ember_calltree_ids *ids = calloc(1, sizeof *ids);
+	ember_error err;
+	if (!ids || ember_calltree_new(&ids->t, NULL, NULL, 0, NULL, 0, &err) < 0) {
+		free(ids);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&ids->mu, NULL);
+	ids->max_paths = max_paths;
+	*out = ids;
+	return 0;
+}
+
+void ember_calltree_ids_free(ember_calltree_ids *ids)
+{
+	if (!ids)
+		return;
+	ember_calltree_free(ids->t);
+	pthread_mutex_destroy(&ids->mu);
+	free(ids);
+}
+
+void ember_calltree_ids_stats(ember_calltree_ids *ids, size_t *paths, size_t *names)
+{
+	pthread_mutex_lock(&ids->mu);
+	*paths = ids->t->n_nodes;
+	*names = ids->t->names->n_strings;
+	pthread_mutex_unlock(&ids->mu);
+}
+
+/* Gives f's names and nodes their shared ids, unless the ids are full
+ * (then f stays without them: not an error). 0 or -ENOMEM. */
+static int share_ids(ember_calltree_folded *f, ember_calltree_ids *ids)
+{
+	uint32_t *gname = malloc(f->n_names * sizeof *gname);
+	uint32_t *gpath = malloc(f->n_nodes * sizeof *gpath);
+	uint32_t end_gname = 1, end_gpath = 1;
+	if (!gname || !gpath) {
+		free(gname);
+		free(gpath);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&ids->mu);
+	ember_calltree *t = ids->t;
+	bool ok = t->n_nodes + f->n_nodes <= ids->max_paths;
+	gname[0] = gpath[0] = 0;
+	for (size_t i = 1; ok && i < f->n_names; i++) {
+		int64_t id = ember_profile_intern(t->names, f->names[i]);
+		if ((ok = id >= 0 && id < UINT32_MAX)) {
+			gname[i] = (uint32_t)id;
+			if (gname[i] >= end_gname)
+				end_gname = gname[i] + 1;
+		}
+	}
+	for (size_t i = 1; ok && i < f->n_nodes; i++) {   /* parents first */
+		gpath[i] = child(t, gpath[f->parent[i]], gname[f->name[i]]);
+		if ((ok = gpath[i] != NO_NODE) && gpath[i] >= end_gpath)
+			end_gpath = gpath[i] + 1;
+	}
+	pthread_mutex_unlock(&ids->mu);
+	if (!ok) {   /* full, or out of memory: f adds as a profile without ids */
+		free(gname);
+		free(gpath);
+		return 0;
+	}
+	f->ids = ids;
+	f->gname = gname;
+	f->gpath = gpath;
+	f->end_gname = end_gname;
+	f->end_gpath = end_gpath;
+	f->bytes += (f->n_names + f->n_nodes) * sizeof(uint32_t);
+	return 0;
+}
+
 int ember_calltree_fold(ember_calltree_folded **out, const ember_profile *p,
 			const char *const *label_keys, size_t n_label_keys, ember_error *err)
+{
+	return ember_calltree_fold_ids(out, p, label_keys, n_label_keys, NULL, err);
+}
+
+int ember_calltree_fold_ids(ember_calltree_folded **out, const ember_profile *p,
+			    const char *const *label_keys, size_t n_label_keys,
+			    ember_calltree_ids *ids, ember_error *err)
 {
 	*out = NULL;
 	frame_weight w;
@@ -427,6 +545,8 @@ int ember_calltree_fold(ember_calltree_folded **out, const ember_profile *p,
 	}
 	f->bytes += sizeof *f + t->n_nodes * 2 * sizeof(uint32_t) +
 		    f->n_recs * (sizeof *f->recs + n_label_keys * sizeof *f->labels);
+	if (ids && share_ids(f, ids) < 0)
+		goto out;
 	*out = f;
 	f = NULL;
 	rc = 0;
@@ -519,13 +639,28 @@ int ember_calltree_add_folded(ember_calltree *t, const ember_calltree_folded *f,
 	int rc = -ENOMEM;
 	if (!nm || !map || !vmap || !flags || !kept || !match)
 		goto out;
-	/* f's names into t, in f's order (as adding the profile would) */
+	/* shared ids: t's names and nodes by id, when t meets f's ids first */
+	if (f->ids && !t->ids)
+		t->ids = f->ids;
+	bool shared = f->ids && f->ids == t->ids;
+	if (shared && !(grow_zeroed(&t->by_gname, &t->cap_gname, f->end_gname) &&
+			grow_zeroed(&t->by_gpath, &t->cap_gpath, f->end_gpath)))
+		goto out;
+	/* f's names into t, in f's order (as adding the profile would); a
+	 * name met before through the shared ids is not interned again */
 	nm[0] = 0;
 	for (size_t i = 1; i < f->n_names; i++) {
+		uint32_t *by = shared ? &t->by_gname[f->gname[i]] : NULL;
+		if (by && *by) {
+			nm[i] = *by - 1;
+			continue;
+		}
 		int64_t id = ember_profile_intern(t->names, f->names[i]);
-		if (id < 0 || id >= UINT32_MAX)
+		if (id < 0 || id >= UINT32_MAX - 1)
 			goto out;
 		nm[i] = (uint32_t)id;
+		if (by)
+			*by = nm[i] + 1;
 	}
 	if (t->has_focus && focus_nodes(t, f, nm, flags) < 0)
 		goto out;
@@ -537,12 +672,22 @@ int ember_calltree_add_folded(ember_calltree *t, const ember_calltree_folded *f,
 	for (size_t i = f->n_nodes; i-- > 1;)   /* children after parents */
 		if (flags[i] & F_KEEP)
 			flags[f->parent[i]] |= F_KEEP;
-	/* the kept part of f's tree into t: one probe per node, not per frame */
+	/* the kept part of f's tree into t: one probe per node, not per frame;
+	 * through the shared ids, one probe per node new to t */
 	map[0] = 0;
-	for (size_t i = 1; i < f->n_nodes; i++)
-		if ((flags[i] & F_KEEP) &&
-		    (map[i] = child(t, map[f->parent[i]], nm[f->name[i]])) == NO_NODE)
+	for (size_t i = 1; i < f->n_nodes; i++) {
+		if (!(flags[i] & F_KEEP))
+			continue;
+		uint32_t *by = shared ? &t->by_gpath[f->gpath[i]] : NULL;
+		if (by && *by) {
+			map[i] = *by - 1;
+			continue;
+		}
+		if ((map[i] = child(t, map[f->parent[i]], nm[f->name[i]])) == NO_NODE)
 			goto out;
+		if (by)
+			*by = map[i] + 1;
+	}
 	for (size_t i = 0; i < f->n_values; i++)
 		vmap[i] = -1;
 	for (size_t r = 0; r < f->n_recs; r++) {

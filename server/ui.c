@@ -165,7 +165,8 @@ static int add_window(const ember_http_api *api, ember_ui_folds *folds, const ch
 		ember_calltree_folded *f = NULL;
 		rc = api->window(api->ctx, id, &p, err);
 		if (rc == 0)
-			rc = ember_calltree_fold(&f, p, ui_label_keys, N_LABEL_KEYS, err);
+			rc = ember_calltree_fold_ids(&f, p, ui_label_keys, N_LABEL_KEYS,
+						     ember_ui_folds_ids(folds), err);
 		ember_profile_free(p);
 		if (rc == 0 && !(ref = ember_ui_folds_put(folds, id, bytes, f)))
 			rc = ember_errorf(err, ENOMEM, "out of memory");
@@ -184,7 +185,8 @@ int ember_ui_folds_keep(ember_ui_folds *c, const ember_window_info *w, const emb
 	if (!c)
 		return 0;
 	ember_calltree_folded *f = NULL;
-	int rc = ember_calltree_fold(&f, p, ui_label_keys, N_LABEL_KEYS, err);
+	int rc = ember_calltree_fold_ids(&f, p, ui_label_keys, N_LABEL_KEYS,
+					 ember_ui_folds_ids(c), err);
 	if (rc < 0)
 		return rc;
 	ember_ui_fold_ref *ref = ember_ui_folds_put(c, w->id, w->bytes, f);

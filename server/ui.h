@@ -37,7 +37,12 @@ void ember_ui_cache_put(ember_ui_cache *c, const char *key, const char *frag, si
  * again. Bounded by bytes (serve's --ui.cache-size, EMBER_AGENT_UI_CACHE_BYTES
  * by default): past it the
  * least recently used windows go. Thread-safe; a NULL cache keeps nothing
- * (put then hands back a reference only the caller holds). */
+ * (put then hands back a reference only the caller holds). The shared ids
+ * of the kept windows (ember_calltree_ids) grow up to one path per
+ * EMBER_UI_IDS_BYTES_PER_PATH bytes of the bound (~50 bytes a path: at
+ * most about as much again as the bound; 2^19 paths for the default
+ * 32M), then windows fold without them. */
+#define EMBER_UI_IDS_BYTES_PER_PATH 64
 typedef struct ember_ui_folds ember_ui_folds;
 typedef struct ember_ui_fold_ref ember_ui_fold_ref;   /* one window, held */
 typedef struct ember_ui_folds_stat {
@@ -54,6 +59,8 @@ ember_ui_fold_ref *ember_ui_folds_get(ember_ui_folds *c, const char *id, uint64_
 ember_ui_fold_ref *ember_ui_folds_put(ember_ui_folds *c, const char *id, uint64_t file_bytes,
 				      ember_calltree_folded *f);
 const ember_calltree_folded *ember_ui_fold(const ember_ui_fold_ref *ref);
+/* The ids the windows kept in c are folded with (NULL for a NULL c). */
+ember_calltree_ids *ember_ui_folds_ids(ember_ui_folds *c);
 void ember_ui_folds_release(ember_ui_folds *c, ember_ui_fold_ref *ref);
 void ember_ui_folds_stats(ember_ui_folds *c, ember_ui_folds_stat *out);
 

@@ -11,6 +11,13 @@
  * counted, so a window evicted while a request merges it lives until that
  * request lets it go.
  *
+ * The windows are folded with ids shared by all of them (ember/calltree.h:
+ * one id per function name and per path), so a request adds a window with
+ * an array lookup per node instead of a probe and names interned again.
+ * The ids only grow (every path of every window folded since the start)
+ * up to one path per EMBER_UI_IDS_BYTES_PER_PATH bytes of the bound (server/ui.h); past it windows fold without them, and add as
+ * before.
+ *
  * Owns: the folded windows and their index. Must never: hold its mutex
  * while folding or merging (a lookup, an insert or an eviction only), or
  * keep more than the bound once no request holds an evicted window.
@@ -44,13 +51,16 @@ struct ember_ui_folds {
 	fold_entry *newest, *oldest;
 	size_t bytes, max_bytes, n;
 	uint64_t hits, misses, evictions;
+	ember_calltree_ids *ids;
 };
 
 int ember_ui_folds_new(ember_ui_folds **out, size_t max_bytes)
 {
 	ember_ui_folds *c = calloc(1, sizeof *c);
-	if (!c)
+	if (!c || ember_calltree_ids_new(&c->ids, max_bytes / EMBER_UI_IDS_BYTES_PER_PATH + 1) < 0) {
+		free(c);
 		return -ENOMEM;
+	}
 	pthread_mutex_init(&c->mu, NULL);
 	c->max_bytes = max_bytes;
 	*out = c;
@@ -71,6 +81,7 @@ void ember_ui_folds_free(ember_ui_folds *c)
 		next = e->older;
 		entry_free(e);   /* no request runs once the server stopped */
 	}
+	ember_calltree_ids_free(c->ids);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
@@ -140,6 +151,11 @@ ember_ui_fold_ref *ember_ui_folds_get(ember_ui_folds *c, const char *id, uint64_
 	}
 	pthread_mutex_unlock(&c->mu);
 	return e;
+}
+
+ember_calltree_ids *ember_ui_folds_ids(ember_ui_folds *c)
+{
+	return c ? c->ids : NULL;
 }
 
 const ember_calltree_folded *ember_ui_fold(const ember_ui_fold_ref *ref)

@@ -16,10 +16,12 @@ ember.el = (tag, attrs, ...kids) => {
   return e;
 };
 
-// GET a JSON endpoint; rejects with the server's {"error": ...} message.
-ember.getJSON = async (url) => {
-  const r = await fetch(url, { credentials: "same-origin" });
+// GET a JSON endpoint (or read the answer of such a request already
+// started: early); rejects with the server's {"error": ...} message.
+ember.getJSON = async (url, early) => {
+  const r = await (early || fetch(url, { credentials: "same-origin" }));
   const text = await r.text();
+  performance.mark("ember:fetched");
   let body = null;
   try { body = JSON.parse(text); } catch (e) { /* reported below */ }
   if (!r.ok) {

@@ -112,7 +112,7 @@ ember.Flame = class {
     window.addEventListener("resize", () => this.draw());
   }
 
-  setTree(t) { this.t = t; this.zoom = 0; this.draw(); }
+  setTree(t) { this.t = t; this.zoom = 0; this.fills = []; this.draw(); }
 
   zoomTo(i) { this.zoom = i; this.draw(); }
 
@@ -141,8 +141,12 @@ ember.Flame = class {
       const l = 94 - 44 * Math.min(1, Math.abs(rel));
       return Math.abs(rel) < 0.02 ? "hsl(0,0%,90%)" : rel > 0 ? `hsl(0,85%,${l}%)` : `hsl(215,85%,${l}%)`;
     }
-    const h = ember.hash(name);
-    return `hsl(${8 + h % 42},${70 + (h >> 8) % 20}%,${56 + (h >> 16) % 12}%)`;
+    let fill = this.fills[t.name[i]];   // a name's colour, computed once
+    if (!fill) {
+      const h = ember.hash(name);
+      fill = this.fills[t.name[i]] = `hsl(${8 + h % 42},${70 + (h >> 8) % 20}%,${56 + (h >> 16) % 12}%)`;
+    }
+    return fill;
   }
 
   draw() {

@@ -34,7 +34,8 @@
   }
   let data;
   try {
-    data = await ember.getJSON("/api/v1/calltree" + location.search);
+    data = await ember.getJSON("/api/v1/calltree" + location.search, window.emberCalltree);
+    performance.mark("ember:parsed");
   } catch (e) {
     ember.showMessage(e.message + (e.status === 404 ? " (see the timeline at /ui/)" : ""), true);
     return state("error");
@@ -107,6 +108,7 @@
     return state("empty");
   }
 
+  performance.mark("ember:filters");
   const tree = ember.makeTree(data.names, data.nodes, unit, data.total, data.base_total);
   const totals = isDiff
     ? `before ${ember.fmtValue(data.base_total || 0, unit)}, after ${ember.fmtValue(data.total, unit)}`
@@ -118,7 +120,9 @@
   const callers = new ember.Flame($("callers"), { invert: true });
   const callees = new ember.Flame($("callees"), {});
   ember.flame = flame; ember.callers = callers; ember.callees = callees; ember.tree = tree;
+  performance.mark("ember:tree");
   flame.setTree(tree);
+  performance.mark("ember:drawn");
   $("reset-zoom").addEventListener("click", () => flame.zoomTo(0));
 
   // search

@@ -69,6 +69,24 @@ typedef struct ember_calltree_folded ember_calltree_folded;
 
 int ember_calltree_fold(ember_calltree_folded **out, const ember_profile *p,
 			const char *const *label_keys, size_t n_label_keys, ember_error *err);
+
+/* Ids shared by folded profiles: one id per function name and per path of
+ * names (a node of any tree), the same in every profile folded with the
+ * same ids. A tree that adds profiles folded with shared ids finds their
+ * nodes and names by those ids (an array lookup) instead of probing and
+ * interning them again for each profile: a range of many windows costs
+ * integer work per node. Thread-safe; only grows, up to max_paths paths
+ * (past it, profiles fold without shared ids and add as before). The ids
+ * must outlive every profile folded with them. */
+typedef struct ember_calltree_ids ember_calltree_ids;
+int ember_calltree_ids_new(ember_calltree_ids **out, size_t max_paths);
+void ember_calltree_ids_free(ember_calltree_ids *ids);
+/* Paths known (the root included) and names known. */
+void ember_calltree_ids_stats(ember_calltree_ids *ids, size_t *paths, size_t *names);
+/* As ember_calltree_fold, with ids shared (NULL: none). */
+int ember_calltree_fold_ids(ember_calltree_folded **out, const ember_profile *p,
+			    const char *const *label_keys, size_t n_label_keys,
+			    ember_calltree_ids *ids, ember_error *err);
 void ember_calltree_folded_free(ember_calltree_folded *f);
 /* The memory f holds, its own struct included. */
 size_t ember_calltree_folded_bytes(const ember_calltree_folded *f);

@@ -224,6 +224,64 @@ static void test_folded(void)
 	ember_profile_free(o);
 }
 
+/* profiles folded with shared ids (ember_calltree_ids) add as the profiles
+ * themselves, in any order, with a tree meeting the ids after others, and
+ * when the ids fill up and later profiles fold without them */
+static void test_shared_ids(void)
+{
+	ember_profile *prof[3] = { profile("app"), profile("other"), synth_new() };
+	uint64_t m = synth_mapping(prof[2], "/usr/bin/x", "b2d", 0x400000, 0x500000, 0);
+	uint64_t lz = synth_loc(prof[2], m, 0x401000, 1, "main");
+	uint64_t ly = synth_loc(prof[2], m, 0x401100, 1, "y");
+	uint64_t lr = synth_loc(prof[2], m, 0x401200, 2, "r", "a");
+	synth_sample(prof[2], "app", 5, 3, lr, ly, lz);
+	synth_sample(prof[2], "db", 2, 2, ly, lz);
+	const char *const keys[] = { "comm", "pid" };
+	ember_error err = { 0 };
+	/* room for everything; for the first profile only (the root and its
+	 * 7 nodes: the next ones fold without ids) */
+	for (size_t max = 1000; max >= 8; max = max == 1000 ? 8 : 0) {
+		ember_calltree_ids *ids;
+		CHECK(ember_calltree_ids_new(&ids, max) == 0);
+		ember_calltree_folded *f[3], *plain;
+		for (int i = 0; i < 3; i++)
+			CHECK(ember_calltree_fold_ids(&f[i], prof[i], keys, 2, ids, &err) == 0);
+		CHECK(ember_calltree_fold(&plain, prof[2], keys, 2, &err) == 0);
+		size_t paths, names;
+		ember_calltree_ids_stats(ids, &paths, &names);
+		/* the root, main, a, b, inl, r, r -> r; then main -> y -> a -> r */
+		CHECK(paths == (max == 1000 ? 10u : 7u) && names == (max == 1000 ? 7u : 6u));
+		const char *focus[] = { NULL, "^r$", NULL };
+		ember_label_filter comm = { "comm", "app" };
+		for (int c = 0; c < 3; c++) {
+			ember_calltree *t, *u;
+			size_t nf = c == 2;
+			CHECK(ember_calltree_new(&t, focus[c], &comm, nf, KEYS, 2, &err) == 0);
+			CHECK(ember_calltree_new(&u, focus[c], &comm, nf, KEYS, 2, &err) == 0);
+			/* u meets a profile without ids first, then the shared ones */
+			CHECK(ember_calltree_add(t, prof[2], true, &err) == 0);
+			CHECK(ember_calltree_add_folded(u, plain, true, &err) == 0);
+			for (int i = 0; i < 3; i++) {
+				CHECK(ember_calltree_add(t, prof[i], false, &err) == 0);
+				CHECK(ember_calltree_add_folded(u, f[i], false, &err) == 0);
+			}
+			CHECK(ember_calltree_add(t, prof[0], true, &err) == 0);
+			CHECK(ember_calltree_add_folded(u, f[0], true, &err) == 0);
+			char *want = strdup(json(t));
+			CHECK(strcmp(json(u), want) == 0);
+			free(want);
+			ember_calltree_free(t);
+			ember_calltree_free(u);
+		}
+		for (int i = 0; i < 3; i++)
+			ember_calltree_folded_free(f[i]);
+		ember_calltree_folded_free(plain);
+		ember_calltree_ids_free(ids);
+	}
+	for (int i = 0; i < 3; i++)
+		ember_profile_free(prof[i]);
+}
+
 static void test_top(void)
 {
 	ember_profile *p = profile("app");
@@ -246,6 +304,7 @@ int main(void)
 	test_filters();
 	test_merge();
 	test_folded();
+	test_shared_ids();
 	test_top();
 	ember_buf_free(&JB);
 	return check_exit();
