@@ -69,8 +69,10 @@
  * each ioctl) stays under PERIOD_BUDGET_PCT % of the rest of the sampling
  * thread's CPU since start. Within a round, slots of the CPU the thread runs
  * on (cheap: their task, if any, is not running) go first, then the others
- * from where the last round stopped. When IPIs are dear, changes get rarer
- * and the cost stays bounded. */
+ * from where the last round stopped; a per-CPU slot (-a, -G) of this CPU is
+ * changed whatever the budget (no IPI can be involved; its cost is still
+ * counted). When IPIs are dear, changes get rarer and the cost stays
+ * bounded. */
 #define PERIOD_BUDGET_PCT 2
 /* Gaps. A per-task event's timer sometimes stops firing for a while (seen:
  * 100 ms without a sample from a thread that ran all along, a few times a

@@ -220,6 +220,20 @@ int main(void)
 	period_change(&t, t.next_change);   /* and this time the first fire was idle */
 	ps = sample(99, here, s->changed + 2 * s->cur + 20000, mean);
 	CHECK_EQ_INT(period_weight(&t, &ps), s->cur);
+	/* a per-CPU slot of this CPU changes whatever the budget (no IPI);
+	 * one of another CPU waits for it */
+	CHECK_EQ_INT(period_add(&t, fd, -1, (int)other), 0);
+	s = &t.slots[0];
+	ps = sample(99, here, s->changed + s->cur, mean);
+	period_weight(&t, &ps);
+	ps = sample(99, other, s->changed + s->cur, mean);
+	period_weight(&t, &ps);
+	t.budget_pct = PERIOD_BUDGET_PCT;
+	t.spent = 1000000000000000ULL;
+	before = t.changes;
+	period_change(&t, t.next_change);
+	CHECK(!t.slots[0].dirty && t.slots[1].dirty);
+	CHECK_EQ_INT(t.changes, before + 1);
 	period_fini(&t);
 
 	/* fixed: no slots, no ioctl, the reported period */
