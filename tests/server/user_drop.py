@@ -112,7 +112,10 @@ def main():
         want = sum(1 << b for b in KEPT)
         seen_http_thread = False
         for t in tasks:
-            st = status_fields(f"/proc/{p.pid}/task/{t}/status")
+            try:
+                st = status_fields(f"/proc/{p.pid}/task/{t}/status")
+            except FileNotFoundError:
+                continue   # ended since the listing (a connection's thread)
             check(st["Uid"].split() == [str(uid)] * 4, f"thread {t} Uid {st['Uid']}")
             check(st["Gid"].split() == [str(gid)] * 4, f"thread {t} Gid {st['Gid']}")
             eff, prm = int(st["CapEff"], 16), int(st["CapPrm"], 16)
