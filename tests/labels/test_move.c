@@ -98,6 +98,8 @@ static double cpu_seconds(pid_t pid)
 
 typedef struct result {
 	uint64_t in_a, in_b, other;   /* the workload's samples by cgroup label */
+	double ns_a, ns_b;            /* their cpu/nanoseconds: random periods keep a
+				       * draw for a while, so counts alone can skew */
 	double cpu_before, cpu_total; /* its CPU seconds before the move, in all */
 } result;
 
@@ -144,11 +146,14 @@ static int run(const char *split, ember_cgroup_source src, const char *rel_a, co
 			continue;
 		const char *cg = ember_sample_label_str(p, sm, "cgroup");
 		uint64_t n = (uint64_t)sm->values[0];
-		if (cg && strcmp(cg, rel_a) == 0)
+		double ns = (double)sm->values[1];
+		if (cg && strcmp(cg, rel_a) == 0) {
 			r->in_a += n;
-		else if (cg && strcmp(cg, rel_b) == 0)
+			r->ns_a += ns;
+		} else if (cg && strcmp(cg, rel_b) == 0) {
 			r->in_b += n;
-		else
+			r->ns_b += ns;
+		} else
 			r->other += n;
 	}
 	ember_profile_free(p);
@@ -211,7 +216,7 @@ int main(int argc, char **argv)
 		int rc = run(argv[1], sources[i].src, rel_a, rel_b, &r);
 		CHECK_EQ_INT(rc, 0);
 		uint64_t n = r.in_a + r.in_b;
-		double share = n ? (double)r.in_a / (double)n : 0;
+		double share = r.ns_a + r.ns_b > 0 ? r.ns_a / (r.ns_a + r.ns_b) : 0;
 		double want = r.cpu_total > 0 ? r.cpu_before / r.cpu_total : 0;
 		printf("%-32s %5llu samples in the old cgroup, %5llu in the new, %llu other: "
 		       "old share %.3f; by CPU time before the move %.3f\n",
