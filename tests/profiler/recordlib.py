@@ -86,15 +86,21 @@ def build_id(binary):
 
 def split_counts(prof, pid=None):
     """Samples per split function (the innermost split_* frame of each
-    stack), and the number of samples considered."""
+    stack), and the number of samples considered. The per-function figures
+    are cpu/nanoseconds expressed in samples (ns / the mean ns a sample):
+    random periods keep a draw for a while, so raw counts of a short run can
+    skew where the weights do not, and the noise of a share still goes with
+    the number of samples."""
     syms, bias = elf_symbols(SPLIT)
     counts = {k: 0 for k in SHARES}
     total = 0
+    total_ns = 0
     real = os.path.realpath(SPLIT)
-    for count, _ns, locs, labels in prof["samples"]:
+    for count, ns, locs, labels in prof["samples"]:
         if pid is not None and labels.get("pid") != str(pid):
             continue
         total += count
+        total_ns += ns
         for lid in locs:
             addr, mid = prof["locations"][lid]
             if mid not in prof["mappings"]:
@@ -105,9 +111,10 @@ def split_counts(prof, pid=None):
             vaddr = addr - start + off + bias
             hit = [k for k, (lo, hi) in syms.items() if lo <= vaddr < hi]
             if hit:
-                counts[hit[0]] += count
+                counts[hit[0]] += ns
                 break
-    return counts, total
+    per = total_ns / total if total and total_ns else 1
+    return {k: v / per for k, v in counts.items()}, total
 
 
 def check_shares(counts, total, tol=0.04, min_attributed=0.9):
