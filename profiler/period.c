@@ -146,7 +146,7 @@ static uint64_t count_weight(period_tab *t, uint64_t key, const perf_sample *ps)
 	if (ps->cpu >= t->n_cpus)
 		t->n_cpus = ps->cpu + 1;
 	uint64_t cap = PERIOD_GAP_MAX * t->hi, add = 0;
-	uint64_t *debt = u64map_get(&t->debts, key);
+	uint64_t *debt = t->debts.len ? u64map_get(&t->debts, key) : NULL;   /* usually none */
 	if (w > cap) {
 		add = w - cap;
 		w = cap;
