@@ -1,7 +1,9 @@
 /* profiler/period.c — randomized sampling periods and the weight of each
- * sample (period.h). Owns the slots' periods and the random draws; never
- * opens, enables or closes an event (events.c) and never reads a ring: the
- * sampler hands it each sample, and calls period_change between drains. */
+ * sample (period.h). Owns the slots' periods, the random draws and what the
+ * changer threads do on their CPUs (changer.c runs them); never opens,
+ * enables or closes an event (events.c) and never reads a ring: the sampler
+ * hands it each sample, and calls period_collect and period_change between
+ * drains. */
 #include "period.h"
 
 #include <errno.h>
@@ -11,7 +13,9 @@
 #include <sys/ioctl.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "changer.h"
 #include "ember/clock.h"
 #include "ember/grow.h"
 
@@ -53,10 +57,14 @@ void period_init(period_tab *t, bool random, unsigned freq_hz, bool wall)
 	t->counts = (u64map)U64MAP_INIT;
 	t->debts = (u64map)U64MAP_INIT;
 	t->budget_pct = PERIOD_BUDGET_PCT;
+	t->use_changer = true;
 }
 
 void period_fini(period_tab *t)
 {
+	changer_free(t->changer);   /* first: the threads read the slots */
+	free(t->cpus);
+	free(t->cpu_slots);
 	free(t->slots);
 	u64map_free(&t->by_key);
 	u64map_free(&t->counts);
@@ -80,39 +88,140 @@ int period_add(period_tab *t, int fd, pid_t tid, int cpu)
 {
 	if (!t->random)
 		return 0;
+	if (t->changer)
+		return -EBUSY;   /* its threads read the slots */
 	if (!ember_grow((void **)&t->slots, &t->cap, t->n + 1, sizeof *t->slots))
 		return -ENOMEM;
 	t->per_cpu = tid < 0;
 	uint64_t key = slot_key(tid < 0 ? PER_CPU_TID : (uint32_t)tid, (uint32_t)cpu);
 	if (u64map_put(&t->by_key, key, t->n) < 0)
 		return -ENOMEM;
-	t->slots[t->n++] = (period_slot){ .fd = fd, .cpu = cpu, .cur = t->mean, .prev = t->mean };
+	/* open_per_cpu adds a task's CPUs one after the other: a group */
+	uint32_t group = (uint32_t)t->n;
+	if (tid >= 0 && t->n && t->tid_last == tid)
+		group = t->slots[t->n - 1].group;
+	t->slots[t->n++] = (period_slot){ .fd = fd, .cpu = cpu, .cur = t->mean, .prev = t->mean,
+					  .group = group };
+	t->slots[group].group_n++;
+	t->tid_last = tid;
 	if ((uint32_t)cpu >= t->n_cpus)
 		t->n_cpus = (uint32_t)cpu + 1;
 	return 0;
 }
 
 /* xorshift64*: plenty for spreading sample times, and no syscall. */
-static uint64_t next_random(period_tab *t)
+static uint64_t next_random(uint64_t *state)
 {
-	t->rng ^= t->rng >> 12;
-	t->rng ^= t->rng << 25;
-	t->rng ^= t->rng >> 27;
-	return t->rng * 0x2545F4914F6CDD1DULL;
+	*state ^= *state >> 12;
+	*state ^= *state << 25;
+	*state ^= *state >> 27;
+	return *state * 0x2545F4914F6CDD1DULL;
 }
 
-/* The period of a rate uniform in [rate_lo, rate_hi]. */
-static uint64_t draw(period_tab *t)
+/* The period of a rate uniform in [rate_lo, rate_hi], from random state
+ * rng (the sampling thread's, or a changer thread's own). */
+static uint64_t draw_from(const period_tab *t, uint64_t *rng)
 {
-	uint64_t r = next_random(t);
+	uint64_t r = next_random(rng);
 	double u = (double)(r >> 11) * 0x1.0p-53;   /* [0, 1) */
 	uint64_t v = (uint64_t)(1e9 / (t->rate_lo + u * (t->rate_hi - t->rate_lo)) + 0.5);
 	return v < t->lo ? t->lo : v > t->hi ? t->hi : v;
 }
 
+static uint64_t draw(period_tab *t)
+{
+	return draw_from(t, &t->rng);
+}
+
 static int set_period(int fd, uint64_t v)
 {
 	return ioctl(fd, PERF_EVENT_IOC_PERIOD, &v);
+}
+
+/* A per-task slot is worth changing where its task was sampled last: on
+ * another CPU's slot the task has moved away (its event there is idle),
+ * and an ioctl made on the CPU of that slot would IPI the task's new CPU.
+ * It stays dirty until the task comes back. */
+static bool task_is_there(const period_tab *t, const period_slot *s)
+{
+	if (t->per_cpu)
+		return true;
+	const period_slot *g = &t->slots[s->group];
+	uint64_t seen = atomic_load_explicit(&s->seen, memory_order_relaxed);
+	for (uint32_t k = 0; k < g->group_n; k++)
+		if (atomic_load_explicit(&g[k].seen, memory_order_relaxed) > seen)
+			return false;
+	return true;
+}
+
+/* A changer thread's round on its cpu: a new period for each of the CPU's
+ * slots that sampled since its last change, whose last change the
+ * sampling thread has taken in, and whose task (if any) was last seen
+ * here. Touches only those slots' atomics and mailboxes, and the CPU's own
+ * random state. True when the CPU had sampled at all (the pace stays). */
+static bool cpu_round(void *arg, int cpu)
+{
+	period_tab *t = arg;
+	period_cpu *pc = &t->cpus[cpu];
+	bool active = false, made = false;
+	for (uint32_t k = 0; k < pc->n; k++) {
+		period_slot *s = &t->slots[t->cpu_slots[pc->first + k]];
+		if (!atomic_load_explicit(&s->dirty, memory_order_relaxed))
+			continue;
+		active = true;
+		uint32_t m = atomic_load_explicit(&s->made, memory_order_relaxed);
+		if (atomic_load_explicit(&s->taken, memory_order_acquire) != m || !task_is_there(t, s))
+			continue;
+		atomic_store_explicit(&s->dirty, false, memory_order_relaxed);
+		uint64_t v = draw_from(t, &pc->rng);
+		s->made_rc = set_period(s->fd, v) < 0 ? -errno : 0;
+		s->made_period = v;
+		s->made_at = mono_ns();
+		atomic_store_explicit(&s->made, m + 1, memory_order_release);
+		made = true;
+	}
+	if (made)
+		atomic_fetch_add_explicit(&pc->made, 1, memory_order_release);
+	return active;
+}
+
+/* A changer thread on each CPU the slots are on (on a 1-CPU machine the
+ * sampling thread is always where the events are). Without one (out of
+ * memory, a confined agent), a CPU's slots fall back to period_change. */
+static void start_changer(period_tab *t)
+{
+	if (!t->use_changer || !t->n || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		return;
+	uint32_t n_cpus = 0;
+	for (size_t i = 0; i < t->n; i++)
+		if ((uint32_t)t->slots[i].cpu + 1 > n_cpus)
+			n_cpus = (uint32_t)t->slots[i].cpu + 1;
+	t->cpus = aligned_alloc(64, ((n_cpus * sizeof *t->cpus + 63) / 64) * 64);
+	t->cpu_slots = calloc(t->n, sizeof *t->cpu_slots);
+	int *list = calloc(n_cpus, sizeof *list);
+	if (!t->cpus || !t->cpu_slots || !list)
+		goto out;
+	memset(t->cpus, 0, n_cpus * sizeof *t->cpus);
+	for (size_t i = 0; i < t->n; i++)
+		t->cpus[t->slots[i].cpu].n++;
+	size_t n_list = 0;
+	for (uint32_t c = 0, first = 0; c < n_cpus; c++) {
+		period_cpu *pc = &t->cpus[c];
+		pc->first = first;
+		first += pc->n;
+		pc->rng = next_random(&t->rng) | 1;
+		if (pc->n)
+			list[n_list++] = (int)c;
+		pc->n = 0;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		period_cpu *pc = &t->cpus[t->slots[i].cpu];
+		t->cpu_slots[pc->first + pc->n++] = (uint32_t)i;
+	}
+	t->slot_cpus = n_cpus;
+	t->changer = changer_new(list, n_list, PERIOD_CHANGE_NS, cpu_round, t);
+out:
+	free(list);
 }
 
 void period_start(period_tab *t, uint64_t now_ns)
@@ -129,6 +238,7 @@ void period_start(period_tab *t, uint64_t now_ns)
 		s->changed = mono_ns();
 	}
 	t->next_change = now_ns + PERIOD_CHANGE_NS;
+	start_changer(t);
 	t->cpu0 = thread_cpu_ns();
 }
 
@@ -190,8 +300,11 @@ uint64_t period_weight(period_tab *t, const perf_sample *ps)
 		return ps->period;
 	uint64_t key = slot_key(t->per_cpu ? PER_CPU_TID : ps->tid, ps->cpu);
 	uint64_t *idx = u64map_get(&t->by_key, key);
-	if (idx)
-		t->slots[*idx].dirty = true;
+	if (idx) {
+		period_slot *s = &t->slots[*idx];
+		atomic_store_explicit(&s->dirty, true, memory_order_relaxed);
+		atomic_store_explicit(&s->seen, ps->time, memory_order_relaxed);
+	}
 	if (!t->wall)
 		return count_weight(t, key, ps);
 	return idx ? wall_weight(&t->slots[*idx], ps) : ps->period;
@@ -207,16 +320,10 @@ void period_forget(period_tab *t, pid_t tid)
 	}
 }
 
-/* A new draw for s, in force from now. */
-static void change_slot(period_tab *t, period_slot *s)
+/* s has had period v since at (CLOCK_MONOTONIC, after the ioctl returned:
+ * samples before it are old). */
+static void applied(period_tab *t, period_slot *s, uint64_t v, uint64_t at)
 {
-	s->dirty = false;
-	uint64_t v = draw(t);
-	if (set_period(s->fd, v) < 0) {
-		t->change_errors++;
-		return;
-	}
-	uint64_t at = mono_ns();   /* after the restart: earlier samples are old */
 	t->changes++;
 	/* the restart discards the time since the last fire, known on a
 	 * wall-clock timer (the counts of other events need no credit) */
@@ -227,27 +334,63 @@ static void change_slot(period_tab *t, period_slot *s)
 	s->changed = at;
 }
 
+/* A new draw for s, in force from now (an ioctl from this thread). */
+static void change_slot(period_tab *t, period_slot *s)
+{
+	atomic_store_explicit(&s->dirty, false, memory_order_relaxed);
+	uint64_t v = draw(t);
+	if (set_period(s->fd, v) < 0) {
+		t->change_errors++;
+		return;
+	}
+	applied(t, s, v, mono_ns());
+}
+
+void period_collect(period_tab *t)
+{
+	for (uint32_t c = 0; t->changer && c < t->slot_cpus; c++) {
+		period_cpu *pc = &t->cpus[c];
+		uint32_t made = atomic_load_explicit(&pc->made, memory_order_acquire);
+		if (made == pc->taken)
+			continue;
+		pc->taken = made;
+		for (uint32_t k = 0; k < pc->n; k++) {
+			period_slot *s = &t->slots[t->cpu_slots[pc->first + k]];
+			uint32_t m = atomic_load_explicit(&s->made, memory_order_acquire);
+			if (m == atomic_load_explicit(&s->taken, memory_order_relaxed))
+				continue;
+			if (s->made_rc < 0)
+				t->change_errors++;
+			else
+				applied(t, s, s->made_period, s->made_at);
+			atomic_store_explicit(&s->taken, m, memory_order_release);
+		}
+	}
+}
+
 uint64_t period_change(period_tab *t, uint64_t now_ns)
 {
 	if (!t->random)
 		return UINT64_MAX;
+	period_collect(t);
 	if (now_ns + PERIOD_CHANGE_SLACK_NS < t->next_change)
 		return t->next_change;   /* a wake-up a little early still counts */
 	t->next_change = now_ns + PERIOD_CHANGE_NS;
 	int here = sched_getcpu();   /* vDSO / rseq: no system call */
 	uint64_t cpu = thread_cpu_ns();
-	/* pass 0: this CPU's slots; pass 1: the others, round-robin */
+	/* pass 0: this CPU's slots (no IPI: their task, if any, is not
+	 * running, this thread is), whatever the budget; pass 1: the others,
+	 * round-robin, within it. Slots of a CPU with a changer thread are
+	 * that thread's. */
 	for (int pass = 0; pass < 2; pass++) {
 		for (size_t k = 0; k < t->n; k++) {
 			size_t i = pass ? (t->rr + k) % t->n : k;
 			period_slot *s = &t->slots[i];
-			if (!s->dirty || (s->cpu == here) == pass)
-				continue;   /* idle or gone, or not this pass's */
-			/* spent <= pct % of the rest: spent (100 + pct) <= pct total;
-			 * a per-CPU event of this CPU is changed without an IPI
-			 * (1.7 us), so the budget only holds back the others */
-			bool cheap = pass == 0 && t->per_cpu;
-			if (!cheap && t->budget_pct &&
+			if (!atomic_load_explicit(&s->dirty, memory_order_relaxed) ||
+			    (s->cpu == here) == pass || changer_has(t->changer, s->cpu) ||
+			    !task_is_there(t, s))
+				continue;   /* idle, gone, moved or another's, or not this pass's */
+			if (pass && t->budget_pct &&
 			    t->spent * (100 + t->budget_pct) > (cpu - t->cpu0) * t->budget_pct) {
 				t->over_budget++;
 				t->rr = i;
@@ -260,4 +403,9 @@ uint64_t period_change(period_tab *t, uint64_t now_ns)
 		}
 	}
 	return t->next_change;
+}
+
+uint64_t period_changer_cpu_ns(const period_tab *t)
+{
+	return changer_cpu_ns(t->changer);
 }

@@ -44,6 +44,7 @@
 #define EMBER_PROFILER_PERIOD_H
 
 #include <linux/perf_event.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -55,24 +56,26 @@
  * samples of a busy thread, which keeps the share error of 2 s windows at
  * the counting noise (docs/ARCHITECTURE.md; bench/fidelity.py). */
 #define PERIOD_CHANGE_NS 100000000ULL
-/* Changes ride on the sampler's own wake-ups (at least every 100 ms, and
- * whenever a ring fills to its watermark) and never add one: a wake-up of
- * the sampling thread costs tens of microseconds in a VM, more than the
- * ioctls (docs/ARCHITECTURE.md). A wake-up this close to the due time
- * makes the change, so a 100 ms cadence does not slip to 200 ms. */
+/* Where the changes are made. The ioctl runs on its event's CPU: made from
+ * another CPU it is an IPI the caller spins on, 24 us to tens of ms of its
+ * CPU in the VM of bench/README.md (the host deschedules the other vCPU),
+ * against 1.3-1.7 us on the event's CPU, where the event's task, if any, is
+ * not running. Waking a thread on another busy CPU can spin as long. So
+ * each CPU that has slots gets a changer thread (changer.h) pinned there,
+ * on its own timer, that every PERIOD_CHANGE_NS changes the slots of its
+ * CPU that sampled since their last change, and nothing else; the sampling
+ * thread never waits for another CPU and takes the changes in at its next
+ * wake-up (period_collect), before it drains the rings. A per-task slot is
+ * changed only where its task was sampled last (elsewhere it is idle, and
+ * the ioctl would IPI the task's new CPU).
+ * Fallback, for CPUs without a thread (a 1-CPU machine, an agent confined
+ * by its affinity mask, no memory): the sampling thread changes them at its
+ * own wake-ups, its own CPU's for free, others by IPI within a budget: the
+ * CPU those take stays under PERIOD_BUDGET_PCT % of the rest of the
+ * sampling thread's CPU. PERIOD_CHANGE_SLACK_NS: a wake-up this close to
+ * the due time makes the change, so a 100 ms cadence does not slip to
+ * 200 ms. */
 #define PERIOD_CHANGE_SLACK_NS 20000000ULL
-/* The ioctl runs where the event runs: for an event of another CPU, or of
- * a task running on another CPU, it is an IPI the caller waits for, 24 us
- * to milliseconds of its CPU in the busy VM of bench/README.md, against 1.3
- * to 1.7 us for an event of the caller's CPU or of a task that is not
- * running. So the changes have a budget: the CPU they take (measured around
- * each ioctl) stays under PERIOD_BUDGET_PCT % of the rest of the sampling
- * thread's CPU since start. Within a round, slots of the CPU the thread runs
- * on (cheap: their task, if any, is not running) go first, then the others
- * from where the last round stopped; a per-CPU slot (-a, -G) of this CPU is
- * changed whatever the budget (no IPI can be involved; its cost is still
- * counted). When IPIs are dear, changes get rarer and the cost stays
- * bounded. */
 #define PERIOD_BUDGET_PCT 2
 /* Gaps. A per-task event's timer sometimes stops firing for a while (seen:
  * 100 ms without a sample from a thread that ran all along, a few times a
@@ -95,13 +98,34 @@
 typedef struct period_slot {
 	int fd;
 	int cpu;
-	bool dirty;          /* sampled since the last change */
+	_Atomic bool dirty;       /* sampled since the last change (the sampling thread
+				   * sets it, whoever changes the slot clears it) */
+	_Atomic uint64_t seen;    /* time of its last sample (per-task: where its task is) */
+	/* a change a changer thread made, for period_collect: `made` counts
+	 * them, `taken` those taken in; a slot is changed again only once its
+	 * last change is taken in */
+	_Atomic uint32_t made, taken;
+	uint64_t made_period, made_at;
+	int made_rc;
+	/* the sampling thread's own */
 	bool pending;        /* credit not yet given to a sample (wall) */
 	uint64_t cur, prev;  /* ns: the period in force since `changed`, and before */
 	uint64_t changed;    /* CLOCK_MONOTONIC ns of the last change (0: never) */
-	uint64_t last;       /* time of the last sample seen */
+	uint64_t last;       /* time of the last sample weighed (wall) */
 	uint64_t credit;     /* ns the change cut off, for the first sample after it */
+	uint32_t group, group_n;   /* a task's slots are consecutive: the first of them,
+				    * and (in the first) how many */
 } period_slot;
+
+/* What a CPU's changer thread owns: its slots (indices into slots) and
+ * random state; `made` counts its rounds that changed something. A cache
+ * line each. */
+typedef struct period_cpu {
+	_Alignas(64) uint64_t rng;
+	_Atomic uint32_t made;
+	uint32_t taken;      /* the sampling thread's: `made` when it last looked */
+	uint32_t first, n;   /* its slots: cpu_slots[first .. first + n) */
+} period_cpu;
 
 typedef struct period_tab {
 	bool random;
@@ -111,9 +135,10 @@ typedef struct period_tab {
 	uint64_t mean;       /* the period every fd event was opened with (1e9 / F) */
 	double rate_lo, rate_hi;   /* Hz: draws are uniform in [rate_lo, rate_hi], mean F */
 	uint64_t lo, hi;     /* ns: the periods that gives, 1e9 / rate_hi .. 1e9 / rate_lo */
-	uint64_t rng;        /* xorshift64* state */
-	period_slot *slots;
+	uint64_t rng;        /* xorshift64* state (the sampling thread's) */
+	period_slot *slots;  /* fixed once period_start has run */
 	size_t n, cap;
+	pid_t tid_last;      /* the task period_add saw last (groups) */
 	u64map by_key;       /* (tid << 32 | cpu), or cpu for per-CPU events -> slot */
 	u64map counts;       /* the same keys, inherited events' too -> last count */
 	u64map debts;        /* the same keys -> ns of a gap not yet given out */
@@ -124,8 +149,13 @@ typedef struct period_tab {
 	uint64_t cpu0;       /* the owner thread's CPU time (ns) at period_start */
 	uint64_t spent;      /* ns of it spent in period_change's ioctls */
 	size_t rr;           /* where the last round's pass over other CPUs stopped */
-	uint64_t changes, change_errors;   /* ioctls made / failed (tests, bench) */
+	uint64_t changes, change_errors;   /* changes taken in / failed (tests, bench) */
 	uint64_t over_budget;              /* rounds cut short by the budget */
+	bool use_changer;    /* start changer threads (default; tests turn it off) */
+	struct changer *changer;   /* changer.h */
+	period_cpu *cpus;    /* per CPU with slots, slot_cpus of them */
+	uint32_t slot_cpus;  /* 1 + the highest CPU a slot is on */
+	uint32_t *cpu_slots; /* slot indices, grouped by CPU */
 } period_tab;
 
 /* A table for freq_hz; random false: no slots, weights are ps->period.
@@ -138,11 +168,13 @@ void period_fini(period_tab *t);
  * unless wall. */
 void period_attr(const period_tab *t, struct perf_event_attr *a);
 
-/* Registers an fd opened for task tid (-1: every task, per CPU) on cpu.
- * 0 or -ENOMEM. No-op in fixed mode. */
+/* Registers an fd opened for task tid (-1: every task, per CPU) on cpu,
+ * before period_start. 0, -ENOMEM, or -EBUSY once changer threads run. No-op
+ * in fixed mode. */
 int period_add(period_tab *t, int fd, pid_t tid, int cpu);
 
-/* Draws a first period for every slot (before the events run). */
+/* Draws a first period for every slot (before the events run) and starts
+ * the changer threads. */
 void period_start(period_tab *t, uint64_t now_ns);
 
 /* The weight of a sample (ns of its event's clock it stands for). May
@@ -153,11 +185,20 @@ uint64_t period_weight(period_tab *t, const perf_sample *ps);
 /* Thread tid ended: its events' last counts go (its tid may come back). */
 void period_forget(period_tab *t, pid_t tid);
 
-/* New periods for the slots that sampled since their last change, when
- * PERIOD_CHANGE_NS has passed (less the slack) and the budget allows;
- * returns the time of the next round (or UINT64_MAX in fixed mode). Call
- * at every wake-up of the thread that called period_start (its CPU time is
- * the budget's measure). */
+/* The fallback: new periods for the slots of CPUs without a changer
+ * thread that sampled since their last change, when PERIOD_CHANGE_NS has
+ * passed (less the slack) and the budget allows; returns the time of the
+ * next round (or UINT64_MAX in fixed mode). Calls period_collect. Call at
+ * every wake-up of the thread that called period_start (its CPU time is the
+ * budget's measure). */
 uint64_t period_change(period_tab *t, uint64_t now_ns);
+
+/* Takes in the changes the changer threads have made since the last call:
+ * the slots' periods and change times. Call before draining the rings, so
+ * that a sample after a change is weighed by the new period. */
+void period_collect(period_tab *t);
+
+/* CPU time (ns) the changer threads have used (tests, bench). */
+uint64_t period_changer_cpu_ns(const period_tab *t);
 
 #endif

@@ -237,6 +237,7 @@ static void on_record_cb(void *ctx, const struct perf_event_header *h)
  * as the kernel keeps writing while we read. */
 static void drain(ember_sampler *s)
 {
+	period_collect(&s->per);   /* periods changed on other CPUs, before their samples */
 	for (int pass = 0; pass < 4; pass++)
 		if (!perf_merge_pass(&s->merge, on_record_cb, s))
 			return;

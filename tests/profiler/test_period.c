@@ -8,6 +8,8 @@
  * the part of the interval the restart cut off; fixed mode weighs what the
  * kernel reports. */
 #include "period.h"
+#include "changer.h"
+#include "ember/clock.h"
 
 #include "../check.h"
 
@@ -19,7 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-static int open_event(uint64_t period)
+/* A cpu-clock event of pid (0: this thread) on cpu (-1: any), or of every
+ * task on cpu (pid -1, as -a opens them: its ioctl runs on that CPU). */
+static int open_clock(pid_t pid, int cpu, uint64_t period)
 {
 	struct perf_event_attr a;
 	memset(&a, 0, sizeof a);
@@ -29,7 +33,7 @@ static int open_event(uint64_t period)
 	a.sample_period = period;
 	a.disabled = 1;
 	a.exclude_kernel = 1;
-	return (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	return (int)syscall(SYS_perf_event_open, &a, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
 static perf_sample sample(uint32_t tid, uint32_t cpu, uint64_t time, uint64_t period)
@@ -54,13 +58,15 @@ int main(void)
 	CHECK_EQ_INT(sched_setaffinity(0, sizeof set, &set), 0);
 	period_tab t;
 	period_init(&t, true, 99, false);
+	CHECK(t.use_changer);
+	t.use_changer = false;   /* this part tests the sampling thread's own changes */
 	CHECK_EQ_INT(t.budget_pct, PERIOD_BUDGET_PCT);
 	t.budget_pct = 0;   /* this test makes nothing but ioctls */
 	const uint64_t mean = 1000000000ULL / 99;
 	CHECK(t.random);
 	CHECK_EQ_INT(t.lo, (uint64_t)(1e9 / (1.5 * 99) + 0.5));
 	CHECK_EQ_INT(t.hi, (uint64_t)(1e9 / (0.5 * 99) + 0.5));
-	int fd = open_event(mean);
+	int fd = open_clock(0, -1, mean);
 	if (fd < 0) {
 		printf("SKIP: perf_event_open: %s (run as root)\n", strerror(errno));
 		return 77;
@@ -174,8 +180,11 @@ int main(void)
 	CHECK(avg > 0.99 * 99 && avg < 1.01 * 99);
 	CHECK(n_low > DRAWS * 45 / 100 && n_low < DRAWS * 55 / 100);
 
-	/* the budget: while the ioctls have taken more than budget_pct % of
-	 * the rest of the thread's CPU, a round changes nothing */
+	/* the budget: while the changes have taken more than budget_pct % of
+	 * the rest of the thread's CPU, a round changes only the slots of
+	 * this CPU (no IPI); the others wait. This table started with slots
+	 * on one CPU: no changer threads, another CPU's slot takes an IPI. */
+	CHECK(t.changer == NULL);
 	CHECK_EQ_INT(period_add(&t, fd, 9, (int)other), 0);
 	s = &t.slots[0];   /* the table may have moved */
 	period_slot *r = &t.slots[t.n - 1];
@@ -187,14 +196,16 @@ int main(void)
 	t.spent = 1000000000000000ULL;   /* 11 days */
 	uint64_t before = t.changes;
 	period_change(&t, t.next_change);
-	CHECK(r->dirty && s->dirty);
-	CHECK_EQ_INT(t.changes, before);
+	CHECK(r->dirty && !s->dirty);
+	CHECK_EQ_INT(t.changes, before + 1);
 	CHECK_EQ_INT(t.over_budget, 1);
 	t.spent = 0;
 	t.cpu0 = 0;   /* as if the thread had worked since boot */
+	ps = counted(7, here, 3000000000ULL);
+	period_weight(&t, &ps);
 	period_change(&t, t.next_change);
 	CHECK(!r->dirty && !s->dirty && !r->pending);
-	CHECK_EQ_INT(t.changes, before + 2);
+	CHECK_EQ_INT(t.changes, before + 3);
 	printf("two changes took %llu ns of CPU\n", (unsigned long long)t.spent);
 	CHECK(t.spent > 0);   /* measured */
 	period_fini(&t);
@@ -202,6 +213,7 @@ int main(void)
 	/* -a: a per-CPU wall-clock timer; the credit is the time since its
 	 * last fire, given only if the first fire after the change is seen */
 	period_init(&t, true, 99, true);
+	t.use_changer = false;
 	t.budget_pct = 0;
 	a = (struct perf_event_attr){ 0 };
 	period_attr(&t, &a);
@@ -235,6 +247,78 @@ int main(void)
 	CHECK(!t.slots[0].dirty && t.slots[1].dirty);
 	CHECK_EQ_INT(t.changes, before + 1);
 	period_fini(&t);
+
+	/* changer threads (profiler/changer.h): with slots on two CPUs,
+	 * period_start starts a thread pinned on each, which changes the
+	 * slots of its CPU that sampled (the sampling thread makes no ioctl
+	 * for them); period_collect takes the change in: the slot's new
+	 * period, in force from the time that thread made the ioctl. A slot
+	 * changes again only once its last change is taken in. */
+	int fa = open_clock(-1, (int)here, mean), fb = open_clock(-1, (int)other, mean);
+	if (fa < 0 || fb < 0) {
+		printf("changer part skipped: no per-CPU event on CPU %u and %u (%s)\n", here,
+		       other, strerror(errno));
+	} else {
+		CPU_SET(other, &set);   /* the threads go where this one may go */
+		CHECK_EQ_INT(sched_setaffinity(0, sizeof set, &set), 0);
+		period_init(&t, true, 99, true);
+		CHECK_EQ_INT(period_add(&t, fa, -1, here), 0);
+		CHECK_EQ_INT(period_add(&t, fb, -1, other), 0);
+		period_start(&t, 1000);
+		CHECK_EQ_INT(period_add(&t, fa, -1, here), -EBUSY);   /* the slots are fixed now */
+		CHECK(t.changer != NULL);
+		CHECK(changer_has(t.changer, (int)here) && changer_has(t.changer, (int)other));
+		CPU_CLR(other, &set);
+		CHECK_EQ_INT(sched_setaffinity(0, sizeof set, &set), 0);
+		for (int round = 0; round < 3; round++) {
+			uint64_t old[2];
+			for (unsigned c = 0; c < 2; c++) {
+				old[c] = t.slots[c].changed;
+				ps = sample(99, c ? other : here, t.slots[c].changed + t.slots[c].cur, mean);
+				period_weight(&t, &ps);
+			}
+			before = t.changes;
+			uint64_t t0 = (uint64_t)ember_mono_ns();
+			period_change(&t, t.next_change);   /* the fallback leaves them alone */
+			CHECK_EQ_INT(t.spent, 0);
+			for (int i = 0; i < 3000 && t.changes < before + 2; i++) {
+				usleep(1000);
+				period_collect(&t);
+			}
+			CHECK_EQ_INT(t.changes, before + 2);
+			for (unsigned c = 0; c < 2; c++) {
+				CHECK(!t.slots[c].dirty);
+				CHECK(t.slots[c].changed > old[c] && t.slots[c].changed >= t0);
+				CHECK(t.slots[c].cur >= t.lo && t.slots[c].cur <= t.hi);
+			}
+		}
+		/* made, not taken in: no new change until it is */
+		ps = sample(99, other, t.slots[1].changed + t.slots[1].cur, mean);
+		period_weight(&t, &ps);
+		for (int i = 0; i < 3000 && t.slots[1].dirty; i++)
+			usleep(1000);
+		CHECK(!t.slots[1].dirty);
+		ps.time += t.slots[1].cur;
+		period_weight(&t, &ps);
+		usleep(3 * PERIOD_CHANGE_NS / 1000);
+		CHECK(t.slots[1].dirty);
+		CHECK_EQ_INT(t.slots[1].made, t.slots[1].taken + 1);
+		period_collect(&t);
+		for (int i = 0; i < 3000 && t.slots[1].dirty; i++)
+			usleep(1000);
+		CHECK(!t.slots[1].dirty);
+		CHECK_EQ_INT(t.change_errors, 0);
+		CHECK(changer_rounds(t.changer) >= 4);
+		CHECK(period_changer_cpu_ns(&t) > 0);
+		printf("changer: %llu rounds took %llu ns of the threads' CPU\n",
+		       (unsigned long long)changer_rounds(t.changer),
+		       (unsigned long long)period_changer_cpu_ns(&t));
+		period_fini(&t);
+	}
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
 
 	/* fixed: no slots, no ioctl, the reported period */
 	period_init(&t, false, 99, false);
