@@ -13,12 +13,17 @@ random periods cost? (issue 14; bench/README.md, "Sampling fidelity")
 2. Cost. bench/workloads/busy keeps both CPUs busy; two `ember serve`
    agents, one per mode, sample it at the same time (so the load is the
    same for both), for three targets: -p (2 threads) at 99 and 999 Hz, and
-   -a at 999 Hz. The CPU time of each agent's sampling thread (its main
-   thread: /proc/PID/task/PID/schedstat, run time) between t=3 s and the end,
-   divided by the samples it took meanwhile (ember_samples_total in
-   /metrics): microseconds per sample, and milliseconds per second (both
-   agents watch the same threads for the same time). Ratios random/fixed,
-   medians over rounds (the bar is 1.1x).
+   -a at 999 Hz. Between t=3 s and the end, per agent: the CPU of its
+   sampling thread (its main thread) and of its changer threads (comm
+   ember-chg/N: random mode's period changes, profiler/changer.h), from
+   /proc/PID/task/TID/schedstat (run time, ns), per second; and the samples
+   it took (ember_samples_total in /metrics). Sampling also costs the
+   sampled threads the kernel's work for each sample (timer interrupt,
+   stack walk, ring write): measured first in the same run (busy's
+   operations per CPU second, 1 thread, alone and under `ember record -F
+   5000`: the CPU lost over the samples taken), and counted per sample
+   for both modes. Ratios random/fixed of the agent's CPU, and of the
+   whole (agent + kernel), medians over rounds (the bar is 1.1x).
 
 usage: bench/fidelity.py [--build DIR] [--rounds N] [--dur S] [--only fidelity,cost]
                          [--cost-targets -p:99,-p:999,-a:999]
@@ -152,17 +157,51 @@ def fidelity_round(build, dur, tmp):
     return res
 
 
-def thread_cpu(pid):
-    """CPU seconds of the main thread: schedstat's run time (ns), finer
-    than stat's clock ticks."""
-    with open("/proc/%d/task/%d/schedstat" % (pid, pid)) as f:
-        return int(f.read().split()[0]) / 1e9
+def task_cpu(pid, tid):
+    """CPU seconds of one thread: schedstat's run time (ns), finer than
+    stat's clock ticks; 0 when it is gone."""
+    try:
+        with open("/proc/%d/task/%d/schedstat" % (pid, tid)) as f:
+            return int(f.read().split()[0]) / 1e9
+    except OSError:
+        return 0.0
 
 
-def samples_total(port):
-    body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10).read()
-    m = re.search(rb"^ember_samples_total(?:\{[^}]*\})? (\S+)$", body, re.M)
-    return float(m.group(1)) if m else float("nan")
+def agent_cpu(pid):
+    """(the sampling thread's CPU seconds, the changer threads')."""
+    chg = 0.0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                if f.read().startswith("ember-chg/"):
+                    chg += task_cpu(pid, int(tid))
+        except OSError:
+            pass
+    return task_cpu(pid, pid), chg
+
+
+def busy_rate(cmd):
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    m = re.search(r"ops_per_cpu_sec=(\S+)", out.stdout)
+    n = re.search(r"(\d+) samples", out.stderr)
+    return float(m.group(1)), int(n.group(1)) if n else 0, \
+        float(re.search(r" cpu=(\S+)", out.stdout).group(1))
+
+
+def kernel_cost(build, tmp, rounds=5):
+    """Microseconds of a sampled thread's CPU per sample (fp mode):
+    busy alone against busy under `ember record -F 5000`, alternating,
+    median."""
+    ember = os.path.join(build, "cli/ember")
+    busy = os.path.join(build, "bench/busy")
+    out = os.path.join(tmp, "k.pb")
+    costs = []
+    for _ in range(rounds):
+        bare, _, _ = busy_rate([busy, "3", "1"])
+        rate, n, cpu = busy_rate([ember, "record", "-F", "5000", "-o", out, "--", busy, "3", "1"])
+        if n:
+            costs.append(1e6 * cpu * (1 - rate / bare) / n)
+    return statistics.median(costs) if costs else float("nan")
 
 
 def cost_round(build, target, freq, dur, tmp, first):
@@ -177,18 +216,20 @@ def cost_round(build, target, freq, dur, tmp, first):
         agents[m] = serve(ember, tgt, freq, m, tempfile.mkdtemp(dir=tmp), window="1s")
     time.sleep(3)
     t0 = time.monotonic()
-    a0 = {m: (thread_cpu(p.pid), samples_total(port)) for m, (p, port) in agents.items()}
+    a0 = {m: (agent_cpu(p.pid), samples_total(port)) for m, (p, port) in agents.items()}
     time.sleep(dur - 3)
-    a1 = {m: (thread_cpu(p.pid), samples_total(port)) for m, (p, port) in agents.items()}
+    a1 = {m: (agent_cpu(p.pid), samples_total(port)) for m, (p, port) in agents.items()}
     secs = time.monotonic() - t0
     for p, _ in agents.values():
         stop(p)
     w.kill()
     w.wait()
     # 1 s windows: ember_samples_total steps once a window, so the count
-    # between the two reads is exact to a window or two
-    return {m: (1e6 * (a1[m][0] - a0[m][0]) / max(1.0, a1[m][1] - a0[m][1]),
-                a1[m][1] - a0[m][1], 1e3 * (a1[m][0] - a0[m][0]) / secs) for m in agents}
+    # between the two reads is exact to a window or two.
+    # Per agent: (sampling thread ms/s, changer threads ms/s, samples/s)
+    return {m: (1e3 * (a1[m][0][0] - a0[m][0][0]) / secs,
+                1e3 * (a1[m][0][1] - a0[m][0][1]) / secs,
+                (a1[m][1] - a0[m][1]) / secs) for m in agents}
 
 
 def main():
@@ -218,27 +259,29 @@ def main():
                     sum(len(r[tool][0]) for r in runs), statistics.median(ns) if ns else 0))
             print()
         if "cost" in only:
-            print("### Cost: CPU of the sampling thread per sample, random vs fixed "
-                  "(busy on both CPUs, both agents at once, %d rounds, medians)\n" % a.rounds)
-            print("| target | rate | fixed, us/sample | random, us/sample | ratio per sample | "
-                  "fixed, CPU ms/s | random, CPU ms/s | ratio per second | samples (fixed, random) |")
-            print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+            k = kernel_cost(a.build, tmp)
+            print("### Cost: random vs fixed (busy on both CPUs, both agents at once, "
+                  "%d rounds, medians)\n" % a.rounds)
+            print("Kernel work per sample, charged to the sampled thread: %.1f us "
+                  "(busy alone vs under `ember record -F 5000`, median of 5).\n" % k)
+            print("| target | rate | samples/s (fixed, random) | fixed: sampler, ms/s | "
+                  "random: sampler + changers, ms/s | agent ratio | with kernel, ms/s "
+                  "(fixed, random) | total ratio |")
+            print("| --- | --- | --- | --- | --- | --- | --- | --- |")
             rows = [(t, int(f)) for t, f in (x.split(":") for x in a.cost_targets.split(","))]
             for target, freq in rows:
                 rs = [cost_round(a.build, target, freq, a.cost_dur, tmp,
                                  "random" if i % 2 == 0 else "fixed") for i in range(a.rounds)]
-                fx = statistics.median(r["fixed"][0] for r in rs)
-                rd = statistics.median(r["random"][0] for r in rs)
-                ratio = statistics.median(r["random"][0] / r["fixed"][0] for r in rs
-                                          if r["fixed"][0] > 0)
-                ps = statistics.median(r["random"][2] / r["fixed"][2] for r in rs
-                                       if r["fixed"][2] > 0)
-                print("| %s | %d Hz | %.2f | %.2f | %.2fx | %.2f | %.2f | %.2fx | %d, %d |" % (
-                    target, freq, fx, rd, ratio,
-                    statistics.median(r["fixed"][2] for r in rs),
-                    statistics.median(r["random"][2] for r in rs), ps,
-                    statistics.median(r["fixed"][1] for r in rs),
-                    statistics.median(r["random"][1] for r in rs)))
+                med = lambda f: statistics.median(f(r) for r in rs)
+                agent = lambda r, m: r[m][0] + r[m][1]
+                total = lambda r, m: agent(r, m) + r[m][2] * k / 1e3
+                print("| %s | %d Hz | %.0f, %.0f | %.2f | %.2f + %.2f | %.2fx | %.2f, %.2f | %.2fx |" % (
+                    target, freq, med(lambda r: r["fixed"][2]), med(lambda r: r["random"][2]),
+                    med(lambda r: r["fixed"][0]), med(lambda r: r["random"][0]),
+                    med(lambda r: r["random"][1]),
+                    med(lambda r: agent(r, "random") / agent(r, "fixed")),
+                    med(lambda r: total(r, "fixed")), med(lambda r: total(r, "random")),
+                    med(lambda r: total(r, "random") / total(r, "fixed"))))
             print()
 
 

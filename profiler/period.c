@@ -60,9 +60,15 @@ void period_init(period_tab *t, bool random, unsigned freq_hz, bool wall)
 	t->use_changer = true;
 }
 
+void period_stop(period_tab *t)
+{
+	changer_free(t->changer);
+	t->changer = NULL;
+}
+
 void period_fini(period_tab *t)
 {
-	changer_free(t->changer);   /* first: the threads read the slots */
+	period_stop(t);   /* first: the threads read the slots */
 	free(t->cpus);
 	free(t->cpu_slots);
 	free(t->slots);

@@ -162,6 +162,10 @@ typedef struct period_tab {
  * wall: the events are -a's per-CPU ones. */
 void period_init(period_tab *t, bool random, unsigned freq_hz, bool wall);
 void period_fini(period_tab *t);
+/* Stops the changer threads (period_fini does too): call before the slots'
+ * fds are closed, or a thread could change a reused fd. Later changes
+ * fall back to period_change. */
+void period_stop(period_tab *t);
 
 /* What random periods need of the attr: sample times on CLOCK_MONOTONIC,
  * and the event's count in each sample (PERF_SAMPLE_READ, read_format 0)

@@ -729,6 +729,7 @@ void ember_sampler_close(ember_sampler *s)
 {
 	if (!s)
 		return;
+	period_stop(&s->per);   /* its threads use the fds */
 	evset_disable(&s->ev);
 	evset_close(&s->ev);
 	if (s->opts.kind == EMBER_TARGET_COMMAND && !s->started && s->child.pid > 0)
