@@ -180,6 +180,12 @@ def agent_cpu(pid):
     return task_cpu(pid, pid), chg
 
 
+def samples_total(port):
+    body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10).read()
+    m = re.search(rb"^ember_samples_total(?:\{[^}]*\})? (\S+)$", body, re.M)
+    return float(m.group(1)) if m else float("nan")
+
+
 def busy_rate(cmd):
     out = subprocess.run(cmd, capture_output=True, text=True)
     m = re.search(r"ops_per_cpu_sec=(\S+)", out.stdout)
