@@ -6,7 +6,8 @@
  * another CPU it is an IPI the caller spins on until that CPU has run it;
  * in a VM that is 24 us to milliseconds, or tens of milliseconds when the
  * host has descheduled the other vCPU. Waking a thread on a busy CPU can
- * spin as long (the waker takes that CPU's runqueue lock). Made on the
+ * cost the waker as much (measured: 24-99 ms, likely spinning on that
+ * CPU's runqueue lock while its vCPU is descheduled). Made on the
  * event's own CPU it is 1.3-1.7 us. So each CPU gets a thread that sleeps
  * on its own timer (which fires on its own CPU) and never is woken from
  * another CPU while it runs: nothing here waits for another CPU.
