@@ -176,13 +176,15 @@ static bool cpu_round(void *arg, int cpu)
 			continue;
 		active = true;
 		uint32_t m = atomic_load_explicit(&s->made, memory_order_relaxed);
-		if (atomic_load_explicit(&s->taken, memory_order_acquire) != m || !task_is_there(t, s))
+		if ((t->wall && atomic_load_explicit(&s->taken, memory_order_acquire) != m) ||
+		    !task_is_there(t, s))
 			continue;
 		atomic_store_explicit(&s->dirty, false, memory_order_relaxed);
 		uint64_t v = draw_from(t, &pc->rng);
-		s->made_rc = set_period(s->fd, v) < 0 ? -errno : 0;
-		s->made_period = v;
-		s->made_at = mono_ns();
+		atomic_store_explicit(&s->made_rc, set_period(s->fd, v) < 0 ? -errno : 0,
+				      memory_order_relaxed);
+		atomic_store_explicit(&s->made_period, v, memory_order_relaxed);
+		atomic_store_explicit(&s->made_at, mono_ns(), memory_order_relaxed);
 		atomic_store_explicit(&s->made, m + 1, memory_order_release);
 		made = true;
 	}
@@ -363,12 +365,18 @@ void period_collect(period_tab *t)
 		for (uint32_t k = 0; k < pc->n; k++) {
 			period_slot *s = &t->slots[t->cpu_slots[pc->first + k]];
 			uint32_t m = atomic_load_explicit(&s->made, memory_order_acquire);
-			if (m == atomic_load_explicit(&s->taken, memory_order_relaxed))
+			uint32_t was = atomic_load_explicit(&s->taken, memory_order_relaxed);
+			if (m == was)
 				continue;
-			if (s->made_rc < 0)
+			/* -a: exactly one change since the last look (the thread
+			 * waits for this); else the last of m - was, and the
+			 * others only counted (their weights are counts) */
+			if (atomic_load_explicit(&s->made_rc, memory_order_relaxed) < 0)
 				t->change_errors++;
 			else
-				applied(t, s, s->made_period, s->made_at);
+				applied(t, s, atomic_load_explicit(&s->made_period, memory_order_relaxed),
+					atomic_load_explicit(&s->made_at, memory_order_relaxed));
+			t->changes += m - was - 1;
 			atomic_store_explicit(&s->taken, m, memory_order_release);
 		}
 	}

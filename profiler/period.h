@@ -101,12 +101,14 @@ typedef struct period_slot {
 	_Atomic bool dirty;       /* sampled since the last change (the sampling thread
 				   * sets it, whoever changes the slot clears it) */
 	_Atomic uint64_t seen;    /* time of its last sample (per-task: where its task is) */
-	/* a change a changer thread made, for period_collect: `made` counts
-	 * them, `taken` those taken in; a slot is changed again only once its
-	 * last change is taken in */
+	/* the last change a changer thread made, for period_collect: `made`
+	 * counts them, `taken` those taken in. An -a slot (wall weights need
+	 * every change's time) is changed again only once its last change is
+	 * taken in; the others' weights come from counts, and they change on
+	 * their thread's pace whatever the sampling thread does */
 	_Atomic uint32_t made, taken;
-	uint64_t made_period, made_at;
-	int made_rc;
+	_Atomic uint64_t made_period, made_at;
+	_Atomic int made_rc;
 	/* the sampling thread's own */
 	bool pending;        /* credit not yet given to a sample (wall) */
 	uint64_t cur, prev;  /* ns: the period in force since `changed`, and before */

@@ -8,20 +8,23 @@ usage: fidelity.py random|resonant|fixed|period20
 random   10 ms rounds at 99 Hz, --sampling random (the default): every
          window within +-7 points of the truth, or within SD_TOL standard
          deviations of counting noise when the window holds too few samples
-         for 7 points to be that many (the noise of a share p over n samples
+         for 7 points to be that many, but one (within SD_MAX; see SD_TOL
+         below for why one) (the noise of a share p over n samples
          is 100 sqrt(p (1 - p) / n) points: 2.5 for split_a at 396 samples,
          2 threads at 99 Hz for 2 s on an idle machine; a busy machine gives
          the workload less CPU and the windows fewer samples); and the
          windows together within counting noise: the chi-square of their
          counts against 50/30/20 below CHI2_MAX_RATIO times its 99.9 %
          quantile. Measured (changes made on each CPU by its own thread,
-         profiler/changer.h): largest window error 4.7 points idle, 7.0
-         with two more busy loops on the 2 vCPUs; chi-square 0.27 and 0.59
-         of the quantile.
+         profiler/changer.h), 13 runs: largest window error 3.8 to 7.0
+         points, chi-square 0.18 to 0.63 of the quantile, the windows'
+         errors 0.85 of counting noise (rms); one earlier run 10.8 points
+         (4.0 standard deviations, one window).
 resonant the same with rounds of 1/99 s (10.101 ms): the workload repeats
          exactly at the sampling rate, the worst case for a fixed period.
-         Measured: largest error 3.8 points idle, 12.1 loaded (150 samples
-         a window: 3 standard deviations); chi-square 0.38 idle.
+         Measured: largest error 3.8 to 6.0 points idle (8 runs), 12.1
+         loaded (150 samples a window: 3 standard deviations); chi-square
+         0.29 to 0.56.
 fixed    resonant with --sampling fixed: the bias DOES appear (the workload
          still catches aliasing): the chi-square is far above that quantile
          (FIXED_MIN_RATIO). (With 10 ms rounds a fixed 99 Hz drifts 0.1 ms
@@ -29,7 +32,9 @@ fixed    resonant with --sampling fixed: the bias DOES appear (the workload
          machine a 2 s window sees each phase about twice and comes out
          nearly unbiased, while a loaded one aliases, as bench/fidelity.py
          shows. At 1/99 s the phase stands still whatever the load.)
-period20 20 ms rounds (10/6/4 ms) at 49 Hz, random: as `random`.
+period20 20 ms rounds (10/6/4 ms) at 49 Hz, random: as `random` (~180
+         samples a window; 10 runs: errors 1.05 of counting noise (rms),
+         one window 4.1 standard deviations off).
 
 The workload spins on its threads' CPU clocks, and -p samples the threads'
 cpu-clock, so the machine's load changes how many samples a window gets but
@@ -51,7 +56,14 @@ WINDOWS = 12
 # a window of 2 threads holds ~396 samples on an idle machine (split_a's
 # noise 2.5 points: 7 points is 2.8 of them), and a loaded machine gives
 # the workload less CPU and the windows fewer samples (150: 4.1 points).
+# Counting noise alone puts a share of one window in 12 beyond 3.5 SD with
+# probability ~1.5 % (33 shares), and two windows with ~1e-4; a draw near
+# the workload's cycle clumps its ~10 samples on one phase, which fattens
+# the tail a little (measured: 2 windows beyond 4 SD in ~60 runs, none
+# beyond 4.2). So one window may be beyond SD_TOL, none beyond SD_MAX:
+# aliasing shows in many windows and in the chi-square, not in one.
 SD_TOL = 3.5
+SD_MAX = 5.0
 # random: the chi-square of all windows' counts below CHI2_MAX_RATIO x its
 # 99.9 % quantile; fixed at resonance: above FIXED_MIN_RATIO x (with 20-24
 # degrees of freedom noise alone gets there with p < 1e-4; measured 58).
@@ -115,7 +127,8 @@ with tempfile.TemporaryDirectory() as tmp:
             sd = 100.0 * math.sqrt(p * (1 - p) / n)
             tol = max(7.0, SD_TOL * sd)
             row.append("%s %.1f (+-%.1f)" % (fn, share, tol))
-            worst.append((abs(share - 100 * p) / tol, f, fn, share, tol))
+            worst.append((abs(share - 100 * p) / tol, f, fn, share, tol,
+                          abs(share - 100 * p) / sd))
             chi2 += (c[fn] - n * p) ** 2 / (n * p)
         k += 2
         print("%s: %4d samples  %s" % (f, n, "  ".join(row)))
@@ -128,7 +141,9 @@ with tempfile.TemporaryDirectory() as tmp:
         # counting noise (measured on an idle machine 0.23 to 0.38 of the
         # quantile, loaded 0.59; fixed at resonance: 58)
         bad = [x for x in worst if x[0] > 1]
-        assert not bad, "windows off the truth: %s" % bad
+        assert len({x[1] for x in bad}) <= 1, "windows off the truth: %s" % bad
+        assert all(x[5] <= SD_MAX for x in worst), "a window %g SD off: %s" % (
+            SD_MAX, [x for x in worst if x[5] > SD_MAX])
         assert chi2 < CHI2_MAX_RATIO * q, "the windows err more than counting noise: aliasing?"
     else:
         assert chi2 > FIXED_MIN_RATIO * q, \

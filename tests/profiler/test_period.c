@@ -309,6 +309,31 @@ int main(void)
 		CHECK(!t.slots[1].dirty);
 		CHECK_EQ_INT(t.change_errors, 0);
 		CHECK(changer_rounds(t.changer) >= 4);
+		period_fini(&t);
+
+		/* counts as weights (-G's per-CPU events, -p, --): no wait for
+		 * period_collect, a slot changes on its thread's pace */
+		CPU_SET(other, &set);
+		CHECK_EQ_INT(sched_setaffinity(0, sizeof set, &set), 0);
+		period_init(&t, true, 99, false);
+		CHECK_EQ_INT(period_add(&t, fa, -1, here), 0);
+		CHECK_EQ_INT(period_add(&t, fb, -1, other), 0);
+		period_start(&t, 1000);
+		CHECK(t.changer != NULL);
+		CPU_CLR(other, &set);
+		CHECK_EQ_INT(sched_setaffinity(0, sizeof set, &set), 0);
+		for (uint32_t want = 1; want <= 2; want++) {
+			ps = counted(99, other, 1000000ULL * want);
+			period_weight(&t, &ps);
+			for (int i = 0; i < 3000 && t.slots[1].made < want; i++)
+				usleep(1000);
+			CHECK_EQ_INT(t.slots[1].made, want);
+		}
+		CHECK_EQ_INT(t.slots[1].taken, 0);
+		before = t.changes;
+		period_collect(&t);
+		CHECK_EQ_INT(t.changes, before + 2);
+		CHECK_EQ_INT(t.slots[1].taken, 2);
 		CHECK(period_changer_cpu_ns(&t) > 0);
 		printf("changer: %llu rounds took %llu ns of the threads' CPU\n",
 		       (unsigned long long)changer_rounds(t.changer),
