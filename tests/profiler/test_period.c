@@ -6,7 +6,9 @@
  * (thread, CPU), inherited threads' too; an -a sample weighs
  * the period in force at its time, and the first one after a change also
  * the part of the interval the restart cut off; fixed mode weighs what the
- * kernel reports. */
+ * kernel reports. And where the changes are made: by the calling thread
+ * (its own CPU's slots, others' within the budget) without changer
+ * threads, else by the thread pinned on each slot's CPU (changer.h). */
 #include "period.h"
 #include "changer.h"
 #include "ember/clock.h"
@@ -259,6 +261,24 @@ int main(void)
 		printf("changer part skipped: no per-CPU event on CPU %u and %u (%s)\n", here,
 		       other, strerror(errno));
 	} else {
+		/* a confined agent stays confined: with this thread allowed on
+		 * one CPU, only that CPU gets a thread, and the other CPU's
+		 * slot is changed by the caller (the fallback, an IPI) */
+		period_init(&t, true, 99, true);
+		t.budget_pct = 0;
+		CHECK_EQ_INT(period_add(&t, fa, -1, here), 0);
+		CHECK_EQ_INT(period_add(&t, fb, -1, other), 0);
+		period_start(&t, 1000);
+		CHECK(changer_has(t.changer, (int)here) && !changer_has(t.changer, (int)other));
+		ps = sample(99, other, t.slots[1].changed + t.slots[1].cur, mean);
+		period_weight(&t, &ps);
+		before = t.changes;
+		period_change(&t, t.next_change);
+		CHECK(!t.slots[1].dirty);
+		CHECK_EQ_INT(t.changes, before + 1);
+		CHECK(t.spent > 0);
+		period_fini(&t);
+
 		CPU_SET(other, &set);   /* the threads go where this one may go */
 		CHECK_EQ_INT(sched_setaffinity(0, sizeof set, &set), 0);
 		period_init(&t, true, 99, true);
