@@ -151,20 +151,14 @@ bool changer_has(const changer *c, int cpu)
 	return c && cpu >= 0 && (size_t)cpu < c->n_cpus && c->t[cpu].running;
 }
 
-uint64_t changer_cpu_ns(const changer *c)
+changer_totals changer_sum(const changer *c)
 {
-	uint64_t sum = 0;
-	for (size_t i = 0; c && i < c->n_cpus; i++)
-		if (c->t[i].running)
-			sum += atomic_load_explicit(&c->t[i].cpu_ns, memory_order_relaxed);
-	return sum;
-}
-
-uint64_t changer_rounds(const changer *c)
-{
-	uint64_t sum = 0;
-	for (size_t i = 0; c && i < c->n_cpus; i++)
-		if (c->t[i].running)
-			sum += atomic_load_explicit(&c->t[i].rounds, memory_order_relaxed);
+	changer_totals sum = { 0, 0 };
+	for (size_t i = 0; c && i < c->n_cpus; i++) {
+		if (!c->t[i].running)
+			continue;
+		sum.cpu_ns += atomic_load_explicit(&c->t[i].cpu_ns, memory_order_relaxed);
+		sum.rounds += atomic_load_explicit(&c->t[i].rounds, memory_order_relaxed);
+	}
 	return sum;
 }

@@ -44,11 +44,11 @@ void changer_free(changer *c);
 /* There is a thread on cpu. */
 bool changer_has(const changer *c, int cpu);
 
-/* CPU time (ns) the threads have used in their rounds so far, their
- * wake-ups included, their start not. */
-uint64_t changer_cpu_ns(const changer *c);
-
-/* Rounds run, all threads (tests, bench). */
-uint64_t changer_rounds(const changer *c);
+/* What the threads have used so far, all together: CPU time (ns) in their
+ * rounds, wake-ups included, their start not; and rounds run. */
+typedef struct changer_totals {
+	uint64_t cpu_ns, rounds;
+} changer_totals;
+changer_totals changer_sum(const changer *c);
 
 #endif

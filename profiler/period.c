@@ -200,10 +200,7 @@ static void start_changer(period_tab *t)
 {
 	if (!t->use_changer || !t->n || sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		return;
-	uint32_t n_cpus = 0;
-	for (size_t i = 0; i < t->n; i++)
-		if ((uint32_t)t->slots[i].cpu + 1 > n_cpus)
-			n_cpus = (uint32_t)t->slots[i].cpu + 1;
+	uint32_t n_cpus = t->n_cpus;   /* the slots' (no sample has come yet) */
 	t->cpus = aligned_alloc(64, ((n_cpus * sizeof *t->cpus + 63) / 64) * 64);
 	t->cpu_slots = calloc(t->n, sizeof *t->cpu_slots);
 	int *list = calloc(n_cpus, sizeof *list);
@@ -311,7 +308,8 @@ uint64_t period_weight(period_tab *t, const perf_sample *ps)
 	if (idx) {
 		period_slot *s = &t->slots[*idx];
 		atomic_store_explicit(&s->dirty, true, memory_order_relaxed);
-		atomic_store_explicit(&s->seen, ps->time, memory_order_relaxed);
+		if (!t->per_cpu)   /* where the task is (task_is_there) */
+			atomic_store_explicit(&s->seen, ps->time, memory_order_relaxed);
 	}
 	if (!t->wall)
 		return count_weight(t, key, ps);
@@ -386,7 +384,6 @@ uint64_t period_change(period_tab *t, uint64_t now_ns)
 {
 	if (!t->random)
 		return UINT64_MAX;
-	period_collect(t);
 	if (now_ns + PERIOD_CHANGE_SLACK_NS < t->next_change)
 		return t->next_change;   /* a wake-up a little early still counts */
 	t->next_change = now_ns + PERIOD_CHANGE_NS;
@@ -417,9 +414,4 @@ uint64_t period_change(period_tab *t, uint64_t now_ns)
 		}
 	}
 	return t->next_change;
-}
-
-uint64_t period_changer_cpu_ns(const period_tab *t)
-{
-	return changer_cpu_ns(t->changer);
 }

@@ -194,7 +194,7 @@ void period_forget(period_tab *t, pid_t tid);
 /* The fallback: new periods for the slots of CPUs without a changer
  * thread that sampled since their last change, when PERIOD_CHANGE_NS has
  * passed (less the slack) and the budget allows; returns the time of the
- * next round (or UINT64_MAX in fixed mode). Calls period_collect. Call at
+ * next round (or UINT64_MAX in fixed mode). Call at
  * every wake-up of the thread that called period_start (its CPU time is the
  * budget's measure). */
 uint64_t period_change(period_tab *t, uint64_t now_ns);
@@ -203,8 +203,5 @@ uint64_t period_change(period_tab *t, uint64_t now_ns);
  * the slots' periods and change times. Call before draining the rings, so
  * that a sample after a change is weighed by the new period. */
 void period_collect(period_tab *t);
-
-/* CPU time (ns) the changer threads have used (tests, bench). */
-uint64_t period_changer_cpu_ns(const period_tab *t);
 
 #endif

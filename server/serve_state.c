@@ -18,9 +18,9 @@ void serve_state_init(serve_state *st, size_t ui_cache_bytes)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&st->done, &ca);
 	pthread_condattr_destroy(&ca);
-	st->folds = NULL;
-	if (ui_cache_bytes && ember_ui_folds_new(&st->folds, ui_cache_bytes) < 0)
-		st->folds = NULL;
+	st->folds = NULL;   /* also when out of memory: the UI decodes windows */
+	if (ui_cache_bytes)
+		ember_ui_folds_new(&st->folds, ui_cache_bytes);
 }
 
 void serve_state_destroy(serve_state *st)

@@ -15,8 +15,8 @@
  * one id per function name and per path), so a request adds a window with
  * an array lookup per node instead of a probe and names interned again.
  * The ids only grow (every path of every window folded since the start)
- * up to one path per EMBER_UI_IDS_BYTES_PER_PATH bytes of the bound (server/ui.h); past it windows fold without them, and add as
- * before.
+ * up to one path per EMBER_UI_IDS_BYTES_PER_PATH bytes of the bound
+ * (server/ui.h); past it windows fold without them, and add as before.
  *
  * Owns: the folded windows and their index. Must never: hold its mutex
  * while folding or merging (a lookup, an insert or an eviction only), or
