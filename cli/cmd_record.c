@@ -193,11 +193,16 @@ int cmd_record(int argc, char **argv)
 		}
 		if (wl && wl < sizeof why - 1)
 			strcat(why, ")");
+		char draws[96] = "";   /* random: how the periods changed */
+		if (in_force == EMBER_SAMPLING_RANDOM)
+			snprintf(draws, sizeof draws,
+				 " (%" PRIu64 " period changes, at most %" PRIu64 " samples a period)",
+				 st.period_changes, st.draw_samples_max);
 		fprintf(stderr,
 			"ember record: %" PRIu64 " samples, lost %" PRIu64 " of %" PRIu64
-			", %" PRIu64 " throttles, %" PRIu64 " unwind errors%s, %s sampling -> %s\n",
+			", %" PRIu64 " throttles, %" PRIu64 " unwind errors%s, %s sampling%s -> %s\n",
 			st.samples, st.lost, st.samples + st.lost, st.throttled, unwind, why,
-			ember_sampling_name(in_force), output);
+			ember_sampling_name(in_force), draws, output);
 	}
 	rc = EXIT_OK;
 	if (child >= 0)

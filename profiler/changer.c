@@ -25,12 +25,14 @@ typedef struct cpu_thread {
 	int cpu;
 	bool running;
 	pthread_t th;
+	_Atomic uint32_t word;     /* the futex word it sleeps on: 1 = kicked or stop */
+	_Atomic bool slow;         /* its pace is slower than the interval (idle) */
 	_Atomic uint64_t cpu_ns;   /* the thread's CPU in rounds, at its last round */
 	_Atomic uint64_t rounds;
 } cpu_thread;
 
 struct changer {
-	_Atomic uint32_t stop;     /* the futex word the threads sleep on */
+	_Atomic bool stop;
 	uint64_t interval;
 	changer_fn fn;
 	void *arg;
@@ -43,14 +45,26 @@ static uint64_t own_cpu_ns(void)
 	return (uint64_t)ember_clock_ns(CLOCK_THREAD_CPUTIME_ID);
 }
 
-/* Sleeps ns, or until changer_free; true when it is time to stop. */
-static bool nap(changer *c, uint64_t ns)
+/* Sleeps ns, or until kicked or changer_free; true when it is time to
+ * stop. A kick that came while the thread was awake ends the next nap at
+ * once. */
+static bool nap(cpu_thread *t, uint64_t ns)
 {
 	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ULL),
 			       .tv_nsec = (long)(ns % 1000000000ULL) };
-	if (!atomic_load_explicit(&c->stop, memory_order_acquire))
-		syscall(SYS_futex, (uint32_t *)&c->stop, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
-	return atomic_load_explicit(&c->stop, memory_order_acquire) != 0;
+	syscall(SYS_futex, (uint32_t *)&t->word, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0);
+	/* sequentially consistent, as in changer_free: a stop that found the
+	 * word already 1 is seen here */
+	atomic_exchange(&t->word, 0);
+	return atomic_load(&t->owner->stop);
+}
+
+/* Ends t's nap (a kick, or the stop): the futex word, then the wake-up,
+ * unless the word was already set (the nap ends at once). */
+static void rouse(cpu_thread *t)
+{
+	if (atomic_exchange(&t->word, 1) == 0)
+		syscall(SYS_futex, (uint32_t *)&t->word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 static void *cpu_main(void *arg)
@@ -60,9 +74,10 @@ static void *cpu_main(void *arg)
 	prctl(PR_SET_TIMERSLACK, (unsigned long)CHANGER_SLACK_NS, 0, 0, 0);
 	uint64_t base = own_cpu_ns();   /* the thread's start is not a round's cost */
 	uint64_t pace = c->interval;
-	while (!nap(c, pace)) {
+	while (!nap(t, pace)) {
 		bool worked = c->fn(c->arg, t->cpu);
 		pace = worked ? c->interval : pace * 2 < CHANGER_IDLE_NS ? pace * 2 : CHANGER_IDLE_NS;
+		atomic_store_explicit(&t->slow, pace > c->interval, memory_order_relaxed);
 		atomic_store_explicit(&t->cpu_ns, own_cpu_ns() - base, memory_order_relaxed);
 		atomic_fetch_add_explicit(&t->rounds, 1, memory_order_relaxed);
 	}
@@ -137,11 +152,12 @@ void changer_free(changer *c)
 {
 	if (!c)
 		return;
-	atomic_store_explicit(&c->stop, 1, memory_order_release);
-	syscall(SYS_futex, (uint32_t *)&c->stop, FUTEX_WAKE_PRIVATE, (int)c->n_cpus, NULL, NULL, 0);
+	atomic_store(&c->stop, true);
 	for (size_t i = 0; i < c->n_cpus; i++)
-		if (c->t[i].running)
+		if (c->t[i].running) {
+			rouse(&c->t[i]);
 			pthread_join(c->t[i].th, NULL);
+		}
 	free(c->t);
 	free(c);
 }
@@ -149,6 +165,14 @@ void changer_free(changer *c)
 bool changer_has(const changer *c, int cpu)
 {
 	return c && cpu >= 0 && (size_t)cpu < c->n_cpus && c->t[cpu].running;
+}
+
+bool changer_kick(changer *c, int cpu)
+{
+	if (!changer_has(c, cpu) || !atomic_load_explicit(&c->t[cpu].slow, memory_order_relaxed))
+		return false;
+	rouse(&c->t[cpu]);
+	return true;
 }
 
 changer_totals changer_sum(const changer *c)

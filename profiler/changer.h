@@ -15,8 +15,11 @@
  * Each thread calls fn(arg, cpu) every `interval` ns (timer slack lets the
  * kernel fold the wake-up into another interrupt of that CPU). fn returns
  * whether it had work; after rounds without, the pace halves, down to once
- * every CHANGER_IDLE_NS, so an idle CPU costs a wake-up a second. The
- * threads block every signal and touch nothing but what fn touches.
+ * every CHANGER_IDLE_NS, so an idle CPU costs a wake-up a second. A CPU
+ * that gets work again would wait that long for its next round: the
+ * sampling thread kicks its thread awake (changer_kick), a wake-up from
+ * another CPU, but only once per idle spell. The threads block every
+ * signal and touch nothing but what fn touches.
  */
 #ifndef EMBER_PROFILER_CHANGER_H
 #define EMBER_PROFILER_CHANGER_H
@@ -43,6 +46,11 @@ void changer_free(changer *c);
 
 /* There is a thread on cpu. */
 bool changer_has(const changer *c, int cpu);
+
+/* cpu has work again: if its thread is on its idle pace, wakes it for a
+ * round now (its pace is the interval again after a round with work).
+ * True when it woke it; a thread on its steady pace is left alone. */
+bool changer_kick(changer *c, int cpu);
 
 /* What the threads have used so far, all together: CPU time (ns) in their
  * rounds, wake-ups included, their start not; and rounds run. */

@@ -307,7 +307,14 @@ uint64_t period_weight(period_tab *t, const perf_sample *ps)
 	uint64_t *idx = u64map_get(&t->by_key, key);
 	if (idx) {
 		period_slot *s = &t->slots[*idx];
-		atomic_store_explicit(&s->dirty, true, memory_order_relaxed);
+		if (!atomic_load_explicit(&s->dirty, memory_order_relaxed)) {
+			atomic_store_explicit(&s->dirty, true, memory_order_relaxed);
+			/* a CPU back from idle: its thread's next round may be
+			 * a second away, and the draw in force would stand */
+			t->kicks += changer_kick(t->changer, s->cpu);
+		}
+		if (++s->since > t->draw_max)
+			t->draw_max = s->since;
 		if (!t->per_cpu)   /* where the task is (task_is_there) */
 			atomic_store_explicit(&s->seen, ps->time, memory_order_relaxed);
 	}
@@ -338,6 +345,7 @@ static void applied(period_tab *t, period_slot *s, uint64_t v, uint64_t at)
 	s->prev = s->cur;
 	s->cur = v;
 	s->changed = at;
+	s->since = 0;
 }
 
 /* A new draw for s, in force from now (an ioctl from this thread). */

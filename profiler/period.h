@@ -115,6 +115,7 @@ typedef struct period_slot {
 	uint64_t changed;    /* CLOCK_MONOTONIC ns of the last change (0: never) */
 	uint64_t last;       /* time of the last sample weighed (wall) */
 	uint64_t credit;     /* ns the change cut off, for the first sample after it */
+	uint32_t since;      /* samples weighed since the change taken in last */
 	uint32_t group, group_n;   /* a task's slots are consecutive: the first of them,
 				    * and (in the first) how many */
 } period_slot;
@@ -153,6 +154,9 @@ typedef struct period_tab {
 	size_t rr;           /* where the last round's pass over other CPUs stopped */
 	uint64_t changes, change_errors;   /* changes taken in / failed (tests, bench) */
 	uint64_t over_budget;              /* rounds cut short by the budget */
+	uint64_t kicks;      /* idle changer threads woken for a slot that sampled */
+	uint32_t draw_max;   /* the most samples a slot took under one draw (a draw
+			      * that stands long is what aliases) */
 	bool use_changer;    /* start changer threads (default; tests turn it off) */
 	struct changer *changer;   /* changer.h */
 	period_cpu *cpus;    /* per CPU with slots, slot_cpus of them */

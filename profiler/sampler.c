@@ -240,7 +240,9 @@ static void drain(ember_sampler *s)
 	period_collect(&s->per);   /* periods changed on other CPUs, before their samples */
 	for (int pass = 0; pass < 4; pass++)
 		if (!perf_merge_pass(&s->merge, on_record_cb, s))
-			return;
+			break;
+	__atomic_store_n(&s->stats.period_changes, s->per.changes, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->stats.draw_samples_max, s->per.draw_max, __ATOMIC_RELAXED);
 }
 
 /* ---- opening ---- */

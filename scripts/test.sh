@@ -30,9 +30,19 @@ run_suite() {   # run_suite BUILDDIR [meson options]
   passed=$((passed + ${ok:-0}))
   failed=$((failed + ${fail:-0}))
   if [ "${fail:-0}" != 0 ]; then
-    grep -A60 -E "^=+ [0-9]+/[0-9]+ =+$" "$dir/test-output.txt" | tail -200 >&2 || true
+    # each failed test's log (--print-errorlogs puts it after its FAIL
+    # line, up to a closing rule): all of it on stderr, and its end again
+    # on stdout before the last line, for a CI that keeps only the tail
+    awk '/^Summary of Failures/{exit} /^ *[0-9]+\/[0-9]+ .* (FAIL|TIMEOUT) /{p=1}
+         p{print} p&&/^―/&&!/✀/{p=0}' \
+      "$dir/test-output.txt" >"$why.$dir" || true
+    cat "$why.$dir" >&2
+    tail -40 "$why.$dir" >>"$why"
+    rm -f "$why.$dir"
   fi
 }
+why=$(mktemp)
+trap 'rm -f "$why"' EXIT
 
 run_suite build
 if [ "${EMBER_SKIP_SANITIZE:-0}" != 1 ]; then
@@ -51,6 +61,10 @@ if [ "${EMBER_SKIP_FUZZ:-0}" != 1 ]; then
   failed=$((failed + fuzz_fail))
   [ "$fuzz_fail" = 0 ] || cat "$fuzzlog" >&2
   rm -f "$fuzzlog"
+fi
+if [ -s "$why" ]; then
+  echo "why the failed tests failed (their logs are above, on stderr):"
+  cat "$why"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -264,10 +264,11 @@ static int agent_sample(agent *a)
 		LOG("%s\n", err.msg);
 		serve_set_terminate(&a->st->terminate);   /* store nothing more, stop in order */
 	}
+	ember_sampling sampling = ember_sampler_sampling(a->sampler);
 	LOG("listening on %s://%s (port %u), %u Hz %s sampling, %s windows, storing in %s\n",
 	    a->web && a->web->cert_pem ? "https" : "http", a->ho.listen, ember_http_port(a->http),
-	    o->sampler.freq_hz, ember_sampling_name(ember_sampler_sampling(a->sampler)), o->window_text ? o->window_text : "10s",
-	    ember_store_path(a->st->store));
+	    o->sampler.freq_hz, ember_sampling_name(sampling),
+	    o->window_text ? o->window_text : "10s", ember_store_path(a->st->store));
 	int rc = serve_collect_run(a->st, &err);
 	if (rc < 0)
 		LOG("%s\n", err.msg);
@@ -275,8 +276,15 @@ static int agent_sample(agent *a)
 	a->worker_started = false;
 	push_agent_stop(a->st->push, PUSH_STOP_GRACE_NS);   /* it may still go out */
 	ember_sampler_end_child(a->sampler);   /* -- CMD still running: SIGTERM it, as record does */
-	LOG("stopped; %llu windows stored this run\n",
-	    (unsigned long long)atomic_load(&a->st->windows_stored));
+	ember_sampler_stats ss;
+	ember_sampler_get_stats(a->sampler, &ss);
+	char draws[96] = "";   /* random: how the periods changed */
+	if (sampling == EMBER_SAMPLING_RANDOM)
+		snprintf(draws, sizeof draws, "; %llu period changes, at most %llu samples a period",
+			 (unsigned long long)ss.period_changes,
+			 (unsigned long long)ss.draw_samples_max);
+	LOG("stopped; %llu windows stored this run%s\n",
+	    (unsigned long long)atomic_load(&a->st->windows_stored), draws);
 	return start_rc < 0 ? start_rc : rc < 0 ? rc : 0;
 }
 

@@ -106,6 +106,10 @@ typedef struct ember_sampler_stats {
 	uint64_t unwind_errors[EMBER_UNWIND_N_REASONS];
 	uint64_t processes;      /* live entries in the process table */
 	uint64_t windows;        /* windows taken */
+	/* random sampling: period changes made, and the most samples one event
+	 * took under one period (a period that stands long can alias) */
+	uint64_t period_changes;
+	uint64_t draw_samples_max;
 } ember_sampler_stats;
 
 typedef struct ember_sampler ember_sampler;

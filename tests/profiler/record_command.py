@@ -25,8 +25,15 @@ with tempfile.TemporaryDirectory() as tmp:
     cpu = float(re.search(r"cpu=([0-9.]+)", r.stdout).group(1))
     ops = int(re.search(r"ops=(\d+)", r.stdout).group(1))
     # random sampling by default, in every mode (issue 14)
-    summary = re.search(r"(\d+) samples, lost (\d+) of (\d+).*, random sampling ->", r.stderr)
+    summary = re.search(r"(\d+) samples, lost (\d+) of (\d+).*, random sampling "
+                        r"\((\d+) period changes, at most (\d+) samples a period\) ->", r.stderr)
     assert summary, "no summary line"
+    # the first thread's periods change about every 100 ms of its CPU
+    # (~20 in 2 s; measured 21), each standing for ~100 samples at 999 Hz
+    # (at most 1.5 F x 0.1 s plus the changer's lag; measured 173): a
+    # period that stood half a second would be one that was not changed
+    assert int(summary.group(4)) >= 10, summary.group(0)
+    assert int(summary.group(5)) <= F // 2, summary.group(0)
     prof = pprof_raw(out, tmp)
     assert prof["period"] == 1000000000 // F, prof["period"]
     n = sum(s[0] for s in prof["samples"])

@@ -354,6 +354,27 @@ int main(void)
 		period_collect(&t);
 		CHECK_EQ_INT(t.changes, before + 2);
 		CHECK_EQ_INT(t.slots[1].taken, 2);
+		/* an idle CPU's thread slows down (rounds 0.1, 0.3, 0.7 s in,
+		 * the next 1.5 s): a slot of it that samples again kicks it
+		 * awake, else that CPU's draw would stand until then; a thread
+		 * on its steady pace is not kicked */
+		usleep(800000);
+		uint64_t k0 = t.kicks, t0 = (uint64_t)ember_mono_ns();
+		ps = counted(99, other, 3000000ULL);
+		period_weight(&t, &ps);
+		CHECK_EQ_INT(t.kicks, k0 + 1);
+		for (int i = 0; i < 3000 && t.slots[1].made < 3; i++)
+			usleep(1000);
+		CHECK_EQ_INT(t.slots[1].made, 3);
+		uint64_t took = (uint64_t)ember_mono_ns() - t0;
+		printf("kicked from idle: changed after %.1f ms\n", took / 1e6);
+		CHECK(took < 300000000ULL);
+		ps = counted(99, other, 4000000ULL);
+		period_weight(&t, &ps);
+		CHECK_EQ_INT(t.kicks, k0 + 1);
+		/* the first two samples were weighed before period_collect took
+		 * their changes in: two under one period, as far as it knows */
+		CHECK_EQ_INT(t.draw_max, 2);
 		CHECK(changer_sum(t.changer).cpu_ns > 0);
 		printf("changer: %llu rounds took %llu ns of the threads' CPU\n",
 		       (unsigned long long)changer_sum(t.changer).rounds,
