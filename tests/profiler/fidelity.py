@@ -59,7 +59,7 @@ WINDOWS = 12
 # the chi-square never). So a random run that fails gets one more run of
 # 12 fresh windows, whose verdict stands: noise fails both about once in a
 # million, while a sampler that aliases fails every run (fixed at
-# resonance: chi-square 41 to 79 times the quantile). Both trials are
+# resonance: chi-square 26 to 79 times the quantile). Both trials are
 # printed, and why the first failed.
 # A period may stand for DRAW_MAX samples at most (serve's stop line): ten
 # times what a change every 100 ms gives at 99 Hz.
