@@ -75,6 +75,9 @@ static void *cpu_main(void *arg)
 	uint64_t base = own_cpu_ns();   /* the thread's start is not a round's cost */
 	uint64_t pace = c->interval;
 	while (!nap(t, pace)) {
+		/* awake: no kick needed until the round says idle again (before
+		 * fn, so whoever sees the round's work sees this too) */
+		atomic_store_explicit(&t->slow, false, memory_order_relaxed);
 		bool worked = c->fn(c->arg, t->cpu);
 		pace = worked ? c->interval : pace * 2 < CHANGER_IDLE_NS ? pace * 2 : CHANGER_IDLE_NS;
 		atomic_store_explicit(&t->slow, pace > c->interval, memory_order_relaxed);
