@@ -34,9 +34,10 @@ void ember_ui_cache_put(ember_ui_cache *c, const char *key, const char *frag, si
 
 /* server/ui_folds.c: the stored windows folded for call trees (ember/
  * calltree.h), so a range merges them instead of decoding its windows
- * again. Bounded by bytes (serve's --ui.cache-size, EMBER_AGENT_UI_CACHE_BYTES
- * by default): past it the least recently used windows go. Thread-safe; a NULL cache keeps nothing
- * (put then hands back a reference only the caller holds). The shared ids
+ * again. Bounded by bytes (serve's --ui.cache-size,
+ * EMBER_AGENT_UI_CACHE_BYTES by default): past it the least recently used
+ * windows go. Thread-safe; a NULL cache keeps nothing (put then hands back
+ * a reference only the caller holds). The shared ids
  * of the kept windows (ember_calltree_ids) grow up to one path per
  * EMBER_UI_IDS_BYTES_PER_PATH bytes of the bound (~50 bytes a path: at
  * most about as much again as the bound; 2^19 paths for the default
